@@ -1,0 +1,652 @@
+#include "apply/applier.h"
+
+#include <glog/logging.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "apply/translate.h"
+#include "mongo/mongo_util.h"
+#include "spool/checkpoint.h"
+#include "spool/dead_letter.h"
+#include "spool/spool.h"
+#include "spool/tail.h"
+
+namespace docshift::apply {
+namespace {
+
+using mongo::BsonPtr;
+using Clock = std::chrono::steady_clock;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t EventTimeMs(const pb::ChangeEvent& e) {
+  if (e.cluster_time() != 0) return static_cast<int64_t>(e.cluster_time() >> 32) * 1000;
+  if (e.wall_time_ms() != 0) return e.wall_time_ms();
+  return e.capture_wall_ms();
+}
+
+struct Item {
+  uint64_t seq = 0;
+  pb::ChangeEvent ev;
+  std::string db, coll;  // target namespace
+};
+
+// Which events are finished. Lanes finish their own events in dispatch order, so each
+// lane keeps a FIFO; the safe checkpoint is just below the oldest unfinished event.
+class Tracker {
+ public:
+  Tracker(int lanes, uint64_t start) : pending_(lanes), dispatched_(start - 1) {}
+  void Dispatch(int lane, uint64_t seq, int64_t time_ms) {
+    std::lock_guard<std::mutex> l(mu_);
+    pending_[lane].push_back({seq, time_ms});
+    dispatched_ = seq;
+  }
+  // An event that needs no lane (skipped, DDL run by the reader, dead-lettered early).
+  void Passed(uint64_t seq, int64_t time_ms) {
+    std::lock_guard<std::mutex> l(mu_);
+    dispatched_ = seq;
+    last_done_time_ms_ = std::max(last_done_time_ms_, time_ms);
+    total_done_++;
+  }
+  void Done(int lane, size_t n) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto& q = pending_[lane];
+    for (size_t i = 0; i < n && !q.empty(); ++i) {
+      last_done_time_ms_ = std::max(last_done_time_ms_, q.front().second);
+      q.pop_front();
+    }
+    total_done_ += n;
+  }
+  uint64_t Safe() const {
+    std::lock_guard<std::mutex> l(mu_);
+    uint64_t safe = dispatched_;
+    for (const auto& q : pending_)
+      if (!q.empty()) safe = std::min(safe, q.front().first - 1);
+    return safe;
+  }
+  // Source time of the oldest unfinished event, or 0 when none is pending.
+  int64_t OldestPendingTimeMs() const {
+    std::lock_guard<std::mutex> l(mu_);
+    int64_t t = 0;
+    for (const auto& q : pending_)
+      if (!q.empty() && (t == 0 || q.front().second < t)) t = q.front().second;
+    return t;
+  }
+  uint64_t total_done() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return total_done_;
+  }
+  int64_t last_done_time_ms() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return last_done_time_ms_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::deque<std::pair<uint64_t, int64_t>>> pending_;
+  uint64_t dispatched_;
+  int64_t last_done_time_ms_ = 0;
+  uint64_t total_done_ = 0;
+};
+
+// Shared state lanes report into.
+struct Shared {
+  const ApplyOptions* opts;
+  mongoc_client_pool_t* pool;
+  Tracker* tracker;
+  spool::DeadLetterWriter* dlq;
+  std::mutex err_mu;
+  Status fatal;  // first fatal lane error; the reader stops on it
+  std::atomic<bool> failed{false};
+  std::atomic<uint64_t> dead_letters{0};
+
+  void Fail(const Status& s) {
+    std::lock_guard<std::mutex> l(err_mu);
+    if (fatal.ok()) fatal = s;
+    failed = true;
+  }
+};
+
+class Lane {
+ public:
+  Lane(int index, Shared* shared) : index_(index), shared_(shared) {}
+  void Start() { thread_ = std::thread([this] { Run(); }); }
+  // Blocks while the lane's queue is over its byte budget (bounded memory).
+  void Push(Item item) {
+    const size_t sz = item.ev.ByteSizeLong();
+    std::unique_lock<std::mutex> l(mu_);
+    space_cv_.wait(l, [&] { return bytes_ < kMaxQueueBytes || closing_; });
+    bytes_ += sz;
+    q_.push_back(std::move(item));
+    cv_.notify_one();
+  }
+  void WaitIdle() {
+    std::unique_lock<std::mutex> l(mu_);
+    idle_cv_.wait(l, [&] { return (q_.empty() && !busy_) || shared_->failed; });
+  }
+  void Close() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      closing_ = true;
+      cv_.notify_all();
+      space_cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  static constexpr size_t kMaxQueueBytes = 32u << 20;
+
+  void Run() {
+    mongo::PooledClient client(shared_->pool);
+    std::vector<Item> work;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return !q_.empty() || closing_; });
+        if (q_.empty() && closing_) return;
+        const size_t n = std::min<size_t>(q_.size(), static_cast<size_t>(batch_ops_));
+        work.clear();
+        for (size_t i = 0; i < n; ++i) {
+          bytes_ -= q_.front().ev.ByteSizeLong();
+          work.push_back(std::move(q_.front()));
+          q_.pop_front();
+        }
+        busy_ = true;
+        space_cv_.notify_all();
+      }
+      const auto t0 = Clock::now();
+      Status s = ApplyItems(client.get(), work);
+      const auto ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+      // Adapt the batch to latency: aim for bulks that take 50–500 ms.
+      if (ms > 500 && batch_ops_ > 16) batch_ops_ /= 2;
+      if (ms < 50 && batch_ops_ < shared_->opts->batch_max_ops) {
+        batch_ops_ = std::min(shared_->opts->batch_max_ops, batch_ops_ * 2);
+      }
+      if (!s.ok()) {
+        shared_->Fail(s);
+      } else {
+        shared_->tracker->Done(index_, work.size());
+      }
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        busy_ = false;
+        idle_cv_.notify_all();
+      }
+      if (!s.ok()) {
+        // Fatal: stop taking work; the reader sees shared_->failed.
+        std::unique_lock<std::mutex> l(mu_);
+        q_.clear();
+        bytes_ = 0;
+        space_cv_.notify_all();
+        idle_cv_.notify_all();
+        cv_.wait(l, [&] { return closing_; });
+        return;
+      }
+    }
+  }
+
+  // Applies items in order: consecutive items for one collection go in one unordered
+  // bulk, never two writes to the same document in one bulk (an unordered bulk may run
+  // them in any order).
+  Status ApplyItems(mongoc_client_t* client, std::vector<Item>& items) {
+    size_t i = 0;
+    while (i < items.size()) {
+      size_t j = i;
+      std::set<std::string> keys;
+      while (j < items.size() && items[j].db == items[i].db && items[j].coll == items[i].coll &&
+             keys.insert(CanonicalKey(items[j].ev.document_key())).second) {
+        ++j;
+      }
+      RETURN_IF_ERROR(ApplyBulk(client, items, i, j));
+      i = j;
+    }
+    return Status::OK();
+  }
+
+  Status DeadLetter(const Item& item, int code, const std::string& message) {
+    if (shared_->opts->stop_on_error) {
+      return Status::FailedPrecondition(
+          "seq " + std::to_string(item.seq) + " (" + item.db + "." + item.coll +
+          "): the target refused the write: " + message +
+          " (code " + std::to_string(code) + "); stopped because of --on_error=stop");
+    }
+    shared_->dead_letters++;
+    LOG(WARNING) << "dead letter: seq " << item.seq << " " << item.db << "." << item.coll
+                 << ": " << message << " (code " << code << ")";
+    return shared_->dlq->Append(item.seq, item.ev, code, message, item.db + "." + item.coll);
+  }
+
+  Status ApplyBulk(mongoc_client_t* client, std::vector<Item>& items, size_t begin, size_t end) {
+    mongo::CollPtr coll(
+        mongoc_client_get_collection(client, items[begin].db.c_str(), items[begin].coll.c_str()));
+    std::vector<DocWrite> writes(end - begin);
+    std::vector<size_t> op_item;  // bulk op index → item index
+    std::vector<bool> rejected(end - begin, false);
+    for (size_t k = begin; k < end; ++k) {
+      Status t = Translate(items[k].ev, &writes[k - begin]);
+      if (!t.ok()) {
+        RETURN_IF_ERROR(DeadLetter(items[k], 0, t.message()));
+        rejected[k - begin] = true;
+      }
+    }
+    int attempt = 0;
+    for (;;) {
+      BsonPtr opts(BCON_NEW("ordered", BCON_BOOL(false)));
+      mongo::BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()));
+      op_item.clear();
+      bson_error_t err;
+      BsonPtr upsert(BCON_NEW("upsert", BCON_BOOL(true)));
+      for (size_t k = begin; k < end; ++k) {
+        if (rejected[k - begin]) continue;
+        DocWrite& w = writes[k - begin];
+        bool ok = true;
+        switch (w.kind) {
+          case DocWrite::Kind::kReplace:
+            ok = mongoc_bulk_operation_replace_one_with_opts(bulk.get(), w.filter.get(), w.doc.get(),
+                                                             upsert.get(), &err);
+            break;
+          case DocWrite::Kind::kUpdate:
+            if (!w.pre_updates.empty()) {
+              // Array truncation must run before the $set: do this document alone, in order.
+              RETURN_IF_ERROR(ApplyOrderedUpdates(coll.get(), w, items[k]));
+              continue;
+            }
+            ok = mongoc_bulk_operation_update_one_with_opts(bulk.get(), w.filter.get(), w.doc.get(),
+                                                            nullptr, &err);
+            break;
+          case DocWrite::Kind::kDelete:
+            ok = mongoc_bulk_operation_remove_one_with_opts(bulk.get(), w.filter.get(), nullptr, &err);
+            break;
+        }
+        if (!ok) {
+          // libmongoc refused the op client-side (e.g. invalid keys in a replacement).
+          RETURN_IF_ERROR(DeadLetter(items[k], static_cast<int>(err.code), err.message));
+          rejected[k - begin] = true;
+          continue;
+        }
+        op_item.push_back(k);
+      }
+      if (op_item.empty()) return Status::OK();
+      bson_t reply;
+      const uint32_t hint = mongoc_bulk_operation_execute(bulk.get(), &reply, &err);
+      BsonPtr reply_owner(bson_copy(&reply));
+      bson_destroy(&reply);
+      if (hint != 0) return Status::OK();
+      // Failed: network/selection errors → retry all; per-item errors → classify.
+      bool retry = mongo::IsTransient(err);
+      std::vector<std::pair<size_t, std::pair<int, std::string>>> item_errors;
+      bson_iter_t it, arr;
+      if (bson_iter_init_find(&it, reply_owner.get(), "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
+          bson_iter_recurse(&it, &arr)) {
+        while (bson_iter_next(&arr)) {
+          bson_iter_t f;
+          int64_t index = -1;
+          int code = 0;
+          std::string msg;
+          if (!bson_iter_recurse(&arr, &f)) continue;
+          while (bson_iter_next(&f)) {
+            const std::string key = bson_iter_key(&f);
+            if (key == "index") index = bson_iter_as_int64(&f);
+            if (key == "code") code = static_cast<int>(bson_iter_as_int64(&f));
+            if (key == "errmsg" && BSON_ITER_HOLDS_UTF8(&f)) msg = bson_iter_utf8(&f, nullptr);
+          }
+          if (index < 0 || static_cast<size_t>(index) >= op_item.size()) continue;
+          bson_error_t e{};
+          e.code = static_cast<uint32_t>(code);
+          e.domain = MONGOC_ERROR_SERVER;
+          if (mongo::IsTransient(e)) {
+            retry = true;
+          } else {
+            item_errors.push_back({op_item[static_cast<size_t>(index)], {code, msg}});
+          }
+        }
+      }
+      if (bson_iter_init_find(&it, reply_owner.get(), "writeConcernErrors") &&
+          BSON_ITER_HOLDS_ARRAY(&it)) {
+        retry = true;
+      }
+      if (!retry && item_errors.empty()) {
+        return Status::Internal("bulk write to " + items[begin].db + "." + items[begin].coll +
+                                " failed: " + err.message + " (" + mongo::ToJson(reply_owner.get()) + ")");
+      }
+      for (const auto& [k, ce] : item_errors) {
+        RETURN_IF_ERROR(DeadLetter(items[k], ce.first, ce.second));
+        rejected[k - begin] = true;
+      }
+      if (!retry) return Status::OK();
+      // Transient: back off and write the bulk again (idempotent).
+      if (attempt == 0) {
+        LOG(WARNING) << "apply lane " << index_ << ": transient error writing to "
+                     << items[begin].db << "." << items[begin].coll << ": " << err.message
+                     << "; retrying with backoff";
+      }
+      if (shared_->opts->stop && shared_->opts->stop->load()) {
+        return Status::Aborted("stopped while retrying a transient error");
+      }
+      const int64_t backoff = std::min<int64_t>(5000, 100LL << std::min(attempt, 6));
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+      ++attempt;
+    }
+  }
+
+  Status ApplyOrderedUpdates(mongoc_collection_t* coll, const DocWrite& w, const Item& item) {
+    for (int attempt = 0;; ++attempt) {
+      bson_error_t err;
+      bool ok = true;
+      for (const auto& p : w.pre_updates) {
+        ok = ok && mongoc_collection_update_one(coll, w.filter.get(), p.get(), nullptr, nullptr, &err);
+      }
+      ok = ok && mongoc_collection_update_one(coll, w.filter.get(), w.doc.get(), nullptr, nullptr, &err);
+      if (ok) return Status::OK();
+      if (!mongo::IsTransient(err)) return DeadLetter(item, static_cast<int>(err.code), err.message);
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(5000, 100LL << std::min(attempt, 6))));
+    }
+  }
+
+  const int index_;
+  Shared* shared_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_, space_cv_, idle_cv_;
+  std::deque<Item> q_;
+  size_t bytes_ = 0;
+  bool busy_ = false;
+  bool closing_ = false;
+  int batch_ops_ = 64;
+};
+
+// Runs one DDL event against the target. Errors that mean "already so" are success.
+Status RunDdl(mongoc_client_t* client, const Item& item, const pb::ChangeEvent& e) {
+  bson_error_t err;
+  bool ok = true;
+  mongo::CollPtr coll(mongoc_client_get_collection(client, item.db.c_str(), item.coll.c_str()));
+  switch (e.op()) {
+    case pb::OP_DROP:
+      ok = mongoc_collection_drop(coll.get(), &err);
+      if (!ok && (err.code == 26 || std::string(err.message).find("ns not found") != std::string::npos)) ok = true;
+      break;
+    case pb::OP_DROP_DATABASE: {
+      mongoc_database_t* db = mongoc_client_get_database(client, item.db.c_str());
+      ok = mongoc_database_drop(db, &err);
+      mongoc_database_destroy(db);
+      break;
+    }
+    case pb::OP_RENAME:
+      ok = mongoc_collection_rename(coll.get(), e.to_db().c_str(), e.to_coll().c_str(), true, &err);
+      if (!ok && (err.code == 26 || std::string(err.message).find("not exist") != std::string::npos)) ok = true;
+      break;
+    case pb::OP_CREATE: {
+      mongoc_database_t* db = mongoc_client_get_database(client, item.db.c_str());
+      mongoc_collection_t* c = mongoc_database_create_collection(db, item.coll.c_str(), nullptr, &err);
+      ok = c != nullptr;
+      if (c) mongoc_collection_destroy(c);
+      mongoc_database_destroy(db);
+      if (!ok && err.code == 48) ok = true;  // NamespaceExists
+      break;
+    }
+    default:
+      LOG(WARNING) << "seq " << item.seq << ": DDL " << e.op() << " on " << item.db << "."
+                   << item.coll << " is recorded in the spool but not replayed by this "
+                   << "version; apply indexes with `docshift snapshot --indexes`";
+      return Status::OK();
+  }
+  if (!ok) return mongo::FromBsonError(err, "DDL on " + item.db + "." + item.coll);
+  return Status::OK();
+}
+
+}  // namespace
+
+StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
+  Env* env = Env::Default();
+  if (opts.spool_dir.empty()) return Status::InvalidArgument("--spool is required");
+  if (opts.target_uri.empty() && !opts.dry_run) {
+    return Status::InvalidArgument("--target is required: the target's connection string");
+  }
+  if (opts.lanes < 1 || opts.lanes > 64) {
+    return Status::InvalidArgument("--lanes must be between 1 and 64");
+  }
+  NamespaceMap map;
+  for (const auto& m : opts.maps) RETURN_IF_ERROR(map.Add(m));
+  {
+    spool::SpoolView view;  // fails early and clearly when --spool is not a spool
+    RETURN_IF_ERROR(spool::OpenSpoolView(env, opts.spool_dir, &view));
+  }
+
+  // Where to start.
+  pb::ApplyCheckpoint ckpt;
+  const std::string ckpt_path = spool::CheckpointPath(opts.spool_dir, opts.name);
+  Status cs = spool::ReadCheckpoint(env, ckpt_path, &ckpt);
+  if (!cs.ok() && !cs.IsNotFound()) return cs;
+  const bool have_ckpt = cs.ok();
+
+  mongo::PoolPtr pool;
+  std::string target_id;
+  if (!opts.dry_run) {
+    ASSIGN_OR_RETURN(auto uri, mongo::ParseUri(opts.target_uri, "--target"));
+    target_id = mongo::EndpointIdentity(uri.get(), "mongo");
+    if (have_ckpt && !ckpt.target_id().empty() && ckpt.target_id() != target_id &&
+        opts.from_seq == 0 && opts.from_time_ms == 0) {
+      return Status::FailedPrecondition(
+          "checkpoint '" + opts.name + "' in " + opts.spool_dir + " was written for target " +
+          ckpt.target_id() + ", not " + target_id +
+          "; use --name for a separate checkpoint, or --from_seq to replay deliberately");
+    }
+    ASSIGN_OR_RETURN(pool, mongo::NewPool(uri.get(), opts.lanes + 2));
+    mongo::PooledClient c(pool.get());
+    RETURN_IF_ERROR(mongo::Ping(c.get(), "target " + mongo::RedactUri(opts.target_uri)));
+  }
+  uint64_t start = 1;
+  if (opts.from_seq > 0) {
+    start = opts.from_seq;
+  } else if (have_ckpt) {
+    start = ckpt.applied_seq() + 1;
+  }
+  LOG(INFO) << "apply: starting at sequence " << start
+            << (opts.from_seq ? " (--from_seq)" : have_ckpt ? " (checkpoint)" : " (new)")
+            << (opts.dry_run ? ", dry run: nothing is written" : "");
+
+  spool::DeadLetterWriter dlq(env, opts.spool_dir, opts.name);
+  if (!opts.dry_run) RETURN_IF_ERROR(dlq.Open());
+
+  Tracker tracker(opts.lanes, start);
+  Shared shared;
+  shared.opts = &opts;
+  shared.pool = pool.get();
+  shared.tracker = &tracker;
+  shared.dlq = &dlq;
+  std::vector<std::unique_ptr<Lane>> lanes;
+  if (!opts.dry_run) {
+    for (int i = 0; i < opts.lanes; ++i) {
+      lanes.push_back(std::make_unique<Lane>(i, &shared));
+      lanes.back()->Start();
+    }
+  }
+  auto wait_idle = [&] {
+    for (auto& l : lanes) l->WaitIdle();
+  };
+
+  uint64_t last_ckpt = start - 1;
+  uint64_t events_base = have_ckpt ? ckpt.events_applied_total() : 0;
+  auto write_ckpt = [&](bool force) -> Status {
+    if (opts.dry_run) return Status::OK();
+    const uint64_t safe = tracker.Safe();
+    if (safe <= last_ckpt && !force) return Status::OK();
+    if (safe < last_ckpt) return Status::OK();
+    // Dead letters up to `safe` must be durable before the checkpoint passes them.
+    RETURN_IF_ERROR(dlq.Sync());
+    pb::ApplyCheckpoint c;
+    c.set_applied_seq(safe);
+    c.set_applied_cluster_time(static_cast<uint64_t>(tracker.last_done_time_ms() / 1000) << 32);
+    c.set_updated_wall_ms(NowMs());
+    c.set_target_id(target_id);
+    c.set_applied_event_wall_ms(tracker.last_done_time_ms());
+    c.set_events_applied_total(events_base + tracker.total_done());
+    RETURN_IF_ERROR(spool::WriteCheckpoint(env, opts.spool_dir, opts.name, c));
+    last_ckpt = safe;
+    return Status::OK();
+  };
+
+  // Unique-index detection per target namespace (cached).
+  std::map<std::string, bool> unique_ns;
+  auto has_unique = [&](const std::string& db, const std::string& coll) {
+    const std::string ns = db + "." + coll;
+    auto it = unique_ns.find(ns);
+    if (it != unique_ns.end()) return it->second;
+    bool unique = false;
+    mongo::PooledClient c(pool.get());
+    mongo::CollPtr col(mongoc_client_get_collection(c.get(), db.c_str(), coll.c_str()));
+    mongo::CursorPtr cur(mongoc_collection_find_indexes_with_opts(col.get(), nullptr));
+    const bson_t* idx;
+    while (mongoc_cursor_next(cur.get(), &idx)) {
+      bson_iter_t it2;
+      std::string name;
+      if (bson_iter_init_find(&it2, idx, "name") && BSON_ITER_HOLDS_UTF8(&it2)) name = bson_iter_utf8(&it2, nullptr);
+      if (name != "_id_" && bson_iter_init_find(&it2, idx, "unique") && bson_iter_as_bool(&it2)) unique = true;
+    }
+    if (unique) {
+      LOG(INFO) << "apply: " << ns << " has a secondary unique index on the target: its "
+                << "events go through one ordered lane";
+    }
+    unique_ns[ns] = unique;
+    return unique;
+  };
+
+  spool::SpoolTail tail(env, opts.spool_dir, start);
+  ApplyResult result;
+  pb::ChangeBatch batch;
+  Status status;
+  auto last_ckpt_time = Clock::now();
+  auto last_progress = Clock::now();
+  uint64_t progress_base = 0;
+  bool reached_until = false;
+  std::hash<std::string> hasher;
+  int64_t last_event_time = 0;
+  bool caught_up = false;
+
+  while (!reached_until) {
+    if (opts.stop && opts.stop->load()) break;
+    if (shared.failed) break;
+    Status s = tail.Next(&batch);
+    if (s.IsEndOfFile()) {
+      caught_up = true;
+      if (opts.stop_when_drained) break;
+      status = write_ckpt(false);
+      if (!status.ok()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(opts.poll_interval_ms));
+    } else if (!s.ok()) {
+      status = s;
+      break;
+    } else {
+      caught_up = false;
+      for (int i = 0; i < batch.events_size(); ++i) {
+        const uint64_t seq = batch.first_seq() + static_cast<uint64_t>(i);
+        pb::ChangeEvent* e = batch.mutable_events(i);
+        const int64_t t = EventTimeMs(*e);
+        last_event_time = t;
+        if (seq > opts.until_seq || t > opts.until_time_ms) {
+          reached_until = true;
+          break;
+        }
+        if (opts.from_time_ms != 0 && t < opts.from_time_ms) {
+          tracker.Passed(seq, t);
+          continue;
+        }
+        Item item;
+        item.seq = seq;
+        std::tie(item.db, item.coll) = map.Map(e->db(), e->coll());
+        if (opts.dry_run) {
+          if (IsDocumentOp(e->op())) {
+            DocWrite w;
+            Status ts = Translate(*e, &w);
+            if (ts.ok()) {
+              std::cout << "{\"seq\": " << seq << ", \"write\": " << DescribeWrite(item.db + "." + item.coll, w) << "}\n";
+            } else {
+              std::cout << "{\"seq\": " << seq << ", \"deadLetter\": \"" << ts.message() << "\"}\n";
+            }
+          } else {
+            std::cout << "{\"seq\": " << seq << ", \"ddl\": " << e->op() << ", \"ns\": \"" << item.db << "." << item.coll << "\"}\n";
+          }
+          tracker.Passed(seq, t);
+          continue;
+        }
+        if (IsDocumentOp(e->op())) {
+          const bool unique = has_unique(item.db, item.coll);
+          const size_t h = unique ? hasher(item.db + "." + item.coll)
+                                  : hasher(item.db + "." + item.coll + '\0' + CanonicalKey(e->document_key()));
+          const int lane = static_cast<int>(h % static_cast<size_t>(opts.lanes));
+          tracker.Dispatch(lane, seq, t);
+          item.ev.Swap(e);
+          lanes[static_cast<size_t>(lane)]->Push(std::move(item));
+        } else if (IsDdlOp(e->op())) {
+          wait_idle();  // barrier: everything before the DDL is applied first
+          if (shared.failed) break;
+          mongo::PooledClient c(pool.get());
+          Status ds = RunDdl(c.get(), item, *e);
+          if (!ds.ok()) {
+            status = ds.WithContext("seq " + std::to_string(seq));
+            break;
+          }
+          if (e->op() == pb::OP_CREATE_INDEXES || e->op() == pb::OP_DROP ||
+              e->op() == pb::OP_DROP_DATABASE || e->op() == pb::OP_RENAME) {
+            unique_ns.clear();
+          }
+          tracker.Passed(seq, t);
+        } else {
+          tracker.Passed(seq, t);  // noop, invalidate, unknown: nothing to write
+        }
+      }
+      if (!status.ok()) break;
+    }
+    const auto now = Clock::now();
+    if (now - last_ckpt_time >= std::chrono::milliseconds(opts.checkpoint_interval_ms)) {
+      status = write_ckpt(false);
+      if (!status.ok()) break;
+      last_ckpt_time = now;
+    }
+    if (now - last_progress >= std::chrono::milliseconds(opts.progress_interval_ms)) {
+      const double secs = std::chrono::duration<double>(now - last_progress).count();
+      const uint64_t done = tracker.total_done();
+      const int64_t oldest = tracker.OldestPendingTimeMs();
+      const double lag = oldest ? (NowMs() - oldest) / 1000.0
+                                : (caught_up ? 0.0 : std::max<int64_t>(0, NowMs() - last_event_time) / 1000.0);
+      LOG(INFO) << "apply: " << static_cast<uint64_t>((done - progress_base) / secs)
+                << " events/s, checkpoint seq " << last_ckpt << ", read up to seq "
+                << tail.position() - 1 << ", lag " << lag << " s, dead letters "
+                << shared.dead_letters.load();
+      progress_base = done;
+      last_progress = now;
+    }
+  }
+  // Drain and stop the lanes, then the final checkpoint.
+  for (auto& l : lanes) l->WaitIdle();
+  for (auto& l : lanes) l->Close();
+  if (shared.failed) {
+    std::lock_guard<std::mutex> l(shared.err_mu);
+    if (status.ok()) status = shared.fatal;
+  }
+  Status cs2 = write_ckpt(true);
+  if (status.ok()) status = cs2;
+  result.events_applied = tracker.total_done();
+  result.dead_letters = shared.dead_letters.load();
+  result.checkpoint_seq = last_ckpt;
+  LOG(INFO) << "apply: stopped; " << result.events_applied << " events this run, checkpoint seq "
+            << result.checkpoint_seq << ", dead letters " << result.dead_letters;
+  if (!status.ok()) return status;
+  return result;
+}
+
+}  // namespace docshift::apply

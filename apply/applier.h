@@ -1,0 +1,61 @@
+// `docshift apply`: replays a spool onto a target, idempotently, with a durable checkpoint.
+//
+// Pipeline: one reader (SpoolTail) → N lanes → target. Events are hashed by (namespace,
+// document key) over the lanes, so each document's changes apply in order; a namespace
+// whose target collection has a secondary unique index goes through one lane (hashing by
+// _id across lanes is how peers stall on duplicate keys). DDL events are barriers: every
+// lane drains, the DDL runs, then the stream continues.
+//
+// Checkpoint: the highest sequence S such that every event <= S is applied (the minimum
+// over lanes of their oldest unfinished event, minus one), written atomically at an
+// interval and at exit. Restarting resumes at S+1; events in (S, what was written] are
+// written again, which the idempotent translation (translate.h) makes harmless.
+//
+// Errors: transient ones (network, not primary, shutdown) are retried with backoff. A
+// permanent per-document error goes with the event and the server's message to
+// deadletter/<name>.dlq in the spool (synced before the checkpoint passes it) and apply
+// continues, or stops with on_error=kStop.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace docshift::apply {
+
+struct ApplyOptions {
+  std::string spool_dir;
+  std::string target_uri;
+  std::string name = "apply";  // checkpoint and dead-letter file name
+  int lanes = 4;
+  int batch_max_ops = 1000;
+  // Replay from this sequence instead of the checkpoint (0 = from the checkpoint).
+  uint64_t from_seq = 0;
+  int64_t from_time_ms = 0;  // or from the first event at/after this source time
+  uint64_t until_seq = std::numeric_limits<uint64_t>::max();
+  int64_t until_time_ms = std::numeric_limits<int64_t>::max();
+  // Stop once everything currently in the spool is applied (instead of following).
+  bool stop_when_drained = false;
+  bool dry_run = false;
+  std::vector<std::string> maps;  // "db.coll=db2.coll2", "db=db2"
+  bool stop_on_error = false;
+  int64_t checkpoint_interval_ms = 1000;
+  int64_t progress_interval_ms = 10'000;
+  int64_t poll_interval_ms = 100;
+  // Set from a signal handler to stop cleanly (drain lanes, write the checkpoint).
+  const std::atomic<bool>* stop = nullptr;
+};
+
+struct ApplyResult {
+  uint64_t events_applied = 0;
+  uint64_t dead_letters = 0;
+  uint64_t checkpoint_seq = 0;
+};
+
+StatusOr<ApplyResult> RunApply(const ApplyOptions& opts);
+
+}  // namespace docshift::apply

@@ -1,0 +1,49 @@
+// `docshift capture`: reads a source's changes into the spool.
+//
+// Source readers (one thread per change stream, or one oplog tailer) push events into a
+// bounded queue; the writer loop groups them into batches (by events, bytes and time),
+// appends each batch to the spool and fsyncs it (group commit) before the batch's resume
+// position counts as reached. On restart capture resumes from the last durable position
+// (the spool's resume token); if the source no longer holds that position, capture stops:
+// the spool is no longer continuous and a new snapshot is needed. It never skips.
+//
+// Resume token stored in the spool (BSON):
+//   change streams: {v: 1, kind: "streams", streams: [{k: "<db>[.<coll>]", t: <token>}, ...]}
+//   oplog:          {v: 1, kind: "oplog", ts: Timestamp}
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace docshift::capture {
+
+struct CaptureOptions {
+  std::string source_uri;
+  std::string spool_dir;
+  std::string source_kind = "mongo";  // mongo | cosmos | oplog
+  std::string scope = "deployment";   // deployment | database | collection (mongo, cosmos)
+  std::vector<std::string> include;   // namespace globs ("db.*", "db.coll"); empty = all
+  std::vector<std::string> exclude;
+  // For a new spool: start at this cluster time ((seconds << 32) | increment); 0 = now.
+  uint64_t start_at = 0;
+  int batch_max_events = 1000;
+  uint64_t batch_max_bytes = 4ull << 20;
+  int64_t batch_max_ms = 50;
+  uint64_t segment_max_bytes = 64ull << 20;
+  int64_t segment_max_age_ms = 60'000;
+  int zstd_level = 1;
+  int64_t progress_interval_ms = 10'000;
+  int64_t discovery_interval_ms = 5'000;
+  int64_t retention_ms = -1;
+  // Oplog: longest wait of one getMore for new entries (see capture.cc).
+  int64_t oplog_max_await_ms = 8'000;  // >= 0: prune applied segments older than this, periodically
+  const std::atomic<bool>* stop = nullptr;
+};
+
+Status RunCapture(const CaptureOptions& opts);
+
+}  // namespace docshift::capture

@@ -1,0 +1,42 @@
+// Turning what a source sends into spool ChangeEvents. BSON sub-documents are copied as
+// the bytes received (never re-encoded).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <bson/bson.h>
+
+#include "proto/spool.pb.h"
+#include "util/status.h"
+
+namespace docshift::capture {
+
+struct ConvertContext {
+  // Namespace of the stream when the event does not name one (collection streams on
+  // servers that omit "ns": mongo-java-server).
+  std::string stream_db, stream_coll;
+  // Count of events whose documentKey lacked _id and was rebuilt from fullDocument
+  // (mongo-java-server sends the update's operators as documentKey).
+  uint64_t rebuilt_document_keys = 0;
+};
+
+// A change stream event. InvalidArgument if it lacks an _id (resume token) or an
+// operationType.
+Status ConvertChangeEvent(const bson_t* doc, ConvertContext* ctx, pb::ChangeEvent* out);
+
+struct OplogOptions {
+  // FerretDB logs every update and replace as {"$v": 1, "$set": <whole post-image>}
+  // (tests/README.md, QuirkFerretOplogUpdateIsPostImage). On MongoDB the same shape is a
+  // partial $set, so this is only switched on when the source identifies as FerretDB.
+  bool updates_are_post_images = false;
+};
+
+// One oplog entry → zero or more events (applyOps expands; "n" no-ops give none).
+// *ts gets the entry's timestamp. InvalidArgument if the entry has no ts.
+Status ConvertOplogEntry(const bson_t* entry, const OplogOptions& opts,
+                         std::vector<pb::ChangeEvent>* out, uint32_t* ts_t, uint32_t* ts_i);
+
+pb::OpType ParseOperationType(const std::string& s);
+
+}  // namespace docshift::capture

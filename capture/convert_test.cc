@@ -1,0 +1,140 @@
+#include "capture/convert.h"
+
+#include <gtest/gtest.h>
+
+#include "mongo/mongo_util.h"
+
+namespace docshift::capture {
+namespace {
+
+std::string Json(const std::string& bytes) {
+  bson_t b;
+  if (!mongo::ViewBytes(bytes, &b)) return "<none>";
+  return mongo::ToJson(&b);
+}
+
+TEST(ConvertChangeEvent, KeepsBsonBytesAndFields) {
+  auto doc = mongo::FromJson(R"({
+    "_id": {"_data": "8263"}, "operationType": "update",
+    "clusterTime": {"$timestamp": {"t": 1700000000, "i": 3}},
+    "wallTime": {"$date": 1700000000123},
+    "ns": {"db": "shop", "coll": "orders"}, "documentKey": {"_id": 42},
+    "updateDescription": {"updatedFields": {"n": {"$numberLong": "5"}}, "removedFields": ["x"]},
+    "fullDocument": {"_id": 42, "n": {"$numberLong": "5"}},
+    "txnNumber": {"$numberLong": "9"}, "lsid": {"id": 1}})");
+  ConvertContext ctx;
+  pb::ChangeEvent e;
+  ASSERT_TRUE(ConvertChangeEvent(doc.get(), &ctx, &e).ok());
+  EXPECT_EQ(e.op(), pb::OP_UPDATE);
+  EXPECT_EQ(e.db(), "shop");
+  EXPECT_EQ(e.coll(), "orders");
+  EXPECT_EQ(e.cluster_time(), (1700000000ull << 32) | 3);
+  EXPECT_EQ(e.wall_time_ms(), 1700000000123);
+  EXPECT_EQ(Json(e.document_key()), R"({ "_id" : 42 })");
+  // int64 stays int64: the bytes are copied, not re-encoded.
+  EXPECT_EQ(Json(e.full_document()), R"({ "_id" : 42, "n" : 5 })");
+  bson_t fd;
+  ASSERT_TRUE(mongo::ViewBytes(e.full_document(), &fd));
+  bson_iter_t it;
+  ASSERT_TRUE(bson_iter_init_find(&it, &fd, "n"));
+  EXPECT_EQ(bson_iter_type(&it), BSON_TYPE_INT64);
+  EXPECT_EQ(Json(e.resume_token()), R"({ "_data" : "8263" })");
+  EXPECT_EQ(e.txn_number(), 9);
+  EXPECT_TRUE(e.ddl().empty());
+}
+
+TEST(ConvertChangeEvent, StreamNamespaceAndRebuiltKeyForMongoJavaServerQuirk) {
+  // mongo-java-server: no ns, documentKey holds the update operators.
+  auto doc = mongo::FromJson(R"({"_id": {"_data": "1"}, "operationType": "update",
+    "documentKey": {"$set": {"a": 1}}, "fullDocument": {"_id": "doc1", "a": 1}})");
+  ConvertContext ctx;
+  ctx.stream_db = "d";
+  ctx.stream_coll = "c";
+  pb::ChangeEvent e;
+  ASSERT_TRUE(ConvertChangeEvent(doc.get(), &ctx, &e).ok());
+  EXPECT_EQ(e.db(), "d");
+  EXPECT_EQ(e.coll(), "c");
+  EXPECT_EQ(Json(e.document_key()), R"({ "_id" : "doc1" })");
+  EXPECT_EQ(ctx.rebuilt_document_keys, 1u);
+}
+
+TEST(ConvertChangeEvent, DdlKeepsTheRawEventAndMissingFieldsAreErrors) {
+  auto drop = mongo::FromJson(R"({"_id": {"_data": "2"}, "operationType": "rename",
+    "ns": {"db": "a", "coll": "b"}, "to": {"db": "a", "coll": "c"}})");
+  ConvertContext ctx;
+  pb::ChangeEvent e;
+  ASSERT_TRUE(ConvertChangeEvent(drop.get(), &ctx, &e).ok());
+  EXPECT_EQ(e.op(), pb::OP_RENAME);
+  EXPECT_EQ(e.to_coll(), "c");
+  EXPECT_FALSE(e.ddl().empty());
+  auto no_id = mongo::FromJson(R"({"operationType": "insert"})");
+  EXPECT_TRUE(ConvertChangeEvent(no_id.get(), &ctx, &e).IsInvalidArgument());
+  auto no_op = mongo::FromJson(R"({"_id": {"_data": "3"}})");
+  EXPECT_TRUE(ConvertChangeEvent(no_op.get(), &ctx, &e).IsInvalidArgument());
+}
+
+TEST(ConvertOplogEntry, InsertUpdateDeleteAndCommands) {
+  OplogOptions mongo_opts;
+  std::vector<pb::ChangeEvent> out;
+  uint32_t t = 0, i = 0;
+  auto ins = mongo::FromJson(R"({"ts": {"$timestamp": {"t": 10, "i": 1}}, "op": "i", "ns": "d.c",
+                                 "o": {"_id": 1, "a": 1}})");
+  ASSERT_TRUE(ConvertOplogEntry(ins.get(), mongo_opts, &out, &t, &i).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].op(), pb::OP_INSERT);
+  EXPECT_EQ(Json(out[0].document_key()), R"({ "_id" : 1 })");
+  EXPECT_EQ(Json(out[0].resume_token()), R"({ "ts" : { "$timestamp" : { "t" : 10, "i" : 1 } } })");
+
+  // MongoDB $v:1 modifier → update description.
+  out.clear();
+  auto upd = mongo::FromJson(R"({"ts": {"$timestamp": {"t": 10, "i": 2}}, "op": "u", "ns": "d.c",
+                                 "o": {"$v": 1, "$set": {"b": 2}, "$unset": {"a": true}}, "o2": {"_id": 1}})");
+  ASSERT_TRUE(ConvertOplogEntry(upd.get(), mongo_opts, &out, &t, &i).ok());
+  EXPECT_EQ(out[0].op(), pb::OP_UPDATE);
+  EXPECT_EQ(Json(out[0].update_description()), R"({ "updatedFields" : { "b" : 2 }, "removedFields" : [ "a" ] })");
+
+  // FerretDB: the same shape is the whole post-image.
+  out.clear();
+  OplogOptions ferret;
+  ferret.updates_are_post_images = true;
+  auto fupd = mongo::FromJson(R"({"ts": {"$timestamp": {"t": 10, "i": 3}}, "op": "u", "ns": "d.c",
+                                  "o": {"$v": 1, "$set": {"_id": 1, "b": 2}}, "o2": {"_id": 1}})");
+  ASSERT_TRUE(ConvertOplogEntry(fupd.get(), ferret, &out, &t, &i).ok());
+  EXPECT_EQ(out[0].op(), pb::OP_REPLACE);
+  EXPECT_EQ(Json(out[0].full_document()), R"({ "_id" : 1, "b" : 2 })");
+
+  // Replacement (no operators).
+  out.clear();
+  auto rep = mongo::FromJson(R"({"ts": {"$timestamp": {"t": 10, "i": 4}}, "op": "u", "ns": "d.c",
+                                 "o": {"_id": 1, "z": 1}, "o2": {"_id": 1}})");
+  ASSERT_TRUE(ConvertOplogEntry(rep.get(), mongo_opts, &out, &t, &i).ok());
+  EXPECT_EQ(out[0].op(), pb::OP_REPLACE);
+
+  out.clear();
+  auto del = mongo::FromJson(R"({"ts": {"$timestamp": {"t": 10, "i": 5}}, "op": "d", "ns": "d.c", "o": {"_id": 1}})");
+  ASSERT_TRUE(ConvertOplogEntry(del.get(), mongo_opts, &out, &t, &i).ok());
+  EXPECT_EQ(out[0].op(), pb::OP_DELETE);
+  EXPECT_EQ(t, 10u);
+  EXPECT_EQ(i, 5u);
+
+  // applyOps expands; a no-op yields nothing.
+  out.clear();
+  auto txn = mongo::FromJson(R"({"ts": {"$timestamp": {"t": 11, "i": 1}}, "op": "c", "ns": "admin.$cmd",
+    "o": {"applyOps": [{"op": "i", "ns": "d.c", "o": {"_id": 2}}, {"op": "d", "ns": "d.e", "o": {"_id": 3}}]}})");
+  ASSERT_TRUE(ConvertOplogEntry(txn.get(), mongo_opts, &out, &t, &i).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].coll(), "e");
+  out.clear();
+  auto noop = mongo::FromJson(R"({"ts": {"$timestamp": {"t": 12, "i": 1}}, "op": "n", "ns": "", "o": {"msg": "x"}})");
+  ASSERT_TRUE(ConvertOplogEntry(noop.get(), mongo_opts, &out, &t, &i).ok());
+  EXPECT_TRUE(out.empty());
+  auto drop = mongo::FromJson(R"({"ts": {"$timestamp": {"t": 12, "i": 2}}, "op": "c", "ns": "d.$cmd", "o": {"drop": "c"}})");
+  ASSERT_TRUE(ConvertOplogEntry(drop.get(), mongo_opts, &out, &t, &i).ok());
+  EXPECT_EQ(out[0].op(), pb::OP_DROP);
+  EXPECT_EQ(out[0].coll(), "c");
+  auto bad = mongo::FromJson(R"({"op": "i"})");
+  EXPECT_TRUE(ConvertOplogEntry(bad.get(), mongo_opts, &out, &t, &i).IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace docshift::capture

@@ -1,0 +1,127 @@
+// `docshift capture`: thin wrapper over capture/capture.h.
+#include <gflags/gflags.h>
+
+#include <cstdlib>
+#include <sstream>
+
+#include "capture/capture.h"
+#include "cli/command.h"
+#include "cli/signals.h"
+#include "util/duration.h"
+
+DECLARE_string(spool);
+DEFINE_string(source, "", "Source connection string (mongodb://...), or env:VAR to read it from "
+                          "environment variable VAR (keeps credentials out of `ps`).");
+DEFINE_string(source_kind, "mongo", "mongo (change streams), cosmos (Azure Cosmos DB for MongoDB "
+                                    "change streams: no deletes), or oplog (tail local.oplog.rs).");
+DEFINE_string(scope, "deployment", "Change streams on the whole deployment, per database, or per "
+                                   "collection. Falls back to per collection where the server "
+                                   "refuses a deployment-wide stream.");
+DEFINE_string(include, "", "Only namespaces matching these comma-separated globs ('shop.*').");
+DEFINE_string(exclude, "", "Skip namespaces matching these comma-separated globs. admin, local, "
+                           "config and system.* are always skipped.");
+DEFINE_string(start_at, "", "For a new spool: start at this cluster time, 'SECONDS' or "
+                            "'SECONDS.INCREMENT' (default: now). Ignored when resuming.");
+DEFINE_int32(batch_max_events, 1000, "Close a batch at this many events.");
+DEFINE_uint64(batch_max_bytes, 4ull << 20, "Close a batch at this many bytes of events.");
+DEFINE_string(batch_max_time, "50ms", "Close a non-empty batch after this long (group commit window).");
+DEFINE_uint64(segment_max_bytes, 64ull << 20, "Seal a segment at this size.");
+DEFINE_string(segment_max_age, "60s", "Seal a non-empty segment after this long.");
+DEFINE_int32(zstd_level, 1, "zstd compression level of batches.");
+DEFINE_string(progress_interval, "10s", "How often to log events/s, position and lag.");
+DEFINE_string(oplog_max_await, "8s", "oplog: longest a getMore waits for new entries. It must "
+                                     "exceed the time the server takes to scan its oplog (FerretDB "
+                                     "rescans it on every getMore); it also bounds how long a stop "
+                                     "request waits.");
+DEFINE_string(capture_retention, "", "If set (e.g. 24h): every minute, delete sealed segments "
+                                     "every apply has passed that were sealed this long ago.");
+
+namespace docshift::cli {
+namespace {
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+int RunCaptureCmd(const std::vector<std::string>& args) {
+  const std::string cmd = "capture";
+  if (!args.empty()) return Fail(cmd, Status::InvalidArgument("unexpected argument '" + args[0] + "'"));
+  capture::CaptureOptions o;
+  auto uri = ResolveUriFlag(FLAGS_source, "--source");
+  if (!uri.ok()) return Fail(cmd, uri.status());
+  o.source_uri = uri.value();
+  o.spool_dir = FLAGS_spool;
+  o.source_kind = FLAGS_source_kind;
+  o.scope = FLAGS_scope;
+  o.include = Split(FLAGS_include);
+  o.exclude = Split(FLAGS_exclude);
+  if (!FLAGS_start_at.empty()) {
+    char* end = nullptr;
+    unsigned long long secs = std::strtoull(FLAGS_start_at.c_str(), &end, 10);
+    unsigned long long inc = 0;
+    if (*end == '.') inc = std::strtoull(end + 1, &end, 10);
+    if (*end != '\0' || secs == 0 || secs > 0xffffffffull || inc > 0xffffffffull) {
+      return Fail(cmd, Status::InvalidArgument("--start_at '" + FLAGS_start_at +
+                                               "' is not SECONDS or SECONDS.INCREMENT"));
+    }
+    o.start_at = (static_cast<uint64_t>(secs) << 32) | inc;
+  }
+  o.batch_max_events = FLAGS_batch_max_events;
+  o.batch_max_bytes = FLAGS_batch_max_bytes;
+  o.segment_max_bytes = FLAGS_segment_max_bytes;
+  o.zstd_level = FLAGS_zstd_level;
+  struct {
+    const std::string& text;
+    const char* flag;
+    int64_t* out;
+  } durations[] = {{FLAGS_batch_max_time, "--batch_max_time", &o.batch_max_ms},
+                   {FLAGS_segment_max_age, "--segment_max_age", &o.segment_max_age_ms},
+                   {FLAGS_progress_interval, "--progress_interval", &o.progress_interval_ms},
+                   {FLAGS_oplog_max_await, "--oplog_max_await", &o.oplog_max_await_ms}};
+  for (auto& d : durations) {
+    auto v = ParseDurationMs(d.text);
+    if (!v.ok()) return Fail(cmd, v.status().WithContext(d.flag));
+    *d.out = v.value();
+  }
+  if (!FLAGS_capture_retention.empty()) {
+    auto v = ParseDurationMs(FLAGS_capture_retention);
+    if (!v.ok()) return Fail(cmd, v.status().WithContext("--capture_retention"));
+    o.retention_ms = v.value();
+  }
+  o.stop = InstallStopSignals();
+  Status s = capture::RunCapture(o);
+  if (!s.ok()) return Fail(cmd, s);
+  return kExitOk;
+}
+
+}  // namespace
+
+Command MakeCaptureCommand() {
+  return Command{
+      "capture",
+      "read the source's changes into the spool (change streams or the oplog)",
+      "Usage: docshift capture --source URI --spool DIR [--source_kind mongo|cosmos|oplog]\n\n"
+      "Reads the source's changes and writes them as zstd-compressed protobuf batches into the\n"
+      "spool, fsyncing each batch before its resume position counts. Runs until SIGINT or\n"
+      "SIGTERM, then seals the open segment and exits 0. Restarted on the same spool, it\n"
+      "resumes from the last durable position; if the source no longer holds it, capture\n"
+      "stops and says a new snapshot is needed (it never skips).\n\n"
+      "One capture per spool: a second one fails naming the holder's pid. A spool belongs to\n"
+      "one source; pointing capture at another refuses.\n\n"
+      "Examples:\n"
+      "  docshift capture --source mongodb://src:27017/?replicaSet=rs0 --spool /data/spool\n"
+      "  DOCSHIFT_SOURCE=mongodb://u:p@src/ docshift capture --source env:DOCSHIFT_SOURCE --spool S\n"
+      "  docshift capture --source mongodb://ferret:27017/ --source_kind oplog --spool S",
+      {"source", "spool", "source_kind", "scope", "include", "exclude", "start_at",
+       "batch_max_events", "batch_max_bytes", "batch_max_time", "segment_max_bytes",
+       "segment_max_age", "zstd_level", "progress_interval", "oplog_max_await",
+       "capture_retention"},
+      &RunCaptureCmd};
+}
+
+}  // namespace docshift::cli

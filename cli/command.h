@@ -1,0 +1,50 @@
+// Subcommand plumbing for the one `docshift` binary (Kudu's tools/tool_main.cc style):
+// each subcommand is a Command with the flags it accepts and a Run function that builds an
+// Options struct from FLAGS_* and calls into a library, which never reads flags itself.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace docshift::cli {
+
+// Exit codes, documented in README.md. Stable: scripts depend on them.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitProblemFound = 1,  // ran fine, found a problem (verify found differences, ...)
+  kExitUsage = 2,         // bad flags or input: the message names it and the fix
+  kExitError = 3,         // runtime failure: IO, server unreachable, lock held, ...
+  kExitCorruption = 4,    // bad bytes on disk: the message names file and offset
+};
+int ExitCodeFor(const Status& s);
+
+struct Command {
+  std::string name;
+  std::string summary;      // one line, for `docshift --help`
+  std::string usage;        // synopsis and description, for `docshift NAME --help`
+  std::vector<std::string> flags;  // gflags names this command accepts
+  // Runs with flags already parsed; returns the exit code.
+  int (*run)(const std::vector<std::string>& positional);
+};
+
+const std::vector<Command>& AllCommands();
+
+// Parses argv (after the subcommand name) against the command's flags: `--name=value`,
+// `--name value`, `--flag` / `--noflag` for booleans, `--` ends flags. Unknown flags and
+// bad values are InvalidArgument naming the flag. Sets *help for -h/--help.
+Status ParseCommandFlags(const Command& cmd, int argc, char** argv,
+                         std::vector<std::string>* positional, bool* help);
+void PrintCommandHelp(const Command& cmd, std::ostream& out);
+void PrintTopHelp(std::ostream& out);
+
+// A connection-string flag: the URI itself, or env:VAR to read it from the environment
+// (so credentials stay out of `ps`). InvalidArgument naming the flag if empty or unset.
+StatusOr<std::string> ResolveUriFlag(const std::string& value, const std::string& flag);
+
+// Prints "docshift CMD: message" to stderr and returns the exit code for s.
+int Fail(const std::string& cmd, const Status& s);
+
+}  // namespace docshift::cli

@@ -1,0 +1,40 @@
+// docshift: one binary, one subcommand per process. Parse flags, init logging, run.
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "cli/command.h"
+#include "cli/signals.h"
+
+int main(int argc, char** argv) {
+  using namespace docshift::cli;
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    PrintTopHelp(std::cout);
+    return argc < 2 ? kExitUsage : kExitOk;
+  }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    std::cout << "docshift " << DOCSHIFT_VERSION << "\n";
+    return kExitOk;
+  }
+  for (const Command& cmd : AllCommands()) {
+    if (cmd.name != argv[1]) continue;
+    std::vector<std::string> positional;
+    bool help = false;
+    docshift::Status s = ParseCommandFlags(cmd, argc - 2, argv + 2, &positional, &help);
+    if (!s.ok()) return Fail(cmd.name, s);
+    if (help) {
+      PrintCommandHelp(cmd, std::cout);
+      return kExitOk;
+    }
+    if (!FLAGS_log_dir.empty()) FLAGS_logtostderr = false;
+    ScrubPasswordsFromArgv(argc, argv);
+    return cmd.run(positional);
+  }
+  std::cerr << "docshift: unknown command '" << argv[1] << "'; see `docshift --help`\n";
+  return kExitUsage;
+}

@@ -1,0 +1,180 @@
+#include "mongo/mongo_util.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <mutex>
+#include <vector>
+
+namespace docshift::mongo {
+
+namespace {
+
+// libmongoc's own log lines go through glog: warnings and errors as warnings (VLOG(1) for
+// the noisy ones), debug and trace only with --v=2.
+void LogHandler(mongoc_log_level_t level, const char* domain, const char* message, void*) {
+  switch (level) {
+    case MONGOC_LOG_LEVEL_ERROR:
+    case MONGOC_LOG_LEVEL_CRITICAL:
+      LOG(WARNING) << "libmongoc " << domain << ": " << message;
+      break;
+    case MONGOC_LOG_LEVEL_WARNING:
+      // e.g. "Couldn't send endSessions" against servers without sessions (FerretDB).
+      VLOG(1) << "libmongoc " << domain << ": " << message;
+      break;
+    default:
+      VLOG(2) << "libmongoc " << domain << ": " << message;
+  }
+}
+
+}  // namespace
+
+void InitOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mongoc_log_set_handler(LogHandler, nullptr);
+    mongoc_init();
+    std::atexit([] { mongoc_cleanup(); });
+  });
+}
+
+std::string RedactUri(const std::string& uri) {
+  // mongodb://user:pass@host → mongodb://user:***@host (also mongodb+srv://).
+  auto scheme = uri.find("://");
+  if (scheme == std::string::npos) return uri;
+  auto at = uri.find('@', scheme + 3);
+  auto slash = uri.find('/', scheme + 3);
+  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return uri;
+  auto colon = uri.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return uri;
+  return uri.substr(0, colon + 1) + "***" + uri.substr(at);
+}
+
+StatusOr<UriPtr> ParseUri(const std::string& uri, std::string_view what) {
+  InitOnce();
+  bson_error_t err;
+  mongoc_uri_t* u = mongoc_uri_new_with_error(uri.c_str(), &err);
+  if (u == nullptr) {
+    std::string msg = err.message;
+    // libmongoc may quote the input; never echo a password.
+    const std::string redacted = RedactUri(uri);
+    if (redacted != uri) {
+      for (size_t p; (p = msg.find(uri)) != std::string::npos;) msg.replace(p, uri.size(), redacted);
+    }
+    return Status::InvalidArgument(std::string(what) + ": '" + RedactUri(uri) +
+                                   "' is not a valid MongoDB connection string (" + msg +
+                                   "); expected e.g. mongodb://host:27017/");
+  }
+  return UriPtr(u);
+}
+
+std::string EndpointIdentity(const mongoc_uri_t* uri, std::string_view kind) {
+  std::vector<std::string> hosts;
+  for (const mongoc_host_list_t* h = mongoc_uri_get_hosts(uri); h; h = h->next)
+    hosts.push_back(h->host_and_port);
+  std::sort(hosts.begin(), hosts.end());
+  std::string id(kind);
+  id += ":";
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    if (i) id += ",";
+    id += hosts[i];
+  }
+  if (const char* rs = mongoc_uri_get_replica_set(uri)) {
+    id += "/rs=";
+    id += rs;
+  }
+  return id;
+}
+
+StatusOr<PoolPtr> NewPool(const mongoc_uri_t* uri, int max_size) {
+  InitOnce();
+  mongoc_client_pool_t* p = mongoc_client_pool_new(uri);
+  if (p == nullptr) return Status::InvalidArgument("cannot create a client pool for this URI");
+  mongoc_client_pool_set_error_api(p, MONGOC_ERROR_API_VERSION_2);
+  mongoc_client_pool_set_appname(p, "docshift");
+  mongoc_client_pool_max_size(p, static_cast<uint32_t>(max_size));
+  return PoolPtr(p);
+}
+
+Status Ping(mongoc_client_t* client, std::string_view what) {
+  bson_t cmd = BSON_INITIALIZER;
+  BSON_APPEND_INT32(&cmd, "ping", 1);
+  bson_error_t err;
+  bool ok = mongoc_client_command_simple(client, "admin", &cmd, nullptr, nullptr, &err);
+  bson_destroy(&cmd);
+  if (!ok) return FromBsonError(err, std::string(what) + " is not reachable");
+  return Status::OK();
+}
+
+bool IsTransient(const bson_error_t& err) {
+  if (err.domain == MONGOC_ERROR_STREAM || err.domain == MONGOC_ERROR_SERVER_SELECTION ||
+      err.domain == MONGOC_ERROR_PROTOCOL) {
+    return true;
+  }
+  switch (err.code) {
+    case 6:      // HostUnreachable
+    case 7:      // HostNotFound
+    case 89:     // NetworkTimeout
+    case 91:     // ShutdownInProgress
+    case 189:    // PrimarySteppedDown
+    case 262:    // ExceededTimeLimit
+    case 9001:   // SocketException
+    case 10107:  // NotWritablePrimary
+    case 11600:  // InterruptedAtShutdown
+    case 11602:  // InterruptedDueToReplStateChange
+    case 13435:  // NotPrimaryNoSecondaryOk
+    case 13436:  // NotPrimaryOrSecondary
+      return true;
+    default:
+      return false;
+  }
+}
+
+Status FromBsonError(const bson_error_t& err, std::string_view context) {
+  std::string m(context);
+  m += ": ";
+  m += err.message;
+  if (err.code != 0 && err.domain == MONGOC_ERROR_SERVER) m += " (code " + std::to_string(err.code) + ")";
+  if (IsTransient(err)) return Status::Unavailable(m);
+  return Status::Internal(m);
+}
+
+BsonPtr FromJson(std::string_view json) {
+  bson_error_t err;
+  bson_t* b = bson_new_from_json(reinterpret_cast<const uint8_t*>(json.data()),
+                                 static_cast<ssize_t>(json.size()), &err);
+  return BsonPtr(b);
+}
+
+std::string ToJson(const bson_t* b) {
+  size_t len = 0;
+  char* s = bson_as_relaxed_extended_json(b, &len);
+  if (!s) return "<invalid BSON>";
+  std::string out(s, len);
+  bson_free(s);
+  return out;
+}
+
+bool ViewBytes(const std::string& bytes, bson_t* out) {
+  if (bytes.empty()) return false;
+  return bson_init_static(out, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+std::string SubdocBytes(const bson_iter_t* it) {
+  if (!BSON_ITER_HOLDS_DOCUMENT(it) && !BSON_ITER_HOLDS_ARRAY(it)) return {};
+  uint32_t len = 0;
+  const uint8_t* data = nullptr;
+  if (BSON_ITER_HOLDS_DOCUMENT(it)) {
+    bson_iter_document(it, &len, &data);
+  } else {
+    bson_iter_array(it, &len, &data);
+  }
+  return std::string(reinterpret_cast<const char*>(data), len);
+}
+
+std::string Bytes(const bson_t* b) {
+  return std::string(reinterpret_cast<const char*>(bson_get_data(b)), b->len);
+}
+
+}  // namespace docshift::mongo

@@ -1,0 +1,98 @@
+// Thin RAII and helpers over libmongoc/libbson shared by capture, apply and the tools
+// that talk to a database. Never logs a URI with its password: use RedactUri.
+#pragma once
+
+#include <bson/bson.h>
+#include <mongoc/mongoc.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "util/status.h"
+
+namespace docshift::mongo {
+
+struct BsonFree {
+  void operator()(bson_t* b) const { bson_destroy(b); }
+};
+using BsonPtr = std::unique_ptr<bson_t, BsonFree>;
+struct UriFree {
+  void operator()(mongoc_uri_t* u) const { mongoc_uri_destroy(u); }
+};
+using UriPtr = std::unique_ptr<mongoc_uri_t, UriFree>;
+struct PoolFree {
+  void operator()(mongoc_client_pool_t* p) const { mongoc_client_pool_destroy(p); }
+};
+using PoolPtr = std::unique_ptr<mongoc_client_pool_t, PoolFree>;
+struct ClientFree {
+  void operator()(mongoc_client_t* c) const { mongoc_client_destroy(c); }
+};
+using ClientPtr = std::unique_ptr<mongoc_client_t, ClientFree>;
+struct CollFree {
+  void operator()(mongoc_collection_t* c) const { mongoc_collection_destroy(c); }
+};
+using CollPtr = std::unique_ptr<mongoc_collection_t, CollFree>;
+struct CursorFree {
+  void operator()(mongoc_cursor_t* c) const { mongoc_cursor_destroy(c); }
+};
+using CursorPtr = std::unique_ptr<mongoc_cursor_t, CursorFree>;
+struct StreamFree {
+  void operator()(mongoc_change_stream_t* c) const { mongoc_change_stream_destroy(c); }
+};
+using StreamPtr = std::unique_ptr<mongoc_change_stream_t, StreamFree>;
+struct BulkFree {
+  void operator()(mongoc_bulk_operation_t* b) const { mongoc_bulk_operation_destroy(b); }
+};
+using BulkPtr = std::unique_ptr<mongoc_bulk_operation_t, BulkFree>;
+
+// Calls mongoc_init once per process (and registers cleanup at exit).
+void InitOnce();
+
+// Parses a connection string. InvalidArgument (with the password redacted) if malformed.
+// `what` names the input for the message, e.g. "--source".
+StatusOr<UriPtr> ParseUri(const std::string& uri, std::string_view what);
+// The URI with any password replaced by "***", for logs and status.
+std::string RedactUri(const std::string& uri);
+// A stable, credential-free identity: "<kind>:<host:port,...sorted>[/rs=<set>]".
+std::string EndpointIdentity(const mongoc_uri_t* uri, std::string_view kind);
+
+// A client pool for a URI (thread-safe pop/push), with our app name set.
+StatusOr<PoolPtr> NewPool(const mongoc_uri_t* uri, int max_size);
+// Pops a client, returns it to the pool when destroyed.
+class PooledClient {
+ public:
+  explicit PooledClient(mongoc_client_pool_t* pool)
+      : pool_(pool), client_(mongoc_client_pool_pop(pool)) {}
+  ~PooledClient() {
+    if (client_) mongoc_client_pool_push(pool_, client_);
+  }
+  PooledClient(const PooledClient&) = delete;
+  PooledClient& operator=(const PooledClient&) = delete;
+  mongoc_client_t* get() const { return client_; }
+
+ private:
+  mongoc_client_pool_t* pool_;
+  mongoc_client_t* client_;
+};
+
+// Pings the server ("ping" on admin). Unavailable naming the redacted endpoint if not
+// reachable within the client's server selection timeout.
+Status Ping(mongoc_client_t* client, std::string_view what);
+
+// Maps a libmongoc error to a Status: network/selection errors are Unavailable (retry),
+// the rest carry the server's code and message.
+Status FromBsonError(const bson_error_t& err, std::string_view context);
+// True for errors worth retrying: network, server selection, not primary, shutdown.
+bool IsTransient(const bson_error_t& err);
+
+// BSON helpers.
+BsonPtr FromJson(std::string_view json);  // REQUIRES: valid JSON (tests, constants)
+std::string ToJson(const bson_t* b);       // relaxed Extended JSON
+// Wraps bytes without copying; false if they are not a BSON document.
+bool ViewBytes(const std::string& bytes, bson_t* out);
+// Raw bytes of the subdocument at iter (no re-encoding). Empty if not a document.
+std::string SubdocBytes(const bson_iter_t* it);
+std::string Bytes(const bson_t* b);
+
+}  // namespace docshift::mongo

@@ -1,0 +1,48 @@
+// SpoolTail: reads a spool's events in sequence order from a given sequence number and
+// keeps following it as capture appends, including the open segment's tail. Used by
+// apply. Never locks; bounded memory (one batch at a time).
+//
+// What it returns from the open segment is what capture has written (complete,
+// checksummed records). After a process crash those bytes are still in the file; after
+// a machine crash capture truncates what was not synced and captures the same source
+// events again, under the same sequence numbers.
+//
+// Thread safety: one thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "proto/spool.pb.h"
+#include "spool/segment.h"
+#include "util/env.h"
+#include "util/status.h"
+
+namespace docshift::spool {
+
+class SpoolTail {
+ public:
+  // REQUIRES: from_seq >= 1.
+  SpoolTail(Env* env, std::string dir, uint64_t from_seq);
+
+  // The next batch holding events at or after the position (earlier events removed).
+  // EndOfFile when nothing new is available now (call again later); Corruption naming
+  // file and offset; NotFound if the segment holding from_seq was deleted by retention.
+  Status Next(pb::ChangeBatch* batch);
+  // Sequence number of the next event Next() will return.
+  uint64_t position() const { return next_seq_; }
+  // File currently read, for messages.
+  std::string current_file() const;
+
+ private:
+  Status OpenSegmentFor();
+
+  Env* env_;
+  std::string dir_;
+  std::string seg_dir_;
+  uint64_t next_seq_;
+  uint64_t segment_first_ = 0;  // first seq of the segment to read next (0 = locate)
+  std::unique_ptr<SegmentReader> cur_;
+};
+
+}  // namespace docshift::spool
