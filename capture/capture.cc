@@ -222,9 +222,8 @@ class ChangeStreamReader {
           item.token = token_;
           if (!shared_->queue->Push(std::move(item))) return;
         } else if (pbrt == nullptr && token_.empty()) {
-          LOG(WARNING) << "stream " << key_ << ": the source gives no resume token before the "
-                       << "first event; until one arrives, a restarted capture watches this "
-                       << "namespace from the moment it restarts";
+          VLOG(1) << "stream " << key_ << ": no resume token before the first event; a "
+                  << "restart before one arrives resumes from the spool's start time";
         }
         counted_ready_ = true;
         shared_->ready++;
@@ -306,8 +305,31 @@ class OplogReader {
  public:
   // poll: read the oplog with repeated plain finds instead of a tailable cursor (FerretDB:
   // see PollOnce).
+  // last_ts: 0 = start now; resuming: last_ts is an entry this spool captured (it must
+  // still be in the oplog); otherwise a --start_at time the oplog must reach back to.
   OplogReader(Shared* shared, uint64_t last_ts, bool resuming, OplogOptions conv, bool poll)
       : shared_(shared), last_(last_ts), resuming_(resuming), conv_(conv), poll_(poll) {}
+
+  // For --start_at: the oldest entry must be at or before it, or history is missing.
+  Status CheckCoverage(mongoc_collection_t* oplog) {
+    BsonPtr filter(bson_new());
+    BsonPtr opts = mongo::FromJson(R"({"sort": {"ts": 1}, "limit": 1})");
+    mongo::CursorPtr cur(mongoc_collection_find_with_opts(oplog, filter.get(), opts.get(), nullptr));
+    const bson_t* d;
+    bson_error_t err;
+    uint64_t oldest = 0;
+    if (mongoc_cursor_next(cur.get(), &d)) oldest = TsOf(d);
+    if (mongoc_cursor_error(cur.get(), &err)) return mongo::FromBsonError(err, "reading local.oplog.rs");
+    if (oldest == 0 || oldest > last_) {
+      return HistoryLostStatus("oplog", "--start_at " + std::to_string(last_ >> 32) + "." +
+                                            std::to_string(last_ & 0xffffffffu) +
+                                            " is older than the oldest oplog entry (" +
+                                            std::to_string(oldest >> 32) + "." +
+                                            std::to_string(oldest & 0xffffffffu) + ")");
+    }
+    coverage_checked_ = true;
+    return Status::OK();
+  }
   ~OplogReader() {
     if (thread_.joinable()) thread_.join();
   }
@@ -422,6 +444,7 @@ class OplogReader {
       if (!PushPosition()) return Status::OK();
     }
     bson_error_t err;
+    if (!resuming_ && !coverage_checked_) RETURN_IF_ERROR(CheckCoverage(oplog.get()));
     if (resuming_) {
       // The entry at our position must still be there, or the oplog moved past us.
       BsonPtr filter(bson_new());
@@ -478,6 +501,7 @@ class OplogReader {
       resuming_ = true;  // the entry at last_ exists: tail from it
       if (!PushPosition()) return Status::OK();
     }
+    if (!resuming_ && !coverage_checked_) RETURN_IF_ERROR(CheckCoverage(oplog.get()));
     // {ts: {$gte: last}}: the first batch holds the entry at last_ (FerretDB closes a
     // tailable cursor whose first batch is short, so it must not be empty; and the entry
     // being there proves the oplog still covers our position). batchSize 1 for the
@@ -588,6 +612,7 @@ class OplogReader {
   Shared* shared_;
   uint64_t last_;
   bool resuming_;
+  bool coverage_checked_ = false;
   bool counted_ready_ = false;
   OplogOptions conv_;
   const bool poll_;
@@ -597,10 +622,17 @@ class OplogReader {
 
 // ---- resume token encoding ----
 
-std::string EncodeStreamsToken(const std::map<std::string, std::string>& tokens) {
+std::string EncodeStreamsToken(const std::map<std::string, std::string>& tokens, uint64_t start) {
   bson_t b = BSON_INITIALIZER, arr;
   BSON_APPEND_INT32(&b, "v", 1);
   BSON_APPEND_UTF8(&b, "kind", "streams");
+  // Where capture of this spool began: a stream that has no token of its own yet resumes
+  // from here (startAtOperationTime), so nothing between the start and its first event
+  // is lost if capture dies in between (sources without post-batch resume tokens).
+  if (start != 0) {
+    bson_append_timestamp(&b, "start", 5, static_cast<uint32_t>(start >> 32),
+                          static_cast<uint32_t>(start & 0xffffffffu));
+  }
   BSON_APPEND_ARRAY_BEGIN(&b, "streams", &arr);
   int n = 0;
   for (const auto& [k, t] : tokens) {
@@ -628,7 +660,7 @@ std::string EncodeOplogToken(uint64_t ts) {
 }
 
 Status DecodeToken(const std::string& bytes, std::string* kind, std::map<std::string, std::string>* streams,
-                   uint64_t* oplog_ts) {
+                   uint64_t* oplog_ts, uint64_t* streams_start) {
   bson_t b;
   if (!mongo::ViewBytes(bytes, &b)) return Status::Corruption("spool resume token is not BSON");
   bson_iter_t it;
@@ -641,6 +673,11 @@ Status DecodeToken(const std::string& bytes, std::string* kind, std::map<std::st
     if (bson_iter_init_find(&it, &b, "ts") && BSON_ITER_HOLDS_TIMESTAMP(&it)) bson_iter_timestamp(&it, &t, &i);
     *oplog_ts = (static_cast<uint64_t>(t) << 32) | i;
     return Status::OK();
+  }
+  if (bson_iter_init_find(&it, &b, "start") && BSON_ITER_HOLDS_TIMESTAMP(&it)) {
+    uint32_t t = 0, i = 0;
+    bson_iter_timestamp(&it, &t, &i);
+    *streams_start = (static_cast<uint64_t>(t) << 32) | i;
   }
   if (bson_iter_init_find(&it, &b, "streams") && BSON_ITER_HOLDS_ARRAY(&it)) {
     bson_iter_t arr;
@@ -715,9 +752,11 @@ Status RunCapture(const CaptureOptions& opts) {
   std::string token_kind;
   std::map<std::string, std::string> stream_tokens;
   uint64_t oplog_ts = 0;
+  uint64_t streams_start = 0;
   const bool resuming = !writer->resume_state().resume_token.empty();
   if (resuming) {
-    RETURN_IF_ERROR(DecodeToken(writer->resume_state().resume_token, &token_kind, &stream_tokens, &oplog_ts));
+    RETURN_IF_ERROR(DecodeToken(writer->resume_state().resume_token, &token_kind, &stream_tokens, &oplog_ts,
+                                &streams_start));
     if ((kind == "oplog") != (token_kind == "oplog")) {
       return Status::FailedPrecondition("spool " + opts.spool_dir + " was captured with a " + token_kind +
                                         " position; --source_kind " + kind + " cannot resume it");
@@ -730,6 +769,16 @@ Status RunCapture(const CaptureOptions& opts) {
     LOG(INFO) << "capture: new spool, starting from now";
   }
 
+  if (kind != "oplog" && streams_start == 0) {
+    // New spool (or one written before "start" existed): begin at --start_at, else a
+    // couple of seconds before now (replaying a few events twice is harmless; apply is
+    // idempotent). Cosmos gets no implicit start: its API may not take one.
+    streams_start = opts.start_at != 0 ? opts.start_at
+                    : kind == "mongo" ? (static_cast<uint64_t>(NowMs() / 1000 - 2) << 32)
+                                      : 0;
+  }
+  uint64_t discovery_floor = streams_start;
+  int64_t prev_discovery_s = NowMs() / 1000;
   ItemQueue queue(64u << 20);
   Shared shared;
   shared.opts = &opts;
@@ -744,12 +793,13 @@ Status RunCapture(const CaptureOptions& opts) {
     if (streams.count(key)) return;
     std::string tok;
     if (auto it = stream_tokens.find(key); it != stream_tokens.end()) tok = it->second;
-    uint64_t start = tok.empty() ? opts.start_at : 0;
-    if (tok.empty() && resuming && !existed_at_start) {
-      LOG(WARNING) << "capture: new namespace " << key << " discovered; its stream starts now, "
-                   << "so writes between its creation and its discovery (at most "
-                   << opts.discovery_interval_ms << " ms) are not captured on servers without "
-                   << "database or deployment streams";
+    // No token of its own: a stream that existed when this spool's capture began starts
+    // there; one discovered later starts at the previous discovery (minus a margin).
+    uint64_t start = 0;
+    if (tok.empty()) start = existed_at_start ? streams_start : discovery_floor;
+    if (tok.empty() && !existed_at_start) {
+      LOG(INFO) << "capture: new namespace " << key << " discovered; its stream starts at the "
+                << "previous discovery";
     }
     auto r = std::make_unique<ChangeStreamReader>(&shared, key, db, coll, tok, start);
     r->Start();
@@ -796,11 +846,13 @@ Status RunCapture(const CaptureOptions& opts) {
       }
     }
     uint64_t start = resuming ? oplog_ts : opts.start_at;
-    oplog_reader = std::make_unique<OplogReader>(&shared, start, resuming || opts.start_at != 0, conv,
+    oplog_reader = std::make_unique<OplogReader>(&shared, start, resuming, conv,
                                                  /*poll=*/conv.updates_are_post_images);
     oplog_reader->Start();
   } else if (opts.scope == "deployment" && (stream_tokens.empty() || stream_tokens.count(""))) {
-    ChangeStreamReader probe(&shared, "", "", "", stream_tokens[""], opts.start_at);
+    auto saved = stream_tokens.find("");
+    ChangeStreamReader probe(&shared, "", "", "",
+                             saved == stream_tokens.end() ? std::string() : saved->second, opts.start_at);
     Status p = probe.Probe();
     if (p.ok()) {
       add_stream("", "", "", true);
@@ -833,7 +885,8 @@ Status RunCapture(const CaptureOptions& opts) {
   pb::ChangeBatch batch;
   uint64_t batch_bytes = 0;
   auto batch_started = Clock::now();
-  bool token_dirty = false;
+  // A new spool writes its starting position at once (before "ready").
+  bool token_dirty = !resuming && kind != "oplog";  // the oplog reader queues its own
   auto last_token_write = Clock::now();
   auto last_discovery = Clock::now();
   auto last_progress = Clock::now();
@@ -847,7 +900,7 @@ Status RunCapture(const CaptureOptions& opts) {
 
   auto flush = [&](bool token_only_ok) -> Status {
     if (batch.events_size() == 0 && !(token_only_ok && token_dirty)) return Status::OK();
-    batch.set_resume_token(kind == "oplog" ? EncodeOplogToken(last_oplog_ts) : EncodeStreamsToken(tokens));
+    batch.set_resume_token(kind == "oplog" ? EncodeOplogToken(last_oplog_ts) : EncodeStreamsToken(tokens, streams_start));
     batch.set_resume_cluster_time(kind == "oplog" ? last_oplog_ts : last_cluster_time);
     batch.set_written_wall_ms(NowMs());
     // A full disk stops writing until space returns; the writer has cut any partial record.
@@ -920,6 +973,9 @@ Status RunCapture(const CaptureOptions& opts) {
       if (!status.ok()) break;
     }
     if (per_collection && now - last_discovery >= std::chrono::milliseconds(opts.discovery_interval_ms)) {
+      // Collections found now were created after the previous discovery.
+      discovery_floor = static_cast<uint64_t>(prev_discovery_s - 2) << 32;
+      prev_discovery_s = NowMs() / 1000;
       Status d = discover(false);
       if (!d.ok()) LOG(WARNING) << "capture: namespace discovery failed: " << d.ToString();
       last_discovery = now;

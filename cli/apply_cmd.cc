@@ -2,7 +2,6 @@
 #include <gflags/gflags.h>
 
 #include <iostream>
-#include <sstream>
 
 #include "apply/applier.h"
 #include "cli/command.h"
@@ -34,15 +33,6 @@ DECLARE_string(progress_interval);
 
 namespace docshift::cli {
 namespace {
-
-std::vector<std::string> Split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 // "123" → seq; otherwise a time.
 Status ParsePoint(const std::string& text, const char* flag, uint64_t* seq, int64_t* time_ms) {
@@ -85,7 +75,7 @@ int RunApplyCmd(const std::vector<std::string>& args) {
   }
   o.stop_when_drained = FLAGS_stop_when_drained;
   o.dry_run = FLAGS_dry_run;
-  o.maps = Split(FLAGS_map);
+  o.maps = SplitList(FLAGS_map);
   if (FLAGS_on_error != "deadletter" && FLAGS_on_error != "stop") {
     return Fail(cmd, Status::InvalidArgument("--on_error '" + FLAGS_on_error + "' is not deadletter or stop"));
   }

@@ -2,7 +2,6 @@
 #include <gflags/gflags.h>
 
 #include <cstdlib>
-#include <sstream>
 
 #include "capture/capture.h"
 #include "cli/command.h"
@@ -39,15 +38,6 @@ DEFINE_string(capture_retention, "", "If set (e.g. 24h): every minute, delete se
 namespace docshift::cli {
 namespace {
 
-std::vector<std::string> Split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 int RunCaptureCmd(const std::vector<std::string>& args) {
   const std::string cmd = "capture";
   if (!args.empty()) return Fail(cmd, Status::InvalidArgument("unexpected argument '" + args[0] + "'"));
@@ -58,8 +48,8 @@ int RunCaptureCmd(const std::vector<std::string>& args) {
   o.spool_dir = FLAGS_spool;
   o.source_kind = FLAGS_source_kind;
   o.scope = FLAGS_scope;
-  o.include = Split(FLAGS_include);
-  o.exclude = Split(FLAGS_exclude);
+  o.include = SplitList(FLAGS_include);
+  o.exclude = SplitList(FLAGS_exclude);
   if (!FLAGS_start_at.empty()) {
     char* end = nullptr;
     unsigned long long secs = std::strtoull(FLAGS_start_at.c_str(), &end, 10);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 
 namespace docshift::cli {
 namespace {
@@ -19,6 +20,15 @@ bool Accepts(const Command& cmd, const std::string& name) {
 }
 
 }  // namespace
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
 
 int ExitCodeFor(const Status& s) {
   switch (s.code()) {

@@ -44,6 +44,9 @@ void PrintTopHelp(std::ostream& out);
 // (so credentials stay out of `ps`). InvalidArgument naming the flag if empty or unset.
 StatusOr<std::string> ResolveUriFlag(const std::string& value, const std::string& flag);
 
+// "a,b,,c" → {"a", "b", "c"}: comma-separated flag values.
+std::vector<std::string> SplitList(const std::string& s);
+
 // Prints "docshift CMD: message" to stderr and returns the exit code for s.
 int Fail(const std::string& cmd, const Status& s);
 

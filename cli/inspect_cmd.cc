@@ -2,7 +2,6 @@
 #include <gflags/gflags.h>
 
 #include <iostream>
-#include <sstream>
 
 #include "cli/command.h"
 #include "spool/inspect.h"
@@ -23,20 +22,11 @@ DEFINE_uint64(limit, 0, "dump: print at most this many events (0 = all).");
 namespace docshift::cli {
 namespace {
 
-std::vector<std::string> SplitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 int RunInspect(const std::vector<std::string>& args) {
   const std::string cmd = "inspect";
   if (args.size() != 1) {
     return Fail(cmd, Status::InvalidArgument(
-                         "expected one action: segments, manifest, dump, verify or stats "
+                         "expected one action: segments, manifest, dump, verify, stats or deadletters "
                          "(e.g. `docshift inspect segments --spool DIR`)"));
   }
   if (FLAGS_spool.empty()) {
@@ -76,13 +66,17 @@ int RunInspect(const std::vector<std::string>& args) {
     s = spool::InspectDump(env, o, std::cout);
   } else if (action == "stats") {
     s = spool::InspectStats(env, o, std::cout);
+  } else if (action == "deadletters") {
+    auto n = spool::InspectDeadLetters(env, o, std::cout);
+    if (!n.ok()) return Fail(cmd, n.status());
+    return kExitOk;
   } else if (action == "verify") {
     auto problems = spool::InspectVerify(env, o, std::cout);
     if (!problems.ok()) return Fail(cmd, problems.status());
     return problems.value() == 0 ? kExitOk : kExitProblemFound;
   } else {
     return Fail(cmd, Status::InvalidArgument("unknown action '" + action +
-                                             "'; use segments, manifest, dump, verify or stats"));
+                                             "'; use segments, manifest, dump, verify, stats or deadletters"));
   }
   std::cout.flush();
   if (!s.ok()) return Fail(cmd, s);
@@ -105,7 +99,8 @@ Command MakeInspectCommand() {
       "  dump      events as relaxed Extended JSON, one per line (filters apply)\n"
       "  verify    check every checksum and framing rule; each problem is printed with file\n"
       "            and offset; exit 1 if any is found\n"
-      "  stats     event counts per namespace and operation type (filters apply)\n\n"
+      "  stats     event counts per namespace and operation type (filters apply)\n"
+      "  deadletters  events apply could not write, with the server's error (filters apply)\n\n"
       "Examples:\n"
       "  docshift inspect segments --spool /var/lib/docshift/spool\n"
       "  docshift inspect dump --spool S --ns 'shop.*' --op update,delete --limit 20\n"

@@ -16,7 +16,7 @@ namespace docshift::mongo {
 struct BsonFree {
   void operator()(bson_t* b) const { bson_destroy(b); }
 };
-using BsonPtr = std::unique_ptr<bson_t, BsonFree>;
+using BsonPtr = std::unique_ptr<struct _bson_t, BsonFree>;  // the tag: bson_t carries an alignment attribute
 struct UriFree {
   void operator()(mongoc_uri_t* u) const { mongoc_uri_destroy(u); }
 };

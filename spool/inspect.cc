@@ -12,6 +12,7 @@
 
 #include "proto/spool.pb.h"
 #include "spool/checkpoint.h"
+#include "spool/dead_letter.h"
 #include "spool/spool.h"
 
 namespace docshift::spool {
@@ -399,6 +400,35 @@ Status InspectStats(Env* env, const InspectOptions& opts, std::ostream& out) {
   row("TOTAL", all);
   if (all.total > 0) out << "sequence range " << first_seq << ".." << last_seq << "\n";
   return Status::OK();
+}
+
+StatusOr<uint64_t> InspectDeadLetters(Env* env, const InspectOptions& opts, std::ostream& out) {
+  SpoolView view;
+  RETURN_IF_ERROR(OpenSpoolView(env, opts.dir, &view));
+  const std::string dir = JoinPath(opts.dir, "deadletter");
+  uint64_t n = 0;
+  if (!env->FileExists(dir)) {
+    out << "no dead letters (no apply has recorded any)\n";
+    return n;
+  }
+  ASSIGN_OR_RETURN(auto names, env->GetChildren(dir));
+  std::sort(names.begin(), names.end());
+  EventFilter filter(opts);
+  for (const auto& name : names) {
+    if (name.size() < 5 || name.compare(name.size() - 4, 4, ".dlq") != 0) continue;
+    const std::string apply_name = name.substr(0, name.size() - 4);
+    RETURN_IF_ERROR(ReadDeadLetters(env, JoinPath(dir, name), [&](uint64_t, const pb::DeadLetter& d) {
+      if (!filter.Match(d.seq(), d.event()) || n >= opts.limit) return;
+      ++n;
+      out << "{\"apply\": " << JsonString(apply_name) << ", \"seq\": " << d.seq()
+          << ", \"targetNs\": " << JsonString(d.target_ns()) << ", \"code\": " << d.error_code()
+          << ", \"error\": " << JsonString(d.error_message())
+          << ", \"at\": " << JsonString(FormatTimeMs(d.wall_ms()))
+          << ", \"event\": " << EventJson(d.seq(), d.event()) << "}\n";
+    }));
+  }
+  if (n == 0) out << "no dead letters\n";
+  return n;
 }
 
 StatusOr<int> InspectVerify(Env* env, const InspectOptions& opts, std::ostream& out) {

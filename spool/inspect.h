@@ -36,6 +36,9 @@ Status InspectSegments(Env* env, const InspectOptions& opts, std::ostream& out);
 Status InspectManifest(Env* env, const InspectOptions& opts, std::ostream& out);
 Status InspectDump(Env* env, const InspectOptions& opts, std::ostream& out);
 Status InspectStats(Env* env, const InspectOptions& opts, std::ostream& out);
+// Every dead letter of every apply (deadletter/*.dlq): sequence, namespace, the server's
+// error, and the event as relaxed Extended JSON. Returns how many were printed.
+StatusOr<uint64_t> InspectDeadLetters(Env* env, const InspectOptions& opts, std::ostream& out);
 // Checks every checksum, framing rule and cross-reference; prints each problem with file
 // and offset. Returns the number of problems (0 = spool intact).
 StatusOr<int> InspectVerify(Env* env, const InspectOptions& opts, std::ostream& out);

@@ -1,6 +1,7 @@
 // RecordScanner: round trips, and the table of corruption cases that pins down the
 // torn-tail-versus-corruption rule every spool reader builds on.
 #include "spool/record.h"
+#include "util/test_util.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -17,38 +18,15 @@
 namespace docshift::spool {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    const char* t = getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/docshift_record_test.XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) std::abort();
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-void WriteBytes(const std::string& path, const std::string& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
+using docshift::test_util::ExpectCorruptionAt;
+using docshift::test_util::ReadBytes;
+using docshift::test_util::TempDir;
+using docshift::test_util::WriteBytes;
 
 std::string Rec(uint8_t type, const std::string& payload) {
   std::string s;
   EncodeRecord(static_cast<RecordType>(type), payload, &s);
   return s;
-}
-
-// Status is Corruption and names the file and the exact offset.
-void ExpectCorruptionAt(const Status& s, const std::string& path, uint64_t offset) {
-  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
-  EXPECT_NE(s.message().find(BaseName(path)), std::string::npos) << s.ToString();
-  EXPECT_NE(s.message().find("offset " + std::to_string(offset) + " "), std::string::npos)
-      << "expected offset " << offset << " in: " << s.ToString();
 }
 
 struct ScanResult {

@@ -20,43 +20,18 @@
 #include "util/coding.h"
 #include "util/crc32c.h"
 #include "util/fault_injection_env.h"
+#include "util/test_util.h"
 
 namespace docshift::spool {
 namespace {
 
+using docshift::test_util::ExpectCorruptionAt;
+using docshift::test_util::ReadBytes;
+using docshift::test_util::TempDir;
+using docshift::test_util::WriteBytes;
+
 using google::protobuf::util::MessageDifferencer;
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    const char* t = getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/docshift_spool_test.XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) std::abort();
-    path_ = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-void WriteBytes(const std::string& path, const std::string& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
-
-void ExpectCorruptionAt(const Status& s, const std::string& file_name, uint64_t offset) {
-  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
-  EXPECT_NE(s.message().find(file_name), std::string::npos) << s.ToString();
-  EXPECT_NE(s.message().find("offset " + std::to_string(offset) + " "), std::string::npos)
-      << "expected offset " << offset << " in: " << s.ToString();
-}
 
 SpoolWriterOptions Opts(const std::string& dir, Env* env = Env::Default()) {
   SpoolWriterOptions o;

@@ -81,6 +81,27 @@ run "$DS" inspect verify --spool "$S"
 expect_rc 0 "verify on an intact spool"
 expect_out "no problems" "verify summary"
 
+# apply --dry_run needs no database: prints the writes it would make
+run "$DS" apply --spool "$S" --dry_run --until 20
+expect_rc 0 "apply --dry_run"
+python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert [e["seq"] for e in lines] == list(range(1, 21)), [e["seq"] for e in lines]
+ops = {k for e in lines for k in e.get("write", {}) if k != "ns"}
+assert ops <= {"replaceOne", "updateOne", "deleteOne"} and "replaceOne" in ops, ops
+' "$TMP/out" || fail "dry run prints seq 1..20 as writes"; ok
+run "$DS" apply --spool "$S" --dry_run --from 100 --until 104 --map "${first_ns%%.*}=renamed_db"
+expect_rc 0 "apply --dry_run --from --map"
+python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert [e["seq"] for e in lines] == [100, 101, 102, 103, 104], [e["seq"] for e in lines]
+' "$TMP/out" || fail "--from/--until"; ok
+[ ! -e "$S/checkpoints/apply.ckpt" ] || fail "a dry run wrote a checkpoint"; ok
+run "$DS" apply --spool "$S" --dry_run --map nodot
+expect_rc 2 "bad --map"
+
 # bad input: one line, non-zero exit, names the input
 run "$DS" inspect dump --spool "$S" --op frobnicate
 expect_rc 2 "unknown --op"

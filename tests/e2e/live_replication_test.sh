@@ -71,8 +71,10 @@ wait_for() {
   done
 }
 
-# Empty namespaces on both sides; create the source collections up front (per-collection
-# change streams only see collections that exist when capture starts or is restarted).
+# Empty namespaces on both sides; create the source collections up front. Capture runs
+# with the default --scope deployment: mongo-java-server refuses a deployment-wide stream,
+# so this also exercises the fall-back to one stream per collection, which only covers
+# collections that exist when capture starts (or that discovery finds later).
 "$PY" - "$SRC" "$TGT" "$PREFIX" <<'EOF' || fail "cannot prepare the servers"
 import sys
 from pymongo import MongoClient
@@ -90,7 +92,7 @@ EOF
 capture_n=0
 start_capture() {
   capture_n=$((capture_n + 1))
-  "$DS" capture --source "$SRC" --source_kind "$KIND" --scope collection --spool "$SPOOL" \
+  "$DS" capture --source "$SRC" --source_kind "$KIND" --spool "$SPOOL" \
     --include "${PREFIX}*" --progress_interval 2s >"$WORK/capture.$capture_n.log" 2>&1 &
   cap_pid=$!
 }

@@ -1,0 +1,56 @@
+// Helpers shared by the unit tests: a temporary directory, whole-file byte access, and
+// the assertion that a Status is a Corruption naming a file and an offset.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "util/env.h"
+#include "util/status.h"
+
+namespace docshift::test_util {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "docshift_test") {
+    const char* t = getenv("TMPDIR");
+    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/" + prefix + ".XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+    path_ = tmpl;
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+inline std::string ReadBytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+inline void WriteBytes(const std::string& path, const std::string& data) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+// s is a Corruption whose message names the file (its base name) and "offset N ".
+inline void ExpectCorruptionAt(const Status& s, const std::string& path, uint64_t offset) {
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find(BaseName(path)), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("offset " + std::to_string(offset) + " "), std::string::npos)
+      << "expected offset " << offset << " in: " << s.ToString();
+}
+
+}  // namespace docshift::test_util
