@@ -47,7 +47,8 @@ struct Item {
 // lane keeps a FIFO; the safe checkpoint is just below the oldest unfinished event.
 class Tracker {
  public:
-  Tracker(int lanes, uint64_t start) : pending_(lanes), dispatched_(start - 1) {}
+  Tracker(int lanes, uint64_t start, int64_t last_done_time_ms)
+      : pending_(lanes), dispatched_(start - 1), last_done_time_ms_(last_done_time_ms) {}
   void Dispatch(int lane, uint64_t seq, int64_t time_ms) {
     std::lock_guard<std::mutex> l(mu_);
     pending_[lane].push_back({seq, time_ms});
@@ -97,7 +98,7 @@ class Tracker {
   mutable std::mutex mu_;
   std::vector<std::deque<std::pair<uint64_t, int64_t>>> pending_;
   uint64_t dispatched_;
-  int64_t last_done_time_ms_ = 0;
+  int64_t last_done_time_ms_;
   uint64_t total_done_ = 0;
 };
 
@@ -462,7 +463,8 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   spool::DeadLetterWriter dlq(env, opts.spool_dir, opts.name);
   if (!opts.dry_run) RETURN_IF_ERROR(dlq.Open());
 
-  Tracker tracker(opts.lanes, start);
+  // The source time of the last applied event carries over a restart.
+  Tracker tracker(opts.lanes, start, have_ckpt && opts.from_seq == 0 ? ckpt.applied_event_wall_ms() : 0);
   Shared shared;
   shared.opts = &opts;
   shared.pool = pool.get();

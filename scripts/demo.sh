@@ -65,9 +65,9 @@ wl=$!
 while kill -0 $wl 2>/dev/null; do
   sleep 5
   say "status $(date +%T)"
-  grep -h "capture: [0-9]* events/s" "$W/capture.log" | tail -1 | sed 's/^.*capture: /capture: /'
-  grep -h "apply: [0-9]* events/s" "$W/apply.log" | tail -1 | sed 's/^.*apply: /apply:   /'
-  $DS inspect segments --spool "$SPOOL" | tail -2
+  { grep -h "capture: [0-9]* events/s" "$W/capture.log" || true; } | tail -1 | sed 's/^.*capture: /capture: /'
+  { grep -h "apply: [0-9]* events/s" "$W/apply.log" || true; } | tail -1 | sed 's/^.*apply: /apply:   /'
+  $DS inspect segments --spool "$SPOOL" | tail -2 || true
 done
 wait $wl
 tail -1 "$W/workload.log"
@@ -79,7 +79,7 @@ from pymongo import MongoClient
 MongoClient(sys.argv[1])["demo_0"]["c0"].insert_one({"_id": "demo-end-marker"})
 PYEOF
 for _ in $(seq 1 600); do
-  $DS inspect dump --spool "$SPOOL" --ns demo_0.c0 --op insert 2>/dev/null | grep -q demo-end-marker && break
+  if $DS inspect dump --spool "$SPOOL" --ns demo_0.c0 --op insert 2>/dev/null | grep -q demo-end-marker; then break; fi
   sleep 0.2
 done
 kill -TERM $cap; wait $cap
