@@ -324,9 +324,13 @@ class Lane {
         return Status::Internal("bulk write to " + items[begin].db + "." + items[begin].coll +
                                 " failed: " + err.message + " (" + mongo::ToJson(reply_owner.get()) + ")");
       }
-      for (const auto& [k, ce] : item_errors) {
-        RETURN_IF_ERROR(DeadLetter(items[k], ce.first, ce.second));
-        rejected[k - begin] = true;
+      if (!item_errors.empty()) {
+        // Some writes were refused. The bulk reply's error indexes are not trusted (FerretDB
+        // numbers them its own way: tests/README.md); every write of the bulk is done again
+        // on its own, which is harmless for those that succeeded (idempotent), and tells
+        // exactly which events the target refuses.
+        for (size_t k : op_item) RETURN_IF_ERROR(ApplyOne(coll.get(), writes[k - begin], items[k]));
+        return Status::OK();
       }
       if (!retry) return Status::OK();
       // Transient: back off and write the bulk again (idempotent).
@@ -341,6 +345,28 @@ class Lane {
       const int64_t backoff = std::min<int64_t>(5000, 100LL << std::min(attempt, 6));
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
       ++attempt;
+    }
+  }
+
+  // One write by itself, retried while the error is transient; a permanent error goes to
+  // the dead-letter file (or stops apply with --on_error=stop).
+  Status ApplyOne(mongoc_collection_t* coll, const DocWrite& w, const Item& item) {
+    if (w.kind == DocWrite::Kind::kUpdate) return ApplyOrderedUpdates(coll, w, item);
+    for (int attempt = 0;; ++attempt) {
+      bson_error_t err;
+      bool ok;
+      if (w.kind == DocWrite::Kind::kReplace) {
+        BsonPtr upsert(BCON_NEW("upsert", BCON_BOOL(true)));
+        ok = mongoc_collection_replace_one(coll, w.filter.get(), w.doc.get(), upsert.get(), nullptr, &err);
+      } else {
+        ok = mongoc_collection_delete_one(coll, w.filter.get(), nullptr, nullptr, &err);
+      }
+      if (ok) return Status::OK();
+      if (!mongo::IsTransient(err)) return DeadLetter(item, static_cast<int>(err.code), err.message);
+      if (shared_->opts->stop && shared_->opts->stop->load()) {
+        return Status::Aborted("stopped while retrying a transient error");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(5000, 100LL << std::min(attempt, 6))));
     }
   }
 

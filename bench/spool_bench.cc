@@ -16,8 +16,11 @@
 //                                  code: serialize, compress, frame, write, fdatasync in turn
 //          2 threads               the same with write+fdatasync of batch N on a second
 //                                  thread while batch N+1 is serialized and compressed
-//   spool  durable write@1         SpoolWriter Append + Sync per batch (+ MaybeRoll), Close
-//          durable write@G         Sync after every G batches (group commit)
+//   spool  durable write@1         SpoolWriter Append + Sync per batch (+ MaybeRoll), Close,
+//                                  as capture drives it
+//          durable write@G         SyncAsync after every G batches: pipelined group commit,
+//                                  the fsync of one group overlapping the compression and
+//                                  writes of the next
 //          read+decode (warm)      OpenSpoolView + SpoolReader::Next over the @1 spool
 //                                  just written (its pages still cached)
 //          read+decode (cold)      the same over the @G spool after posix_fadvise(DONTNEED)
@@ -368,8 +371,9 @@ class DiskWrite final : public Measurement {
   int pending_ = 0;
 };
 
-// The spool as capture drives it: Append per batch, Sync after every `group` batches,
-// MaybeRoll after each Sync, Close at the end (sync + seal + manifest).
+// The spool as capture drives it: Append per batch, Sync after every batch (group 1), or
+// SyncAsync after every `group` batches (pipelined: the previous sync must finish before the
+// next starts); MaybeRoll after each; Close at the end (sync + seal + manifest).
 class SpoolWrite final : public Measurement {
  public:
   SpoolWrite(Workload& w, std::string dir, int group, int zstd_level)
@@ -387,7 +391,7 @@ class SpoolWrite final : public Measurement {
     for (size_t i = lo; i < hi; ++i) {
       RETURN_IF_ERROR(writer_->Append(&w_.batches[i]));
       if (++pending_ == group_) {
-        RETURN_IF_ERROR(writer_->Sync());
+        RETURN_IF_ERROR(group_ == 1 ? writer_->Sync() : writer_->SyncAsync());
         RETURN_IF_ERROR(writer_->MaybeRoll(NowMs()));
         pending_ = 0;
       }

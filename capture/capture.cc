@@ -795,8 +795,15 @@ Status RunCapture(const CaptureOptions& opts) {
     if (auto it = stream_tokens.find(key); it != stream_tokens.end()) tok = it->second;
     // No token of its own: a stream that existed when this spool's capture began starts
     // there; one discovered later starts at the previous discovery (minus a margin).
+    // On the first run of a new spool, streams simply start now (or at --start_at).
     uint64_t start = 0;
-    if (tok.empty()) start = existed_at_start ? streams_start : discovery_floor;
+    if (tok.empty()) {
+      if (!resuming) {
+        start = existed_at_start ? opts.start_at : discovery_floor;
+      } else {
+        start = existed_at_start ? streams_start : discovery_floor;
+      }
+    }
     if (tok.empty() && !existed_at_start) {
       LOG(INFO) << "capture: new namespace " << key << " discovered; its stream starts at the "
                 << "previous discovery";

@@ -107,7 +107,9 @@ std::string RecoveryReport::ToString() const {
 SpoolWriter::SpoolWriter(const SpoolWriterOptions& opts)
     : opts_(opts), env_(opts.env), segments_dir_(JoinPath(opts.dir, kSegmentsDir)) {}
 
-SpoolWriter::~SpoolWriter() = default;
+SpoolWriter::~SpoolWriter() {
+  if (inflight_.valid()) inflight_.wait();  // never leave the sync thread running
+}
 
 StatusOr<std::unique_ptr<SpoolWriter>> SpoolWriter::Open(const SpoolWriterOptions& opts,
                                                          RecoveryReport* report) {
@@ -299,7 +301,28 @@ Status SpoolWriter::Append(pb::ChangeBatch* batch) {
   return Status::OK();
 }
 
+Status SpoolWriter::WaitSync() {
+  if (!inflight_.valid()) return Status::OK();
+  Status s = inflight_.get();
+  RETURN_IF_ERROR(s);
+  durable_ = inflight_state_;
+  return Status::OK();
+}
+
+Status SpoolWriter::SyncAsync() {
+  RETURN_IF_ERROR(WaitSync());
+  if (!dirty_) return Status::OK();
+  inflight_state_ = pending_;
+  dirty_ = false;
+  const std::string path = open_->path();
+  const uint64_t covered = open_->file_size();
+  Env* env = env_;
+  inflight_ = std::async(std::launch::async, [env, path, covered] { return env->SyncPath(path, covered); });
+  return Status::OK();
+}
+
 Status SpoolWriter::Sync() {
+  RETURN_IF_ERROR(WaitSync());
   if (!dirty_) return Status::OK();
   RETURN_IF_ERROR(open_->Sync());
   durable_ = pending_;
@@ -331,6 +354,7 @@ Status SpoolWriter::Close(int64_t now_ms) {
 
 StatusOr<PruneResult> SpoolWriter::Prune(int64_t retention_ms, int64_t now_ms) {
   PruneResult result;
+  RETURN_IF_ERROR(WaitSync());
   if (!open_) {
     RETURN_IF_ERROR(RecordUnlistedSeal(env_, segments_dir_, next_seq_, &manifest_,
                                        manifest_writer_.get()));

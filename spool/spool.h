@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -90,6 +91,12 @@ class SpoolWriter {
   Status Append(pb::ChangeBatch* batch);
   // Group commit: makes everything appended durable and advances resume_state().
   Status Sync();
+  // Pipelined group commit: starts making everything appended so far durable on a
+  // background thread and returns at once, so the caller can compress and append the
+  // next batch meanwhile. Waits for the previous SyncAsync first. resume_state()
+  // advances only once a sync has completed (WaitSync, the next SyncAsync, or Sync).
+  Status SyncAsync();
+  Status WaitSync();
   // Seals the open segment if it holds events and is over the size or age limit.
   Status MaybeRoll(int64_t now_ms);
   // Seals the open segment now if it holds any events.
@@ -122,6 +129,8 @@ class SpoolWriter {
   ResumeState durable_;
   ResumeState pending_;  // position after the last Append, durable after Sync
   bool dirty_ = false;
+  std::future<Status> inflight_;  // a SyncAsync in progress
+  ResumeState inflight_state_;    // what it covers
 };
 
 // One segment as a reader sees it: from the manifest (sealed) or from the directory.

@@ -321,6 +321,44 @@ TEST(SpoolCrashTest, UnsyncedBatchesAreLostSyncedAreKept) {
   VerifyAfterCrash(&env, o, appended, 3, 0);
 }
 
+// SyncAsync (pipelined group commit): a batch counts only once its sync has completed,
+// and what is appended while a sync runs is not covered by it.
+TEST(SpoolCrashTest, SyncAsyncCoversOnlyWhatWasAppendedBefore) {
+  TempDir dir;
+  FaultInjectionEnv env(Env::Default());
+  const SpoolWriterOptions o = Opts(dir.path(), &env);
+  std::vector<pb::ChangeBatch> appended;
+  {
+    auto w = SpoolWriter::Open(o);
+    ASSERT_TRUE(w.ok());
+    pb::ChangeBatch a = NewBatch(2, "a");
+    ASSERT_TRUE((*w)->Append(&a).ok());
+    appended.push_back(a);
+    ASSERT_TRUE((*w)->Sync().ok());
+    pb::ChangeBatch b = NewBatch(2, "b");
+    ASSERT_TRUE((*w)->Append(&b).ok());
+    appended.push_back(b);
+    ASSERT_TRUE((*w)->SyncAsync().ok());
+    pb::ChangeBatch c = NewBatch(2, "c");  // appended while b's sync may be running
+    ASSERT_TRUE((*w)->Append(&c).ok());
+    appended.push_back(c);
+    ASSERT_TRUE((*w)->WaitSync().ok());
+    EXPECT_EQ((*w)->resume_state().resume_token, "b");
+    EXPECT_EQ((*w)->resume_state().next_seq, 5u);
+    pb::ChangeBatch d = NewBatch(2, "d");
+    ASSERT_TRUE((*w)->Append(&d).ok());
+    appended.push_back(d);
+    ASSERT_TRUE((*w)->SyncAsync().ok());  // covers c and d
+    ASSERT_TRUE((*w)->WaitSync().ok());
+    EXPECT_EQ((*w)->resume_state().resume_token, "d");
+    pb::ChangeBatch e = NewBatch(2, "e");  // never synced
+    ASSERT_TRUE((*w)->Append(&e).ok());
+    appended.push_back(e);
+  }
+  ASSERT_TRUE(env.SimulateCrash().ok());
+  VerifyAfterCrash(&env, o, appended, 4, 0);
+}
+
 // A crash before the first Sync loses everything, including the new segment's name.
 TEST(SpoolCrashTest, CrashBeforeAnySync) {
   TempDir dir;

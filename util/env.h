@@ -73,6 +73,10 @@ class Env {
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
   // Truncates to size and syncs the file. Used only by recovery to cut a torn tail.
   virtual Status Truncate(const std::string& path, uint64_t size) = 0;
+  // fdatasync of a file by path, from any thread, while another thread may be appending
+  // to it through a WritableFile (fsync is per file, not per descriptor). Makes at least
+  // the first `covered_size` bytes durable (those appended before this call began).
+  virtual Status SyncPath(const std::string& path, uint64_t covered_size) = 0;
   // fsync of a directory: makes created/renamed/deleted names in it durable.
   virtual Status SyncDir(const std::string& dir) = 0;
   // Takes an exclusive lock on path (creating it). Busy if another process holds it.

@@ -175,6 +175,14 @@ class PosixEnv final : public Env {
     ::close(fd);
     return s;
   }
+  Status SyncPath(const std::string& path, uint64_t) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Errno("open for sync", path, errno);
+    Status s;
+    if (::fdatasync(fd) != 0) s = Errno("fdatasync", path, errno);
+    ::close(fd);
+    return s;
+  }
   Status SyncDir(const std::string& dir) override {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return Errno("open directory", dir, errno);

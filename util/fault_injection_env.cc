@@ -1,5 +1,6 @@
 #include "util/fault_injection_env.h"
 
+#include <algorithm>
 #include <cerrno>
 
 namespace docshift {
@@ -105,6 +106,14 @@ Status FaultInjectionEnv::SyncDir(const std::string& dir) {
   for (auto& [path, st] : files_) {
     if (DirName(path) == dir || DirName(path) == DirName(dir + "/x")) st.name_durable = true;
   }
+  return Status::OK();
+}
+
+Status FaultInjectionEnv::SyncPath(const std::string& path, uint64_t covered_size) {
+  RETURN_IF_ERROR(base_->SyncPath(path, covered_size));
+  std::lock_guard<std::mutex> l(mu_);
+  auto& st = files_[path];
+  st.synced_size = std::max(st.synced_size, covered_size);
   return Status::OK();
 }
 
