@@ -80,6 +80,7 @@ class MemEnv final : public Env {
   Status RenameFile(const std::string& f, const std::string&) override { return Refuse(f); }
   Status Truncate(const std::string& p, uint64_t) override { return Refuse(p); }
   Status SyncDir(const std::string& d) override { return Refuse(d); }
+  Status SyncPath(const std::string& p, uint64_t) override { return Refuse(p); }
   StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& p) override {
     return Refuse(p);
   }
