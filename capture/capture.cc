@@ -450,9 +450,12 @@ class OplogReader {
       BsonPtr filter(bson_new());
       bson_append_timestamp(filter.get(), "ts", 2, static_cast<uint32_t>(last_ >> 32),
                             static_cast<uint32_t>(last_ & 0xffffffffu));
-      const int64_t n = mongoc_collection_count_documents(oplog.get(), filter.get(), nullptr, nullptr, nullptr, &err);
-      if (n < 0) return mongo::FromBsonError(err, "reading local.oplog.rs");
-      if (n == 0) {
+      BsonPtr one = mongo::FromJson(R"({"limit": 1})");
+      mongo::CursorPtr cur(mongoc_collection_find_with_opts(oplog.get(), filter.get(), one.get(), nullptr));
+      const bson_t* d;
+      const bool found = mongoc_cursor_next(cur.get(), &d);
+      if (mongoc_cursor_error(cur.get(), &err)) return mongo::FromBsonError(err, "reading local.oplog.rs");
+      if (!found) {
         return HistoryLostStatus("oplog", "the entry at the saved timestamp is gone; the oplog was truncated past it");
       }
     }

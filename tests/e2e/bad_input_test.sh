@@ -26,17 +26,12 @@ checks=0
 pids=""
 cleanup() {
   for p in $pids; do kill -9 "$p" 2>/dev/null; done
-  "$PY" - "$SRC" "$TGT" "$PREFIX" "$SOURCE_CS_URI" <<'EOF' 2>/dev/null
-import sys
-from pymongo import MongoClient
-for uri in sys.argv[1:3] + sys.argv[4:]:
-    c = MongoClient(uri, serverSelectionTimeoutMS=3000)
-    for d in c.list_database_names():
-        if d.startswith(sys.argv[3]): c.drop_database(d)
-EOF
+  drop_prefix "$PREFIX" "$SRC" "$TGT" "$SOURCE_CS_URI" 2>/dev/null
   [ "${passed:-0}" = 1 ] && rm -rf "$WORK"
 }
 trap cleanup EXIT
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
 fail() { echo "FAIL: $*" >&2; [ -f "$WORK/c4.log" ] && tail -5 "$WORK/c4.log" >&2; exit 1; }
 ok() { checks=$((checks + 1)); }
 run() { "$@" >"$WORK/out" 2>"$WORK/err"; rc=$?; }
@@ -45,14 +40,6 @@ expect() {  # expect RC REGEX WHAT: exit code and the last stderr line
   [ "$rc" -eq "$1" ] || { cat "$WORK/err" >&2; fail "$3: exit $rc, expected $1"; }
   last_err | grep -qE -- "$2" || { cat "$WORK/err" >&2; fail "$3: last error line lacks /$2/"; }
   ok
-}
-wait_for() {
-  local secs=$1; shift
-  local deadline=$((SECONDS + secs))
-  until "$@"; do
-    [ $SECONDS -ge $deadline ] && return 1
-    sleep 0.2
-  done
 }
 # URI with credentials, on a port nothing listens on.
 SECRET="s3cr3t-Pa55"

@@ -43,16 +43,11 @@ app_pid=""
 wl_pid=""
 cleanup() {
   for p in $cap_pid $app_pid $wl_pid; do kill -9 "$p" 2>/dev/null; done
-  "$PY" - "$SRC" "$TGT" "$PREFIX" <<'EOF' 2>/dev/null
-import sys
-from pymongo import MongoClient
-for uri in sys.argv[1:3]:
-    c = MongoClient(uri, serverSelectionTimeoutMS=3000)
-    for d in c.list_database_names():
-        if d.startswith(sys.argv[3]): c.drop_database(d)
-EOF
+  drop_prefix "$PREFIX" "$SRC" "$TGT" 2>/dev/null
 }
 trap cleanup EXIT
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
 fail() {
   echo "FAIL[$LABEL]: $*" >&2
   for f in "$WORK"/capture.*.log "$WORK"/apply.*.log; do
@@ -62,14 +57,6 @@ fail() {
 }
 
 # Wait up to $1 seconds for a command to succeed (a readiness poll, not a fixed sleep).
-wait_for() {
-  local secs=$1; shift
-  local deadline=$((SECONDS + secs))
-  until "$@"; do
-    [ $SECONDS -ge $deadline ] && return 1
-    sleep 0.2
-  done
-}
 
 # Empty namespaces on both sides; create the source collections up front. Capture runs
 # with the default --scope deployment: mongo-java-server refuses a deployment-wide stream,

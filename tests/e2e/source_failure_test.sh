@@ -28,25 +28,13 @@ cap=""
 cleanup() {
   [ -n "$cap" ] && kill -9 "$cap" 2>/dev/null
   "$ROOT/scripts/testbed.sh" up >/dev/null 2>&1  # leave the source running for later tests
-  "$PY" - "$SRC" "$PREFIX" <<'EOF' 2>/dev/null
-import sys
-from pymongo import MongoClient
-c = MongoClient(sys.argv[1], serverSelectionTimeoutMS=5000)
-for d in c.list_database_names():
-    if d.startswith(sys.argv[2]): c.drop_database(d)
-EOF
+  drop_prefix "$PREFIX" "$SRC" 2>/dev/null
   [ "${passed:-0}" = 1 ] && rm -rf "$WORK"
 }
 trap cleanup EXIT
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
 fail() { echo "FAIL: $*" >&2; [ -f "$WORK/cap.log" ] && tail -8 "$WORK/cap.log" >&2; exit 1; }
-wait_for() {
-  local secs=$1; shift
-  local deadline=$((SECONDS + secs))
-  until "$@"; do
-    [ $SECONDS -ge $deadline ] && return 1
-    sleep 0.2
-  done
-}
 insert() {  # insert FROM TO [PAD_BYTES]; retries while the source restarts
   "$PY" - "$SRC" "$PREFIX" "$1" "$2" "${3:-100}" <<'EOF'
 import sys
