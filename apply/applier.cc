@@ -289,50 +289,36 @@ class Lane {
       if (hint != 0) return Status::OK();
       // Failed: network/selection errors → retry all; per-item errors → classify.
       bool retry = mongo::IsTransient(err);
-      std::vector<std::pair<size_t, std::pair<int, std::string>>> item_errors;
+      bool refused = false;  // some write failed for a permanent reason
       bson_iter_t it, arr;
       if (bson_iter_init_find(&it, reply_owner.get(), "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
           bson_iter_recurse(&it, &arr)) {
         while (bson_iter_next(&arr)) {
           bson_iter_t f;
-          int64_t index = -1;
-          int code = 0;
-          std::string msg;
-          if (!bson_iter_recurse(&arr, &f)) continue;
-          while (bson_iter_next(&f)) {
-            const std::string key = bson_iter_key(&f);
-            if (key == "index") index = bson_iter_as_int64(&f);
-            if (key == "code") code = static_cast<int>(bson_iter_as_int64(&f));
-            if (key == "errmsg" && BSON_ITER_HOLDS_UTF8(&f)) msg = bson_iter_utf8(&f, nullptr);
-          }
-          if (index < 0 || static_cast<size_t>(index) >= op_item.size()) continue;
           bson_error_t e{};
-          e.code = static_cast<uint32_t>(code);
           e.domain = MONGOC_ERROR_SERVER;
-          if (mongo::IsTransient(e)) {
-            retry = true;
-          } else {
-            item_errors.push_back({op_item[static_cast<size_t>(index)], {code, msg}});
+          if (bson_iter_recurse(&arr, &f) && bson_iter_find(&f, "code")) {
+            e.code = static_cast<uint32_t>(bson_iter_as_int64(&f));
           }
+          (mongo::IsTransient(e) ? retry : refused) = true;
         }
       }
       if (bson_iter_init_find(&it, reply_owner.get(), "writeConcernErrors") &&
           BSON_ITER_HOLDS_ARRAY(&it)) {
         retry = true;
       }
-      if (!retry && item_errors.empty()) {
-        return Status::Internal("bulk write to " + items[begin].db + "." + items[begin].coll +
-                                " failed: " + err.message + " (" + mongo::ToJson(reply_owner.get()) + ")");
-      }
-      if (!item_errors.empty()) {
-        // Some writes were refused. The bulk reply's error indexes are not trusted (FerretDB
-        // numbers them its own way: tests/README.md); every write of the bulk is done again
-        // on its own, which is harmless for those that succeeded (idempotent), and tells
-        // exactly which events the target refuses.
+      if (refused) {
+        // The bulk reply's error indexes are not trusted (FerretDB numbers them its own way:
+        // tests/README.md); every write of the bulk is done again on its own, which is
+        // harmless for those that succeeded (idempotent), and tells exactly which events
+        // the target refuses.
         for (size_t k : op_item) RETURN_IF_ERROR(ApplyOne(coll.get(), writes[k - begin], items[k]));
         return Status::OK();
       }
-      if (!retry) return Status::OK();
+      if (!retry) {
+        return Status::Internal("bulk write to " + items[begin].db + "." + items[begin].coll +
+                                " failed: " + err.message + " (" + mongo::ToJson(reply_owner.get()) + ")");
+      }
       // Transient: back off and write the bulk again (idempotent).
       if (attempt == 0) {
         LOG(WARNING) << "apply lane " << index_ << ": transient error writing to "
