@@ -9,37 +9,63 @@ std::string CheckpointPath(const std::string& spool_dir, const std::string& name
   return JoinPath(JoinPath(spool_dir, kCheckpointsDir), name + std::string(kCheckpointSuffix));
 }
 
-Status WriteCheckpoint(Env* env, const std::string& spool_dir, const std::string& name,
-                       const pb::ApplyCheckpoint& ckpt) {
-  const std::string dir = JoinPath(spool_dir, kCheckpointsDir);
-  RETURN_IF_ERROR(env->CreateDirIfMissing(dir));
-  std::string buf = EncodePreamble(kCheckpointMagic);
-  EncodeRecord(kRecordCheckpoint, ckpt.SerializeAsString(), &buf);
-  return env->WriteFileAtomic(CheckpointPath(spool_dir, name), buf);
+Status WriteStateFile(Env* env, const std::string& path, std::string_view magic,
+                      RecordType type, const google::protobuf::MessageLite& msg) {
+  std::string buf = EncodePreamble(magic);
+  EncodeRecord(type, msg.SerializeAsString(), &buf);
+  return env->WriteFileAtomic(path, buf);
 }
 
-Status ReadCheckpoint(Env* env, const std::string& path, pb::ApplyCheckpoint* ckpt) {
+Status ReadStateFile(Env* env, const std::string& path, std::string_view magic,
+                     RecordType type, google::protobuf::MessageLite* msg) {
   if (!env->FileExists(path)) return Status::NotFound(path);
   ASSIGN_OR_RETURN(auto file, env->NewRandomAccessFile(path));
   ASSIGN_OR_RETURN(uint64_t size, file->Size());
-  if (size > kMaxStateFileBytes) return CorruptionAt(path, 0, "checkpoint file too large");
+  if (size > kMaxStateFileBytes) return CorruptionAt(path, 0, "state file too large");
   RecordScanner scanner(file.get(), size);
-  Status s = scanner.ReadPreamble(kCheckpointMagic);
-  if (s.IsEndOfFile()) return CorruptionAt(path, 0, "checkpoint is " + scanner.stop_reason());
+  Status s = scanner.ReadPreamble(magic);
+  if (s.IsEndOfFile()) return CorruptionAt(path, 0, "state file is " + scanner.stop_reason());
   RETURN_IF_ERROR(s);
   Record rec;
   s = scanner.Next(&rec);
   if (s.IsEndOfFile()) {
-    return CorruptionAt(path, scanner.stop_offset(), "checkpoint record missing or torn");
+    return CorruptionAt(path, scanner.stop_offset(), "state record missing or torn");
   }
   RETURN_IF_ERROR(s);
-  if (rec.type != kRecordCheckpoint || !ckpt->ParseFromString(rec.payload)) {
-    return CorruptionAt(path, rec.offset, "not a checkpoint record");
+  if (rec.type != type || !msg->ParseFromString(rec.payload)) {
+    return CorruptionAt(path, rec.offset, "not the expected state record");
   }
   if (scanner.position() != size) {
-    return CorruptionAt(path, scanner.position(), "bytes after the checkpoint record");
+    return CorruptionAt(path, scanner.position(), "bytes after the state record");
   }
   return Status::OK();
+}
+
+Status WriteCheckpoint(Env* env, const std::string& spool_dir, const std::string& name,
+                       const pb::ApplyCheckpoint& ckpt) {
+  RETURN_IF_ERROR(env->CreateDirIfMissing(JoinPath(spool_dir, kCheckpointsDir)));
+  return WriteStateFile(env, CheckpointPath(spool_dir, name), kCheckpointMagic,
+                        kRecordCheckpoint, ckpt);
+}
+
+Status ReadCheckpoint(Env* env, const std::string& path, pb::ApplyCheckpoint* ckpt) {
+  return ReadStateFile(env, path, kCheckpointMagic, kRecordCheckpoint, ckpt);
+}
+
+std::string SnapshotStatePath(const std::string& spool_dir) {
+  return JoinPath(JoinPath(spool_dir, kSnapshotDir), std::string(kSnapshotStateFile));
+}
+
+Status WriteSnapshotState(Env* env, const std::string& spool_dir,
+                          const pb::SnapshotState& state) {
+  RETURN_IF_ERROR(env->CreateDirIfMissing(JoinPath(spool_dir, kSnapshotDir)));
+  return WriteStateFile(env, SnapshotStatePath(spool_dir), kSnapshotMagic,
+                        kRecordSnapshotState, state);
+}
+
+Status ReadSnapshotState(Env* env, const std::string& spool_dir, pb::SnapshotState* state) {
+  return ReadStateFile(env, SnapshotStatePath(spool_dir), kSnapshotMagic, kRecordSnapshotState,
+                       state);
 }
 
 StatusOr<std::vector<NamedCheckpoint>> ListCheckpoints(Env* env, const std::string& spool_dir) {

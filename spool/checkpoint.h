@@ -1,3 +1,6 @@
+// Small state files, each one framed protobuf record replaced atomically:
+//   checkpoints/<name>.ckpt   ApplyCheckpoint, apply progress
+//   snapshot/STATE            SnapshotState, the snapshot's plan and finished ranges
 // Apply checkpoints: checkpoints/<name>.ckpt, one ApplyCheckpoint record in a framed
 // file, replaced atomically (temp → fsync → rename → fsync directory), so a reader sees
 // the old or the new checkpoint, never a mix.
@@ -6,11 +9,23 @@
 #include <string>
 #include <vector>
 
+#include <string_view>
+
+#include <google/protobuf/message_lite.h>
+
 #include "proto/spool.pb.h"
+#include "spool/format.h"
 #include "util/env.h"
 #include "util/status.h"
 
 namespace docshift::spool {
+
+// One protobuf record in a framed file (magic, crc), replaced atomically (durable on
+// return). Read: NotFound if absent; Corruption naming the file and offset if damaged.
+Status WriteStateFile(Env* env, const std::string& path, std::string_view magic,
+                      RecordType type, const google::protobuf::MessageLite& msg);
+Status ReadStateFile(Env* env, const std::string& path, std::string_view magic,
+                     RecordType type, google::protobuf::MessageLite* msg);
 
 std::string CheckpointPath(const std::string& spool_dir, const std::string& name);
 // Writes durably; returns only after the new checkpoint is on disk.
@@ -18,6 +33,11 @@ Status WriteCheckpoint(Env* env, const std::string& spool_dir, const std::string
                        const pb::ApplyCheckpoint& ckpt);
 // NotFound if there is none; Corruption naming the file if it is damaged.
 Status ReadCheckpoint(Env* env, const std::string& path, pb::ApplyCheckpoint* ckpt);
+
+std::string SnapshotStatePath(const std::string& spool_dir);
+Status WriteSnapshotState(Env* env, const std::string& spool_dir, const pb::SnapshotState& state);
+// NotFound if no snapshot was ever started on this spool.
+Status ReadSnapshotState(Env* env, const std::string& spool_dir, pb::SnapshotState* state);
 
 struct NamedCheckpoint {
   std::string name;

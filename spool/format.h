@@ -14,6 +14,8 @@ inline constexpr std::string_view kSegmentEndMagic = "DSHSEGND";  // after the f
 inline constexpr std::string_view kManifestMagic = "DSHMAN01";
 inline constexpr std::string_view kCheckpointMagic = "DSHCKP01";
 inline constexpr std::string_view kDeadLetterMagic = "DSHDLQ01";
+inline constexpr std::string_view kSnapshotMagic = "DSHSNP01";
+inline constexpr std::string_view kStatusMagic = "DSHSTA01";
 inline constexpr uint32_t kFormatVersion = 1;
 inline constexpr size_t kPreambleSize = 12;  // magic (8) + version (4)
 
@@ -29,6 +31,8 @@ enum RecordType : uint8_t {
   kRecordManifest = 4,        // ManifestRecord protobuf, uncompressed
   kRecordCheckpoint = 5,      // ApplyCheckpoint protobuf, uncompressed
   kRecordDeadLetter = 6,      // DeadLetter protobuf, uncompressed (apply, future)
+  kRecordSnapshotState = 7,   // SnapshotState protobuf, uncompressed
+  kRecordProcessStatus = 8,   // ProcessStatus protobuf, uncompressed (advisory)
 };
 
 // Limits checked before anything is allocated. A length above these is corruption.
@@ -47,6 +51,9 @@ inline constexpr std::string_view kLockFile = "LOCK";
 inline constexpr std::string_view kSegmentsDir = "segments";
 inline constexpr std::string_view kCheckpointsDir = "checkpoints";
 inline constexpr std::string_view kCheckpointSuffix = ".ckpt";
+inline constexpr std::string_view kSnapshotDir = "snapshot";
+inline constexpr std::string_view kSnapshotStateFile = "STATE";
+inline constexpr std::string_view kStatusDir = "status";
 inline constexpr std::string_view kTempSuffix = ".tmp";
 
 }  // namespace docshift::spool
