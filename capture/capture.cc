@@ -1,6 +1,5 @@
 #include "capture/capture.h"
 
-#include <fnmatch.h>
 #include <glog/logging.h>
 
 #include <chrono>
@@ -14,6 +13,7 @@
 
 #include "capture/convert.h"
 #include "mongo/mongo_util.h"
+#include "mongo/namespaces.h"
 #include "spool/spool.h"
 
 namespace docshift::capture {
@@ -100,24 +100,8 @@ struct Shared {
   }
 };
 
-bool IsSystemNs(const std::string& db, const std::string& coll) {
-  if (db == "admin" || db == "local" || db == "config") return true;
-  return coll.rfind("system.", 0) == 0;
-}
-
 bool NsSelected(const CaptureOptions& o, const std::string& db, const std::string& coll) {
-  if (IsSystemNs(db, coll)) return false;
-  const std::string ns = coll.empty() ? db : db + "." + coll;
-  auto match = [&](const std::vector<std::string>& globs) {
-    for (const auto& g : globs) {
-      if (fnmatch(g.c_str(), ns.c_str(), 0) == 0) return true;
-      if (coll.empty() && g.rfind(db + ".", 0) == 0) return true;  // db-level: any glob inside it
-    }
-    return false;
-  };
-  if (!o.include.empty() && !match(o.include)) return false;
-  if (!coll.empty() && match(o.exclude)) return false;
-  return true;
+  return o.namespaces.Selected(db, coll);
 }
 
 bool HistoryLost(int code) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "mongo/namespaces.h"
 #include "util/status.h"
 
 namespace docshift::capture {
@@ -26,8 +27,7 @@ struct CaptureOptions {
   std::string spool_dir;
   std::string source_kind = "mongo";  // mongo | cosmos | oplog
   std::string scope = "deployment";   // deployment | database | collection (mongo, cosmos)
-  std::vector<std::string> include;   // namespace globs ("db.*", "db.coll"); empty = all
-  std::vector<std::string> exclude;
+  mongo::NamespaceFilter namespaces;  // include/exclude globs ("db.*", "db.coll")
   // For a new spool: start at this cluster time ((seconds << 32) | increment); 0 = now.
   uint64_t start_at = 0;
   int batch_max_events = 1000;

@@ -48,8 +48,8 @@ int RunCaptureCmd(const std::vector<std::string>& args) {
   o.spool_dir = FLAGS_spool;
   o.source_kind = FLAGS_source_kind;
   o.scope = FLAGS_scope;
-  o.include = SplitList(FLAGS_include);
-  o.exclude = SplitList(FLAGS_exclude);
+  o.namespaces.include = SplitList(FLAGS_include);
+  o.namespaces.exclude = SplitList(FLAGS_exclude);
   if (!FLAGS_start_at.empty()) {
     char* end = nullptr;
     unsigned long long secs = std::strtoull(FLAGS_start_at.c_str(), &end, 10);
