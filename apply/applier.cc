@@ -1,4 +1,5 @@
 #include "apply/applier.h"
+#include "util/duration.h"
 
 #include <glog/logging.h>
 
@@ -24,12 +25,6 @@ namespace {
 
 using mongo::BsonPtr;
 using Clock = std::chrono::steady_clock;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 int64_t EventTimeMs(const pb::ChangeEvent& e) {
   if (e.cluster_time() != 0) return static_cast<int64_t>(e.cluster_time() >> 32) * 1000;

@@ -19,6 +19,7 @@
 #include <system_error>
 
 #include "bench/strict_flags.h"
+#include "util/duration.h"
 #include "bench/synth.h"
 #include "spool/spool.h"
 
@@ -55,12 +56,6 @@ struct Options {
   int64_t events = 0;
   int batch_events = 0;
 };
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Status Run(const Options& opts) {
   const auto start = std::chrono::steady_clock::now();

@@ -60,6 +60,7 @@
 #include <vector>
 
 #include "bench/strict_flags.h"
+#include "util/duration.h"
 #include "bench/synth.h"
 #include "spool/format.h"
 #include "spool/record.h"
@@ -101,12 +102,6 @@ using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 Status Errno(const std::string& what) { return Status::FromErrno(what, errno); }

@@ -1,4 +1,5 @@
 #include "capture/capture.h"
+#include "util/duration.h"
 
 #include <glog/logging.h>
 
@@ -21,12 +22,6 @@ namespace {
 
 using mongo::BsonPtr;
 using Clock = std::chrono::steady_clock;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // What a source reader hands the writer: an event and/or the stream's new position.
 struct SourceItem {

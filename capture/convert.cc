@@ -1,4 +1,5 @@
 #include "capture/convert.h"
+#include "util/duration.h"
 
 #include <chrono>
 #include <cstring>
@@ -7,12 +8,6 @@
 
 namespace docshift::capture {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string Utf8(const bson_iter_t* it) {
   uint32_t len = 0;

@@ -1,4 +1,5 @@
 #include "spool/segment.h"
+#include "util/duration.h"
 
 #include <zstd.h>
 
@@ -10,12 +11,6 @@
 
 namespace docshift::spool {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 

@@ -1,4 +1,5 @@
 #include "spool/spool.h"
+#include "util/duration.h"
 
 #include <glog/logging.h>
 
@@ -11,12 +12,6 @@
 
 namespace docshift::spool {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() &&
@@ -441,6 +436,43 @@ Status OpenSpoolView(Env* env, const std::string& dir, SpoolView* view,
     }
   }
   return Status::OK();
+}
+
+StatusOr<SpoolEnd> ReadSpoolEnd(Env* env, const std::string& dir) {
+  SpoolView view;
+  RETURN_IF_ERROR(OpenSpoolView(env, dir, &view, /*keep_manifest_entries=*/false));
+  SpoolEnd end;
+  end.next_seq = view.manifest.next_seq_after_sealed();
+  if (!view.manifest.segments.empty()) {
+    const pb::SegmentSealed& last = view.manifest.segments.back();
+    end.has_position = true;
+    end.resume_cluster_time = last.resume_cluster_time();
+    end.last_event_wall_ms = last.last_wall_ms();
+    end.last_batch_wall_ms = last.sealed_wall_ms();
+  }
+  if (!view.segments.empty() && !view.segments.back().sealed) {
+    // The open segment: its complete records are what capture has written. (If capture
+    // seals it meanwhile, the reader still sees the whole file; a newer segment is
+    // missed, so the answer may be a little behind, never ahead.)
+    auto reader = SegmentReader::Open(env, view.segments.back().path);
+    if (reader.ok() && (*reader)->has_header()) {
+      pb::ChangeBatch batch;
+      Status s;
+      while ((s = (*reader)->Next(&batch)).ok()) {
+        end.has_position = true;
+        end.next_seq = batch.first_seq() + batch.events_size();
+        if (batch.resume_cluster_time() != 0) end.resume_cluster_time = batch.resume_cluster_time();
+        if (batch.events_size() > 0) {
+          end.last_event_wall_ms = batch.events(batch.events_size() - 1).capture_wall_ms();
+        }
+        end.last_batch_wall_ms = batch.written_wall_ms();
+      }
+      if (!s.IsEndOfFile()) return s;
+    } else if (!reader.ok() && !reader.status().IsNotFound()) {
+      return reader.status();
+    }
+  }
+  return end;
 }
 
 SpoolReader::SpoolReader(Env* env, const SpoolView* view, Options opts)

@@ -152,6 +152,17 @@ struct SpoolView {
 Status OpenSpoolView(Env* env, const std::string& dir, SpoolView* view,
                      bool keep_manifest_entries = false);
 
+// Where a spool ends now, as a reader sees it: the sealed segments in the manifest plus
+// the complete records of the open segment. Never locks; reads the open segment.
+struct SpoolEnd {
+  uint64_t next_seq = 1;          // sequence the next captured event will get
+  bool has_position = false;      // capture recorded a start position (any batch exists)
+  uint64_t resume_cluster_time = 0;
+  int64_t last_event_wall_ms = 0; // capture wall time of the newest event, 0 if none
+  int64_t last_batch_wall_ms = 0; // when the newest batch was written
+};
+StatusOr<SpoolEnd> ReadSpoolEnd(Env* env, const std::string& dir);
+
 // Reads events in sequence order across segments, from a given sequence number. Sealed
 // segments must be intact (anything wrong is Corruption); the open segment, if included,
 // is read up to its last complete record. Bounded memory: one batch at a time.
