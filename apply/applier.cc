@@ -1,5 +1,4 @@
 #include "apply/applier.h"
-#include "util/duration.h"
 
 #include <glog/logging.h>
 
@@ -19,6 +18,7 @@
 #include "spool/dead_letter.h"
 #include "spool/spool.h"
 #include "spool/tail.h"
+#include "util/duration.h"
 
 namespace docshift::apply {
 namespace {
@@ -457,14 +457,42 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     mongo::PooledClient c(pool.get());
     RETURN_IF_ERROR(mongo::Ping(c.get(), "target " + mongo::RedactUri(opts.target_uri)));
   }
+  // A snapshot in the spool: wait until it has finished (a document it copies after we
+  // applied that document's delete would stay forever), then replay from just after its
+  // start unless this checkpoint already follows from it.
+  pb::SnapshotState snap;
+  bool have_snap = false;
+  for (int64_t next_log = 0;;) {
+    Status ss = spool::ReadSnapshotState(env, opts.spool_dir, &snap);
+    if (ss.IsNotFound()) break;
+    RETURN_IF_ERROR(ss);
+    have_snap = true;
+    if (snap.finished_wall_ms() != 0 || opts.dry_run) break;
+    if (opts.stop != nullptr && opts.stop->load()) return Status::Aborted("apply stopped while waiting for the snapshot");
+    if (NowMs() >= next_log) {
+      int done = 0, total = 0;
+      for (const auto& c : snap.collections()) {
+        for (const auto& r : c.ranges()) done += r.done(), ++total;
+      }
+      LOG(INFO) << "apply: waiting for snapshot " << snap.snapshot_id() << " to finish ("
+                << done << " of " << total << " ranges copied); apply starts right after it. "
+                << "(To apply without it, remove " << spool::SnapshotStatePath(opts.spool_dir) << ")";
+      next_log = NowMs() + 30'000;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(opts.poll_interval_ms));
+  }
   uint64_t start = 1;
+  const char* why = have_ckpt ? " (checkpoint)" : " (new)";
   if (opts.from_seq > 0) {
     start = opts.from_seq;
+    why = " (--from)";
+  } else if (have_snap && (!have_ckpt || ckpt.snapshot_id() != snap.snapshot_id())) {
+    start = snap.start_seq() + 1;
+    why = " (just after the snapshot's start)";
   } else if (have_ckpt) {
     start = ckpt.applied_seq() + 1;
   }
-  LOG(INFO) << "apply: starting at sequence " << start
-            << (opts.from_seq ? " (--from_seq)" : have_ckpt ? " (checkpoint)" : " (new)")
+  LOG(INFO) << "apply: starting at sequence " << start << why
             << (opts.dry_run ? ", dry run: nothing is written" : "");
 
   spool::DeadLetterWriter dlq(env, opts.spool_dir, opts.name);
@@ -504,6 +532,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     c.set_target_id(target_id);
     c.set_applied_event_wall_ms(tracker.last_done_time_ms());
     c.set_events_applied_total(events_base + tracker.total_done());
+    if (have_snap) c.set_snapshot_id(snap.snapshot_id());
     RETURN_IF_ERROR(spool::WriteCheckpoint(env, opts.spool_dir, opts.name, c));
     last_ckpt = safe;
     return Status::OK();

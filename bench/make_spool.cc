@@ -19,9 +19,9 @@
 #include <system_error>
 
 #include "bench/strict_flags.h"
-#include "util/duration.h"
 #include "bench/synth.h"
 #include "spool/spool.h"
+#include "util/duration.h"
 
 DEFINE_string(spool, "", "Spool directory to create or extend (required).");
 DEFINE_int64(events, 10000, "Synthetic events to append (0 creates or recovers the spool only).");

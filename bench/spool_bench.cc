@@ -60,11 +60,11 @@
 #include <vector>
 
 #include "bench/strict_flags.h"
-#include "util/duration.h"
 #include "bench/synth.h"
 #include "spool/format.h"
 #include "spool/record.h"
 #include "spool/spool.h"
+#include "util/duration.h"
 
 #ifndef DOCSHIFT_BENCH_DEFAULT_DIR
 #define DOCSHIFT_BENCH_DEFAULT_DIR "/tmp/docshift-bench"

@@ -1,5 +1,4 @@
 #include "capture/capture.h"
-#include "util/duration.h"
 
 #include <glog/logging.h>
 
@@ -16,6 +15,7 @@
 #include "mongo/mongo_util.h"
 #include "mongo/namespaces.h"
 #include "spool/spool.h"
+#include "util/duration.h"
 
 namespace docshift::capture {
 namespace {

@@ -1,10 +1,10 @@
 #include "capture/convert.h"
-#include "util/duration.h"
 
 #include <chrono>
 #include <cstring>
 
 #include "mongo/mongo_util.h"
+#include "util/duration.h"
 
 namespace docshift::capture {
 namespace {

@@ -6,6 +6,7 @@ Command MakeInspectCommand();
 Command MakeCaptureCommand();
 Command MakeApplyCommand();
 Command MakePruneCommand();
+Command MakeSnapshotCommand();
 
 namespace {
 
@@ -15,7 +16,6 @@ int NotYet(const std::string& name, const std::string& issue) {
   return Fail(name, Status::Internal("not implemented in this build yet (tracked in " + issue +
                                      "); nothing was done"));
 }
-int RunSnapshot(const std::vector<std::string>&) { return NotYet("snapshot", "issue #5"); }
 int RunVerify(const std::vector<std::string>&) { return NotYet("verify", "issue #5"); }
 int RunStatus(const std::vector<std::string>&) { return NotYet("status", "issue #5"); }
 
@@ -25,10 +25,7 @@ const std::vector<Command>& AllCommands() {
   static const std::vector<Command>* commands = new std::vector<Command>{
       MakeCaptureCommand(),
       MakeApplyCommand(),
-      Command{"snapshot", "[not implemented yet] initial load coordinated with capture",
-              "Usage: docshift snapshot --source URI --target URI --spool DIR\n\nNot "
-              "implemented yet.",
-              {}, &RunSnapshot},
+      MakeSnapshotCommand(),
       Command{"verify", "[not implemented yet] compare source and target",
               "Usage: docshift verify --source URI --target URI\n\nNot implemented yet.", {},
               &RunVerify},

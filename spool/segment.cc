@@ -1,5 +1,4 @@
 #include "spool/segment.h"
-#include "util/duration.h"
 
 #include <zstd.h>
 
@@ -8,6 +7,7 @@
 #include <cstring>
 
 #include "util/crc32c.h"
+#include "util/duration.h"
 
 namespace docshift::spool {
 namespace {

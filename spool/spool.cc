@@ -1,5 +1,4 @@
 #include "spool/spool.h"
-#include "util/duration.h"
 
 #include <glog/logging.h>
 
@@ -9,6 +8,7 @@
 
 #include "spool/checkpoint.h"
 #include "spool/format.h"
+#include "util/duration.h"
 
 namespace docshift::spool {
 namespace {

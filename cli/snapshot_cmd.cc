@@ -1,0 +1,128 @@
+// `docshift snapshot`: thin wrapper over snapshot/snapshot.h.
+#include <gflags/gflags.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "cli/command.h"
+#include "cli/signals.h"
+#include "snapshot/snapshot.h"
+#include "util/duration.h"
+
+DECLARE_string(spool);
+DECLARE_string(source);
+DECLARE_string(target);
+DECLARE_string(include);
+DECLARE_string(exclude);
+DECLARE_string(map);
+DECLARE_string(progress_interval);
+DEFINE_int32(parallel, 4, "How many _id ranges are copied at once (across collections).");
+DEFINE_uint64(docs_per_range, 100000, "snapshot: split collections into _id ranges of about this "
+                                      "many documents (copied in parallel, recorded when done).");
+DEFINE_int32(batch_docs, 1000, "snapshot: documents per insert_many.");
+DEFINE_string(indexes, "after", "snapshot: copy index definitions before the data, after it, or "
+                                "none.");
+DEFINE_bool(indexes_strict, false, "snapshot: fail when the target refuses an index (default: "
+                                   "list it and go on).");
+DEFINE_bool(drop_target, false, "snapshot: drop target collections that already hold documents "
+                                "(a new snapshot only).");
+DEFINE_bool(allow_nonempty_target, false, "snapshot: copy into target collections that already "
+                                          "hold documents, leaving those with the same _id.");
+DEFINE_bool(restart, false, "snapshot: start a new snapshot even if the spool holds one.");
+DEFINE_string(progress, "auto", "snapshot: bars (a bar per collection, redrawn), lines (a line "
+                                "per collection every --progress_interval), none, or auto (bars "
+                                "on a terminal).");
+
+namespace docshift::cli {
+namespace {
+
+int RunSnapshotCmd(const std::vector<std::string>& args) {
+  const std::string cmd = "snapshot";
+  if (!args.empty()) return Fail(cmd, Status::InvalidArgument("unexpected argument '" + args[0] + "'"));
+  snapshot::SnapshotOptions o;
+  auto src = ResolveUriFlag(FLAGS_source, "--source");
+  if (!src.ok()) return Fail(cmd, src.status());
+  auto dst = ResolveUriFlag(FLAGS_target, "--target");
+  if (!dst.ok()) return Fail(cmd, dst.status());
+  o.source_uri = src.value();
+  o.target_uri = dst.value();
+  o.spool_dir = FLAGS_spool;
+  o.namespaces.include = SplitList(FLAGS_include);
+  o.namespaces.exclude = SplitList(FLAGS_exclude);
+  o.maps = SplitList(FLAGS_map);
+  o.parallel = FLAGS_parallel;
+  o.docs_per_range = FLAGS_docs_per_range;
+  o.batch_docs = FLAGS_batch_docs;
+  o.indexes = FLAGS_indexes;
+  o.indexes_strict = FLAGS_indexes_strict;
+  o.drop_target = FLAGS_drop_target;
+  o.allow_nonempty_target = FLAGS_allow_nonempty_target;
+  o.restart = FLAGS_restart;
+  auto pi = ParseDurationMs(FLAGS_progress_interval);
+  if (!pi.ok()) return Fail(cmd, pi.status().WithContext("--progress_interval"));
+  o.progress_interval_ms = pi.value();
+  if (FLAGS_progress == "auto") {
+    o.progress_bars = isatty(STDERR_FILENO);
+  } else if (FLAGS_progress == "bars" || FLAGS_progress == "lines") {
+    o.progress_bars = FLAGS_progress == "bars";
+  } else if (FLAGS_progress != "none") {
+    return Fail(cmd, Status::InvalidArgument("--progress '" + FLAGS_progress +
+                                             "' is not one of auto, bars, lines, none"));
+  }
+  if (FLAGS_progress != "none") o.progress_out = &std::cerr;
+  o.stop = InstallStopSignals();
+  auto r = snapshot::RunSnapshot(o);
+  if (!r.ok()) return Fail(cmd, r.status());
+  if (r->already_finished) {
+    std::cerr << "docshift snapshot: snapshot " << r->snapshot_id << " of this spool already "
+              << "finished; nothing to do (--restart starts a new one). Apply replays from "
+              << "sequence " << r->start_seq + 1 << "." << std::endl;
+    return kExitOk;
+  }
+  const double secs = std::max<int64_t>(1, r->elapsed_ms) / 1000.0;
+  std::cerr << "docshift snapshot: " << (r->resumed ? "resumed and finished " : "finished ")
+            << r->snapshot_id << ": " << r->collections << " collections, " << r->docs
+            << " documents (" << r->bytes / 1e6 << " MB) in " << secs << " s ("
+            << static_cast<uint64_t>(r->docs / secs) << " docs/s); ranges " << r->ranges
+            << (r->ranges_skipped ? " (" + std::to_string(r->ranges_skipped) + " done earlier)" : "")
+            << "; " << r->indexes_created << " indexes created" << std::endl;
+  if (r->docs_rejected > 0) {
+    std::cerr << "docshift snapshot: the target refused " << r->docs_rejected
+              << " documents; see `docshift inspect deadletters --spool " << o.spool_dir
+              << " --name snapshot`" << std::endl;
+  }
+  for (const auto& x : r->rejected_indexes) {
+    std::cerr << "docshift snapshot: index not created: " << x << std::endl;
+  }
+  std::cerr << "docshift snapshot: next, `docshift apply --spool " << o.spool_dir
+            << " --target ...` replays every change from sequence " << r->start_seq + 1
+            << " on" << std::endl;
+  return r->docs_rejected > 0 || (!r->rejected_indexes.empty()) ? kExitProblemFound : kExitOk;
+}
+
+}  // namespace
+
+Command MakeSnapshotCommand() {
+  return Command{
+      "snapshot",
+      "copy existing data (and indexes) to the target while capture runs",
+      "Usage: docshift snapshot --source URI --target URI --spool DIR [--parallel 4]\n\n"
+      "The initial load. Start `docshift capture` on DIR first and wait for \"capture: ready\";\n"
+      "then the snapshot notes where the spool ends (its start_seq), copies every selected\n"
+      "collection in _id ranges with unordered bulk inserts, several ranges at once, and\n"
+      "copies index definitions (--indexes). Afterwards `docshift apply` replays every change\n"
+      "from start_seq + 1; it waits while a snapshot is unfinished.\n\n"
+      "Resumable: finished ranges are recorded in DIR/snapshot/STATE; after a crash or\n"
+      "Ctrl-C, run the same command again and it copies only what is left. Documents the\n"
+      "target refuses go to deadletter/snapshot.dlq; refused indexes are listed. Exit 0 when\n"
+      "everything was copied, 1 when documents or indexes were refused.\n\n"
+      "Examples:\n"
+      "  docshift snapshot --source env:SRC --target env:DST --spool /data/spool\n"
+      "  docshift snapshot --source S --target T --spool D --include 'shop.*' --indexes before",
+      {"source", "target", "spool", "include", "exclude", "map", "parallel", "docs_per_range",
+       "batch_docs", "indexes", "indexes_strict", "drop_target", "allow_nonempty_target", "restart",
+       "progress", "progress_interval"},
+      &RunSnapshotCmd};
+}
+
+}  // namespace docshift::cli

@@ -1,0 +1,655 @@
+#include "snapshot/snapshot.h"
+
+#include <glog/logging.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <iomanip>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "apply/translate.h"
+#include "mongo/id_ranges.h"
+#include "mongo/mongo_util.h"
+#include "proto/spool.pb.h"
+#include "snapshot/indexes.h"
+#include "spool/checkpoint.h"
+#include "spool/dead_letter.h"
+#include "spool/format.h"
+#include "spool/spool.h"
+#include "util/duration.h"
+#include "util/env.h"
+
+namespace docshift::snapshot {
+
+namespace {
+
+using mongo::BsonPtr;
+
+constexpr char kDeadLetterName[] = "snapshot";
+constexpr int kMaxAttempts = 8;
+
+std::string NewSnapshotId(int64_t now_ms) {
+  std::random_device rd;
+  char buf[64];
+  snprintf(buf, sizeof(buf), "snap-%lld-%08x", static_cast<long long>(now_ms), rd());
+  return buf;
+}
+
+bool Stopped(const SnapshotOptions& o) { return o.stop != nullptr && o.stop->load(); }
+
+void Backoff(int attempt) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));
+}
+
+// Is the process holding the spool's writer lock (capture) alive? Unknown → false.
+bool CaptureRunning(Env* env, const std::string& spool_dir, int* pid) {
+  std::string content;
+  if (!env->ReadFileToString(JoinPath(spool_dir, spool::kLockFile), &content, 64).ok()) {
+    return false;
+  }
+  *pid = std::atoi(content.c_str());
+  return *pid > 0 && kill(*pid, 0) == 0;
+}
+
+std::string HumanBytes(double b) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(1);
+  if (b >= 1e9) o << b / 1e9 << " GB";
+  else if (b >= 1e6) o << b / 1e6 << " MB";
+  else if (b >= 1e3) o << b / 1e3 << " kB";
+  else o << std::setprecision(0) << b << " B";
+  return o.str();
+}
+
+std::string HumanSeconds(double s) {
+  if (s < 0 || s > 1e7) return "?";
+  long t = static_cast<long>(s + 0.5);
+  char buf[32];
+  if (t >= 3600) snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else snprintf(buf, sizeof(buf), "%ld:%02ld", t / 60, t % 60);
+  return buf;
+}
+
+// Live counters per collection, for progress display.
+struct CollProgress {
+  std::string ns;
+  uint64_t estimated_docs = 0;
+  std::atomic<uint64_t> docs{0};
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<int> ranges_done{0};
+  int ranges_total = 0;
+  int64_t first_write_ms = 0;  // guarded by Copier::mu_
+};
+
+class Copier {
+ public:
+  Copier(const SnapshotOptions& opts, Env* env, mongoc_client_pool_t* src, mongoc_client_pool_t* dst,
+         pb::SnapshotState* state, spool::DeadLetterWriter* dlq)
+      : opts_(opts), env_(env), src_(src), dst_(dst), state_(state), dlq_(dlq) {
+    for (const auto& c : state_->collections()) {
+      auto p = std::make_unique<CollProgress>();
+      p->ns = c.db() + "." + c.coll();
+      p->estimated_docs = c.estimated_docs();
+      p->ranges_total = c.ranges_size();
+      for (const auto& r : c.ranges()) {
+        if (r.done()) {
+          p->ranges_done++;
+          p->docs += r.docs_copied();
+          p->bytes += r.bytes_copied();
+        }
+      }
+      progress_.push_back(std::move(p));
+    }
+  }
+
+  StatusOr<SnapshotResult> Run();
+
+ private:
+  struct Task {
+    int coll;
+    int range;
+  };
+  void Worker();
+  Status CopyRange(const Task& t, uint64_t* docs, uint64_t* bytes);
+  Status InsertBatch(mongoc_collection_t* coll, const pb::SnapshotCollection& c,
+                     std::vector<BsonPtr>* docs);
+  Status InsertOne(mongoc_collection_t* coll, const pb::SnapshotCollection& c, const bson_t* doc);
+  Status FinishRange(const Task& t, uint64_t docs, uint64_t bytes);
+  Status CopyIndexesFor(int coll);
+  Status SaveState();
+  void Report(bool final_report);
+  void Fail(const Status& s) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (error_.ok()) error_ = s;
+    cv_.notify_all();
+  }
+
+  const SnapshotOptions& opts_;
+  Env* env_;
+  mongoc_client_pool_t* src_;
+  mongoc_client_pool_t* dst_;
+  pb::SnapshotState* state_;
+  spool::DeadLetterWriter* dlq_;
+  std::vector<std::unique_ptr<CollProgress>> progress_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Task> queue_;
+  Status error_;
+  int active_ = 0;
+  std::atomic<uint64_t> rejected_{0};
+  std::vector<std::string> rejected_indexes_;
+  int indexes_created_ = 0;
+  uint64_t docs_this_run_ = 0;
+  uint64_t bytes_this_run_ = 0;
+  int bar_lines_ = 0;
+  std::set<std::string> done_reported_;
+  int64_t start_ms_ = NowMs();
+};
+
+Status Copier::SaveState() {
+  state_->set_updated_wall_ms(NowMs());
+  return spool::WriteSnapshotState(env_, opts_.spool_dir, *state_);
+}
+
+Status Copier::CopyIndexesFor(int ci) {
+  pb::SnapshotCollection* c = state_->mutable_collections(ci);
+  if (c->indexes_done()) return Status::OK();
+  IndexCopyResult r;
+  for (int attempt = 0;; ++attempt) {
+    mongo::PooledClient s(src_), d(dst_);
+    Status st = CopyIndexes(s.get(), d.get(), c->db(), c->coll(), c->target_db(), c->target_coll(), &r);
+    if (st.ok()) break;
+    if (!st.IsUnavailable() || attempt + 1 >= kMaxAttempts) return st;
+    Backoff(attempt);
+  }
+  if (!r.rejected.empty() && opts_.indexes_strict) {
+    return Status::FailedPrecondition("the target refused " + std::to_string(r.rejected.size()) +
+                                      " index(es), and --indexes_strict is set: " + r.rejected[0]);
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  indexes_created_ += r.created;
+  for (auto& x : r.rejected) {
+    state_->add_rejected_indexes(x);
+    rejected_indexes_.push_back(x);
+  }
+  c->set_indexes_done(true);
+  return Status::OK();
+}
+
+Status Copier::InsertOne(mongoc_collection_t* coll, const pb::SnapshotCollection& c,
+                         const bson_t* doc) {
+  for (int attempt = 0;; ++attempt) {
+    bson_error_t err;
+    bson_t reply;
+    bool ok = mongoc_collection_insert_one(coll, doc, nullptr, &reply, &err);
+    bson_destroy(&reply);
+    if (ok || err.code == 11000) return Status::OK();  // 11000: already there
+    if (mongo::IsTransient(err) && attempt + 1 < kMaxAttempts) {
+      Backoff(attempt);
+      continue;
+    }
+    if (mongo::IsTransient(err)) return mongo::FromBsonError(err, "inserting into " + c.target_db() + "." + c.target_coll());
+    // Refused for good: keep the document in the dead-letter file, go on.
+    pb::ChangeEvent e;
+    e.set_db(c.db());
+    e.set_coll(c.coll());
+    e.set_op(pb::OP_INSERT);
+    e.set_full_document(mongo::Bytes(doc));
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, doc, "_id")) {
+      BsonPtr key(bson_new());
+      bson_append_iter(key.get(), "_id", 3, &it);
+      e.set_document_key(mongo::Bytes(key.get()));
+    }
+    e.set_capture_wall_ms(NowMs());
+    LOG(WARNING) << "snapshot: the target refused a document of " << c.db() << "." << c.coll()
+                 << " (" << err.message << "); it is in deadletter/" << kDeadLetterName << ".dlq";
+    rejected_++;
+    return dlq_->Append(0, e, static_cast<int>(err.code), err.message,
+                        c.target_db() + "." + c.target_coll());
+  }
+}
+
+Status Copier::InsertBatch(mongoc_collection_t* coll, const pb::SnapshotCollection& c,
+                           std::vector<BsonPtr>* docs) {
+  if (docs->empty()) return Status::OK();
+  for (int attempt = 0;; ++attempt) {
+    BsonPtr bulk_opts(BCON_NEW("ordered", BCON_BOOL(false)));
+    mongo::BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(coll, bulk_opts.get()));
+    for (const auto& d : *docs) mongoc_bulk_operation_insert_with_opts(bulk.get(), d.get(), nullptr, nullptr);
+    bson_t reply;
+    bson_error_t err;
+    const uint32_t hint = mongoc_bulk_operation_execute(bulk.get(), &reply, &err);
+    BsonPtr reply_owner(bson_copy(&reply));
+    bson_destroy(&reply);
+    if (hint != 0) break;
+    // Duplicate keys are documents already copied (an earlier, interrupted run): fine.
+    // Anything else, or a reply that does not account for every document, and each
+    // document is inserted on its own, which tells exactly which ones the target refuses
+    // (FerretDB's writeErrors indexes cannot be trusted: tests/README.md).
+    int64_t inserted = 0, dups = 0, others = 0;
+    bson_iter_t it, arr;
+    if (bson_iter_init_find(&it, reply_owner.get(), "nInserted")) inserted = bson_iter_as_int64(&it);
+    if (bson_iter_init_find(&it, reply_owner.get(), "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &arr)) {
+      while (bson_iter_next(&arr)) {
+        bson_iter_t f;
+        int64_t code = 0;
+        if (bson_iter_recurse(&arr, &f) && bson_iter_find(&f, "code")) code = bson_iter_as_int64(&f);
+        (code == 11000 ? dups : others)++;
+      }
+    }
+    const bool transient = mongo::IsTransient(err) && dups + others == 0;
+    if (!transient && others == 0 && inserted + dups == static_cast<int64_t>(docs->size())) break;
+    if (transient) {
+      if (attempt + 1 >= kMaxAttempts) {
+        return mongo::FromBsonError(err, "inserting into " + c.target_db() + "." + c.target_coll());
+      }
+      if (attempt == 0) {
+        LOG(WARNING) << "snapshot: transient error writing to " << c.target_db() << "."
+                     << c.target_coll() << ": " << err.message << "; retrying with backoff";
+      }
+      Backoff(attempt);
+      continue;  // the whole batch again: what was inserted is a duplicate key now
+    }
+    for (const auto& d : *docs) RETURN_IF_ERROR(InsertOne(coll, c, d.get()));
+    break;
+  }
+  docs->clear();
+  return Status::OK();
+}
+
+Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out) {
+  const pb::SnapshotCollection& c = state_->collections(t.coll);
+  const pb::SnapshotRange& r = c.ranges(t.range);
+  CollProgress* p = progress_[t.coll].get();
+  const mongo::IdRange range{r.min_id(), r.max_id()};
+  for (int attempt = 0;; ++attempt) {
+    uint64_t docs = 0, bytes = 0;  // on the target, this attempt
+    std::vector<BsonPtr> batch;
+    uint64_t batch_bytes = 0;
+    mongo::PooledClient s(src_), d(dst_);
+    mongo::CollPtr in(mongoc_client_get_collection(s.get(), c.db().c_str(), c.coll().c_str()));
+    mongo::CollPtr out(mongoc_client_get_collection(d.get(), c.target_db().c_str(), c.target_coll().c_str()));
+    auto flush = [&]() -> Status {
+      const uint64_t n = batch.size();
+      RETURN_IF_ERROR(InsertBatch(out.get(), c, &batch));
+      docs += n;
+      bytes += batch_bytes;
+      p->docs += n;
+      p->bytes += batch_bytes;
+      batch_bytes = 0;
+      if (Stopped(opts_)) return Status::Aborted("snapshot stopped");
+      std::lock_guard<std::mutex> l(mu_);
+      if (!error_.ok()) return Status::Aborted("another range failed");
+      return Status::OK();
+    };
+    BsonPtr filter = mongo::RangeFilter(range);
+    BsonPtr find_opts(BCON_NEW("batchSize", BCON_INT32(opts_.batch_docs)));
+    mongo::CursorPtr cur(mongoc_collection_find_with_opts(in.get(), filter.get(), find_opts.get(), nullptr));
+    const bson_t* doc;
+    Status st;
+    while (st.ok() && mongoc_cursor_next(cur.get(), &doc)) {
+      batch.emplace_back(bson_copy(doc));
+      batch_bytes += doc->len;
+      if (batch.size() >= static_cast<size_t>(opts_.batch_docs) || batch_bytes >= opts_.batch_bytes) {
+        st = flush();
+      }
+    }
+    bson_error_t err;
+    if (st.ok() && mongoc_cursor_error(cur.get(), &err)) {
+      st = mongo::FromBsonError(err, "reading " + c.db() + "." + c.coll());
+    }
+    if (st.ok()) st = flush();
+    if (st.ok()) {
+      *docs_out = docs;
+      *bytes_out = bytes;
+      return Status::OK();
+    }
+    p->docs -= docs;  // the range is copied again from its start
+    p->bytes -= bytes;
+    if (!st.IsUnavailable() || attempt + 1 >= kMaxAttempts) return st;
+    LOG(WARNING) << "snapshot: " << st.ToString() << "; copying range "
+                 << mongo::DescribeRange(range) << " of " << p->ns << " again";
+    Backoff(attempt);
+  }
+}
+
+Status Copier::FinishRange(const Task& t, uint64_t docs, uint64_t bytes) {
+  // Dead letters of the range are durable before the range counts as done.
+  RETURN_IF_ERROR(dlq_->Sync());
+  bool coll_done = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    pb::SnapshotCollection* c = state_->mutable_collections(t.coll);
+    pb::SnapshotRange* r = c->mutable_ranges(t.range);
+    r->set_done(true);
+    r->set_docs_copied(docs);
+    r->set_bytes_copied(bytes);
+    docs_this_run_ += docs;
+    bytes_this_run_ += bytes;
+    progress_[t.coll]->ranges_done++;
+    coll_done = std::all_of(c->ranges().begin(), c->ranges().end(),
+                            [](const pb::SnapshotRange& x) { return x.done(); });
+  }
+  if (coll_done && opts_.indexes == "after") RETURN_IF_ERROR(CopyIndexesFor(t.coll));
+  std::lock_guard<std::mutex> l(mu_);
+  return SaveState();
+}
+
+void Copier::Worker() {
+  for (;;) {
+    Task t;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      if (queue_.empty() || !error_.ok() || Stopped(opts_)) return;
+      t = queue_.front();
+      queue_.pop_front();
+      ++active_;
+    }
+    uint64_t docs = 0, bytes = 0;
+    Status s = CopyRange(t, &docs, &bytes);
+    if (s.ok()) s = FinishRange(t, docs, bytes);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      --active_;
+    }
+    if (!s.ok()) {
+      if (!s.IsAborted()) {
+        const auto& c = state_->collections(t.coll);
+        s = s.WithContext("copying " + c.db() + "." + c.coll() + " range " +
+                          mongo::DescribeRange({c.ranges(t.range).min_id(), c.ranges(t.range).max_id()}));
+      }
+      Fail(s);
+      return;
+    }
+    cv_.notify_all();
+  }
+}
+
+void Copier::Report(bool final_report) {
+  if (opts_.progress_out == nullptr) return;
+  std::ostream& out = *opts_.progress_out;
+  const double secs = std::max(0.001, (NowMs() - start_ms_) / 1000.0);
+  std::vector<std::string> lines;
+  for (const auto& p : progress_) {
+    const uint64_t docs = p->docs.load(), bytes = p->bytes.load();
+    const int done = p->ranges_done.load();
+    const bool finished = done == p->ranges_total;
+    const uint64_t est = std::max<uint64_t>(p->estimated_docs, docs);
+    const double frac = finished ? 1.0 : est ? std::min(0.99, static_cast<double>(docs) / est) : 0.0;
+    const double rate = docs / secs;
+    std::ostringstream l;
+    if (opts_.progress_bars) {
+      const int width = 24, fill = static_cast<int>(frac * width);
+      l << std::left << std::setw(28) << p->ns.substr(0, 27) << " [" << std::string(fill, '#')
+        << std::string(width - fill, '.') << "] ";
+    } else {
+      if (finished && !final_report && done_reported_.count(p->ns)) continue;
+      if (finished) done_reported_.insert(p->ns);
+      l << "snapshot: " << p->ns << " ";
+    }
+    l << std::right << std::setw(3) << static_cast<int>(frac * 100) << "% " << docs << "/" << est
+      << " docs, " << HumanBytes(bytes) << ", " << static_cast<uint64_t>(rate) << " docs/s";
+    if (finished) {
+      l << ", done";
+    } else if (rate > 0 && est > docs) {
+      l << ", ETA " << HumanSeconds((est - docs) / rate);
+    }
+    l << " (ranges " << done << "/" << p->ranges_total << ")";
+    lines.push_back(l.str());
+  }
+  if (opts_.progress_bars) {
+    if (bar_lines_ > 0) out << "\033[" << bar_lines_ << "A";
+    for (const auto& l : lines) out << "\r\033[K" << l << "\n";
+    bar_lines_ = static_cast<int>(lines.size());
+  } else {
+    for (const auto& l : lines) out << l << "\n";
+  }
+  out.flush();
+}
+
+StatusOr<SnapshotResult> Copier::Run() {
+  SnapshotResult res;
+  for (int ci = 0; ci < state_->collections_size(); ++ci) {
+    const auto& c = state_->collections(ci);
+    if (opts_.indexes == "before") RETURN_IF_ERROR(CopyIndexesFor(ci));
+    bool all_done = true;
+    for (int ri = 0; ri < c.ranges_size(); ++ri) {
+      ++res.ranges;
+      if (c.ranges(ri).done()) {
+        ++res.ranges_skipped;
+        continue;
+      }
+      all_done = false;
+      queue_.push_back(Task{ci, ri});
+    }
+    // Finished by an earlier run that stopped before its indexes.
+    if (all_done && opts_.indexes == "after") RETURN_IF_ERROR(CopyIndexesFor(ci));
+  }
+  RETURN_IF_ERROR(SaveState());
+  // Largest collections first, so the long ones start early; ranges of one collection
+  // interleave with others (the queue is in collection order, range by range).
+  std::vector<std::thread> workers;
+  const int n = std::max(1, std::min<int>(opts_.parallel, static_cast<int>(queue_.size())));
+  for (int i = 0; i < n; ++i) workers.emplace_back([this] { Worker(); });
+  const int64_t tick = opts_.progress_bars ? 500 : opts_.progress_interval_ms;
+  int64_t next_report = NowMs() + tick;
+  for (;;) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, std::chrono::milliseconds(200));
+    const bool over = (queue_.empty() && active_ == 0) || !error_.ok() ||
+                      (Stopped(opts_) && active_ == 0);
+    if (over) break;
+    if (NowMs() >= next_report) {
+      l.unlock();
+      Report(false);
+      next_report = NowMs() + tick;
+    }
+  }
+  for (auto& w : workers) w.join();
+  Report(true);
+  RETURN_IF_ERROR(error_);
+  if (Stopped(opts_)) return Status::Aborted("snapshot stopped; run it again to continue");
+  res.collections = state_->collections_size();
+  res.docs = docs_this_run_;
+  res.bytes = bytes_this_run_;
+  res.docs_rejected = rejected_;
+  res.rejected_indexes = rejected_indexes_;
+  res.indexes_created = indexes_created_;
+  return res;
+}
+
+// The plan: every selected collection, split into _id ranges.
+Status Plan(const SnapshotOptions& opts, mongoc_client_pool_t* src, mongoc_client_pool_t* dst,
+            const apply::NamespaceMap& map, pb::SnapshotState* state) {
+  mongo::PooledClient s(src), d(dst);
+  ASSIGN_OR_RETURN(auto colls, mongo::ListCollections(s.get(), opts.namespaces));
+  if (colls.empty()) {
+    return Status::FailedPrecondition(
+        "the source has no collections selected by --include/--exclude; nothing to copy");
+  }
+  std::vector<std::string> nonempty;
+  for (const auto& ns : colls) {
+    pb::SnapshotCollection* c = state->add_collections();
+    c->set_db(ns.db);
+    c->set_coll(ns.coll);
+    auto [tdb, tcoll] = map.Map(ns.db, ns.coll);
+    c->set_target_db(tdb);
+    c->set_target_coll(tcoll);
+    mongo::CollPtr in(mongoc_client_get_collection(s.get(), ns.db.c_str(), ns.coll.c_str()));
+    mongo::SplitOptions so;
+    so.docs_per_range = opts.docs_per_range;
+    so.max_ranges = opts.max_ranges;
+    ASSIGN_OR_RETURN(auto split, mongo::SplitIdRanges(in.get(), so));
+    c->set_estimated_docs(split.docs);
+    for (const auto& r : split.ranges) {
+      pb::SnapshotRange* pr = c->add_ranges();
+      pr->set_min_id(r.min_id);
+      pr->set_max_id(r.max_id);
+    }
+    LOG(INFO) << "snapshot: plan " << ns.ns() << " → " << tdb << "." << tcoll << ": "
+              << split.docs << " documents in " << split.ranges.size() << " range(s)"
+              << (split.mixed_id_types ? " (mixed _id types: one range)" : "");
+    // The target side must start empty (or be emptied on request).
+    mongo::CollPtr out(mongoc_client_get_collection(d.get(), tdb.c_str(), tcoll.c_str()));
+    bson_error_t err;
+    BsonPtr empty(bson_new());
+    BsonPtr one(BCON_NEW("limit", BCON_INT64(1)));
+    int64_t n = mongoc_collection_count_documents(out.get(), empty.get(), one.get(), nullptr, nullptr, &err);
+    if (n < 0) return mongo::FromBsonError(err, "counting " + tdb + "." + tcoll + " on the target");
+    if (n > 0) {
+      if (opts.drop_target) {
+        if (!mongoc_collection_drop(out.get(), &err)) {
+          return mongo::FromBsonError(err, "dropping " + tdb + "." + tcoll + " on the target");
+        }
+        LOG(WARNING) << "snapshot: dropped the target collection " << tdb << "." << tcoll
+                     << " (--drop_target)";
+      } else if (!opts.allow_nonempty_target) {
+        nonempty.push_back(tdb + "." + tcoll);
+      }
+    }
+  }
+  if (!nonempty.empty()) {
+    std::string list;
+    for (size_t i = 0; i < nonempty.size() && i < 5; ++i) list += (i ? ", " : "") + nonempty[i];
+    if (nonempty.size() > 5) list += ", ... (" + std::to_string(nonempty.size()) + " in all)";
+    return Status::FailedPrecondition(
+        "target collections already hold documents: " + list +
+        "; a snapshot copies into empty collections. Use --drop_target to drop them first, "
+        "or --allow_nonempty_target to keep what is there (documents already on the target "
+        "with the same _id are left as they are)");
+  }
+  // Largest first: the long copies start early.
+  std::stable_sort(state->mutable_collections()->begin(), state->mutable_collections()->end(),
+                   [](const pb::SnapshotCollection& a, const pb::SnapshotCollection& b) {
+                     return a.estimated_docs() > b.estimated_docs();
+                   });
+  return Status::OK();
+}
+
+}  // namespace
+
+StatusOr<SnapshotResult> RunSnapshot(const SnapshotOptions& opts) {
+  Env* env = Env::Default();
+  const int64_t t0 = NowMs();
+  if (opts.source_uri.empty()) return Status::InvalidArgument("--source is required: the source's connection string");
+  if (opts.target_uri.empty()) return Status::InvalidArgument("--target is required: the target's connection string");
+  if (opts.spool_dir.empty()) {
+    return Status::InvalidArgument("--spool is required: the spool `docshift capture` writes, so "
+                                   "that changes made during the copy are replayed");
+  }
+  if (opts.indexes != "before" && opts.indexes != "after" && opts.indexes != "none") {
+    return Status::InvalidArgument("--indexes '" + opts.indexes + "' is not one of before, after, none");
+  }
+  if (opts.parallel < 1 || opts.parallel > 64) return Status::InvalidArgument("--parallel must be between 1 and 64");
+  if (opts.batch_docs < 1) return Status::InvalidArgument("--batch_docs must be at least 1");
+  if (opts.docs_per_range < 1) return Status::InvalidArgument("--docs_per_range must be at least 1");
+  apply::NamespaceMap map;
+  for (const auto& m : opts.maps) RETURN_IF_ERROR(map.Add(m));
+
+  // The spool: capture must have recorded its start position, or changes made while we
+  // copy could be missed.
+  spool::SpoolView view;
+  Status vs = spool::OpenSpoolView(env, opts.spool_dir, &view);
+  if (vs.IsNotFound()) {
+    return Status::FailedPrecondition(
+        "no spool at " + opts.spool_dir + ": start `docshift capture --spool " + opts.spool_dir +
+        "` first and wait for \"capture: ready\", so changes made during the copy are captured");
+  }
+  RETURN_IF_ERROR(vs);
+  ASSIGN_OR_RETURN(auto src_uri, mongo::ParseUri(opts.source_uri, "--source"));
+  ASSIGN_OR_RETURN(auto dst_uri, mongo::ParseUri(opts.target_uri, "--target"));
+  const auto& created = view.manifest.created;
+  const std::string source_id = mongo::EndpointIdentity(src_uri.get(), created.source_kind());
+  if (source_id != created.source_id()) {
+    return Status::FailedPrecondition("the spool " + opts.spool_dir + " captures " +
+                                      created.source_id() + ", not the --source " + source_id +
+                                      "; point --source at the server capture reads");
+  }
+  const std::string target_id = mongo::EndpointIdentity(dst_uri.get(), "mongo");
+  ASSIGN_OR_RETURN(auto src, mongo::NewPool(src_uri.get(), opts.parallel + 2));
+  ASSIGN_OR_RETURN(auto dst, mongo::NewPool(dst_uri.get(), opts.parallel + 2));
+  {
+    mongo::PooledClient s(src.get()), d(dst.get());
+    RETURN_IF_ERROR(mongo::Ping(s.get(), "source " + mongo::RedactUri(opts.source_uri)));
+    RETURN_IF_ERROR(mongo::Ping(d.get(), "target " + mongo::RedactUri(opts.target_uri)));
+  }
+
+  SnapshotResult res;
+  pb::SnapshotState state;
+  Status ss = spool::ReadSnapshotState(env, opts.spool_dir, &state);
+  if (!ss.ok() && !ss.IsNotFound()) return ss;
+  bool fresh = ss.IsNotFound() || opts.restart;
+  if (!fresh) {
+    if (state.target_id() != target_id) {
+      return Status::FailedPrecondition(
+          "the snapshot in " + opts.spool_dir + " copies to " + state.target_id() + ", not " +
+          target_id + "; use the same --target, or --restart to start a new snapshot");
+    }
+    if (state.finished_wall_ms() != 0) {
+      res.snapshot_id = state.snapshot_id();
+      res.start_seq = state.start_seq();
+      res.already_finished = true;
+      res.collections = state.collections_size();
+      return res;
+    }
+    res.resumed = true;
+    LOG(INFO) << "snapshot: resuming " << state.snapshot_id() << " (started "
+              << state.started_wall_ms() << "), start_seq " << state.start_seq();
+  }
+  if (fresh) {
+    int pid = 0;
+    if (!CaptureRunning(env, opts.spool_dir, &pid)) {
+      LOG(WARNING) << "snapshot: no capture is running on " << opts.spool_dir
+                   << "; changes are replayed only once it runs again (it resumes where it "
+                   << "stopped, if the source still holds that position)";
+    }
+    ASSIGN_OR_RETURN(spool::SpoolEnd end, spool::ReadSpoolEnd(env, opts.spool_dir));
+    if (!end.has_position) {
+      return Status::FailedPrecondition(
+          "capture has not recorded its start position in " + opts.spool_dir +
+          " yet; wait for \"capture: ready\" in its log, then start the snapshot");
+    }
+    state.Clear();
+    state.set_snapshot_id(NewSnapshotId(t0));
+    state.set_source_id(source_id);
+    state.set_target_id(target_id);
+    // Everything before next_seq was durable before any document is read.
+    state.set_start_seq(end.next_seq - 1);
+    state.set_started_wall_ms(t0);
+    state.set_indexes_mode(opts.indexes);
+    RETURN_IF_ERROR(Plan(opts, src.get(), dst.get(), map, &state));
+    LOG(INFO) << "snapshot: " << state.snapshot_id() << " starts after spool sequence "
+              << state.start_seq() << "; apply will replay from " << state.start_seq() + 1;
+  }
+  spool::DeadLetterWriter dlq(env, opts.spool_dir, kDeadLetterName);
+  RETURN_IF_ERROR(dlq.Open());
+  Copier copier(opts, env, src.get(), dst.get(), &state, &dlq);
+  ASSIGN_OR_RETURN(SnapshotResult run, copier.Run());
+  run.snapshot_id = state.snapshot_id();
+  run.start_seq = state.start_seq();
+  run.resumed = res.resumed;
+  state.set_finished_wall_ms(NowMs());
+  state.set_updated_wall_ms(state.finished_wall_ms());
+  RETURN_IF_ERROR(spool::WriteSnapshotState(env, opts.spool_dir, state));
+  run.elapsed_ms = NowMs() - t0;
+  for (const auto& r : state.rejected_indexes()) {
+    if (std::find(run.rejected_indexes.begin(), run.rejected_indexes.end(), r) == run.rejected_indexes.end()) {
+      run.rejected_indexes.push_back(r);
+    }
+  }
+  return run;
+}
+
+}  // namespace docshift::snapshot
