@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# The README's first command: installs dependencies, builds, and runs the main job: a live
-# migration between local servers (scripts/testbed.sh), with its progress printed.
+# The README's first command: installs dependencies, builds, and runs the main job: a whole
+# live migration between local servers (scripts/testbed.sh), with its progress printed.
 #
-#   source: mongo-java-server (change streams)  →  spool  →  target: FerretDB (SQLite)
+#   source: mongo-java-server (change streams)  →  spool  →  target: FerretDB (PostgreSQL)
 #
-# 1. start `docshift capture` and `docshift apply`;
-# 2. the independent workload generator loads 2,000 documents and keeps writing for 20 s;
-# 3. the spool's state is printed while it runs (segments, checkpoint);
-# 4. writes stop; capture and apply drain; the independent checker compares source and
-#    target document by document.
-# Not yet part of it (issue #5): `snapshot` (copy data that existed before capture
-# started), `status`, `verify` and `cutover`. This demo therefore starts from empty
-# databases, and prints status from `docshift inspect` and the processes' own logs.
+# 1. load data into the source (the independent workload generator, 6 collections);
+# 2. start `docshift capture`; once it is ready, the workload generator keeps writing;
+# 3. `docshift snapshot` copies the existing data and indexes, in parallel;
+# 4. `docshift apply` replays every change since the snapshot started;
+# 5. `docshift status` is printed every few seconds while writes go on;
+# 6. writes stop; `docshift cutover` waits for the lag to fall, checks writes have stopped,
+#    drains, runs the final verify and prints "SAFE TO SWITCH";
+# 7. the independent checker compares source and target document by document.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -29,70 +29,66 @@ W=build/demo
 rm -rf "$W"
 mkdir -p "$W"
 SPOOL=$W/spool
+SRC=$SOURCE_CS_URI
+DST=$TARGET_PG_URI
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 pids=""
 trap 'for p in $pids; do kill -TERM $p 2>/dev/null; done; wait 2>/dev/null; "$ROOT/scripts/testbed.sh" down >/dev/null 2>&1 || true' EXIT
 
-say "source $SOURCE_CS_URI → target $TARGET_URI (spool $SPOOL)"
-"$PY" - "$SOURCE_CS_URI" "$TARGET_URI" <<'PYEOF'
+say "source $SRC → target $DST (spool $SPOOL)"
+"$PY" - "$SRC" "$DST" <<'PYEOF'
 import sys
 from pymongo import MongoClient
 for uri in sys.argv[1:]:
     c = MongoClient(uri)
     for d in c.list_database_names():
         if d.startswith("demo_"): c.drop_database(d)
-c = MongoClient(sys.argv[1])
-for d in range(2):
-    for coll in range(3):
-        c[f"demo_{d}"].create_collection(f"c{coll}")
+PYEOF
+say "1. the application's data: 20,000 documents in 6 collections, and an index"
+"$PY" tests/workload/workload.py --uri "$SRC" --db-prefix demo_ --dbs 2 --colls 3 \
+  --load 20000 --duration 0 --seed 41 | tail -1
+"$PY" - "$SRC" <<'PYEOF'
+import sys
+from pymongo import MongoClient
+MongoClient(sys.argv[1])["demo_0"]["c0"].create_index([("kind", 1), ("_id", -1)], name="kind_recent")
 PYEOF
 
-say "starting docshift capture and docshift apply"
-$DS capture --source "$SOURCE_CS_URI" --spool "$SPOOL" --scope collection --include 'demo_*' \
-  --progress_interval 5s 2>"$W/capture.log" &
+say "2. docshift capture (from now on every change is captured), while the application writes"
+$DS capture --source "$SRC" --spool "$SPOOL" --include 'demo_*' --progress_interval 10s \
+  2>"$W/capture.log" &
 cap=$!
 pids="$pids $cap"
 for _ in $(seq 1 300); do grep -q "capture: ready" "$W/capture.log" && break; sleep 0.2; done
 grep -q "capture: ready" "$W/capture.log" || { tail "$W/capture.log"; exit 1; }
-$DS apply --spool "$SPOOL" --target "$TARGET_URI" --lanes 4 --progress_interval 5s 2>"$W/apply.log" &
+"$PY" tests/workload/workload.py --uri "$SRC" --db-prefix demo_ --dbs 2 --colls 3 \
+  --duration 40 --rate 100 --seed 42 >"$W/workload.log" 2>&1 &
+wl=$!
+
+say "3. docshift snapshot: copy what exists, in parallel _id ranges, then the indexes"
+$DS snapshot --source "$SRC" --target "$DST" --spool "$SPOOL" --include 'demo_*' \
+  --progress_interval 2s
+
+say "4. docshift apply: replay every change since the snapshot started"
+$DS apply --spool "$SPOOL" --target "$DST" --progress_interval 10s 2>"$W/apply.log" &
 app=$!
 pids="$pids $app"
 
-say "workload: load 2000 documents, then 20 s of inserts/updates/replaces/deletes at 200 ops/s"
-"$PY" tests/workload/workload.py --uri "$SOURCE_CS_URI" --db-prefix demo_ --dbs 2 --colls 3 \
-  --load 2000 --duration 20 --rate 200 --seed 42 >"$W/workload.log" 2>&1 &
-wl=$!
+say "5. docshift status while the application keeps writing"
 while kill -0 $wl 2>/dev/null; do
   sleep 5
   say "status $(date +%T)"
-  { grep -h "capture: [0-9]* events/s" "$W/capture.log" || true; } | tail -1 | sed 's/^.*capture: /capture: /'
-  { grep -h "apply: [0-9]* events/s" "$W/apply.log" || true; } | tail -1 | sed 's/^.*apply: /apply:   /'
-  $DS inspect segments --spool "$SPOOL" | tail -2 || true
+  $DS status --spool "$SPOOL" || true
 done
 wait $wl
 tail -1 "$W/workload.log"
 
-say "writes stopped: draining"
-"$PY" - "$SOURCE_CS_URI" <<'PYEOF'
-import sys
-from pymongo import MongoClient
-MongoClient(sys.argv[1])["demo_0"]["c0"].insert_one({"_id": "demo-end-marker"})
-PYEOF
-for _ in $(seq 1 600); do
-  if $DS inspect dump --spool "$SPOOL" --ns demo_0.c0 --op insert 2>/dev/null | grep -q demo-end-marker; then break; fi
-  sleep 0.2
-done
-kill -TERM $cap; wait $cap
-kill -TERM $app; wait $app
-$DS apply --spool "$SPOOL" --target "$TARGET_URI" --stop_when_drained 2>&1 | tail -1
+say "6. the application stopped writing: docshift cutover"
+$DS cutover --spool "$SPOOL" --source "$SRC" --target "$DST" --include 'demo_*' --quiet_period 5s
+$DS status --spool "$SPOOL"
+kill -TERM $cap; wait $cap || true
+kill -TERM $app; wait $app || true
 pids=""
 
-say "spool"
-$DS inspect segments --spool "$SPOOL"
-$DS inspect stats --spool "$SPOOL"
-$DS inspect manifest --spool "$SPOOL" | sed -n '/CHECKPOINTS/,$p'
-
-say "independent check: source vs target, document by document"
-"$PY" tests/workload/checker.py --source "$SOURCE_CS_URI" --target "$TARGET_URI" --db-prefix demo_ \
-  --ignore-empty-collections
-say "demo finished: live migration done, target identical to source"
+say "7. independent check: source vs target, document by document, indexes too"
+"$PY" tests/workload/checker.py --source "$SRC" --target "$DST" --db-prefix demo_ --indexes
+say "demo finished: the target is identical to the source; switch the application over"
