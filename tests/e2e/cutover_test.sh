@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# End-to-end: the whole workflow ends in cutover, which must refuse while the source is
+# still written to, and say "SAFE TO SWITCH" only once writes stopped, apply drained and
+# the final verify found the target identical. It must also refuse, naming the document,
+# when the target was changed behind docshift's back, and when apply is not running.
+#
+# Usage: cutover_test.sh DOCSHIFT. URIs from SOURCE_CS_URI, TARGET_PG_URI and
+# TESTBED_PYTHON (scripts/testbed.sh up writes them to build/testbed.env). Unset: exit 77
+# (ctest: skipped, with the reason printed), or fail when CI is set.
+set -uo pipefail
+DS=$1
+SRC=${SOURCE_CS_URI:-}
+TGT=${TARGET_PG_URI:-}
+if [ -z "$SRC" ] || [ -z "$TGT" ] || [ -z "${TESTBED_PYTHON:-}" ]; then
+  echo "cutover_test: SOURCE_CS_URI, TARGET_PG_URI or TESTBED_PYTHON is not set; run scripts/testbed.sh up and source build/testbed.env"
+  [ -n "${CI:-}" ] && exit 1
+  exit 77
+fi
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+PY=$TESTBED_PYTHON
+WORK=$ROOT/build/e2e-tmp/cutover_$$
+SPOOL=$WORK/spool
+PREFIX="e2ecut$$_"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+echo "cutover_test: prefix $PREFIX, work dir $WORK"
+
+cap_pid=""
+app_pid=""
+wl_pid=""
+cleanup() {
+  for p in $cap_pid $app_pid $wl_pid; do kill -9 "$p" 2>/dev/null; done
+  drop_prefix "$PREFIX" "$SRC" "$TGT" 2>/dev/null
+}
+trap cleanup EXIT
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
+fail() {
+  echo "FAIL[cutover]: $*" >&2
+  for f in "$WORK"/*.log; do
+    [ -f "$f" ] && { echo "--- tail of $f" >&2; tail -8 "$f" >&2; }
+  done
+  exit 1
+}
+start_apply() {
+  "$DS" apply --spool "$SPOOL" --target "$TGT" --checkpoint_interval 300ms --progress_interval 2s \
+    >>"$WORK/apply.log" 2>&1 &
+  app_pid=$!
+}
+cutover() {  # cutover LOG [flags...]: runs cutover, returns its exit code
+  local log=$1; shift
+  "$DS" cutover --spool "$SPOOL" --source "$SRC" --target "$TGT" --include "${PREFIX}*" \
+    --max_lag 5s --quiet_period 3s "$@" >"$WORK/$log" 2>&1
+}
+
+drop_prefix "$PREFIX" "$SRC" "$TGT"
+"$PY" "$ROOT/tests/workload/workload.py" --uri "$SRC" --db-prefix "$PREFIX" --dbs 1 --colls 3 \
+  --load 600 --duration 0 --seed 21 >"$WORK/load.log" 2>&1 || fail "preload failed"
+"$DS" capture --source "$SRC" --spool "$SPOOL" --include "${PREFIX}*" --progress_interval 2s \
+  >"$WORK/capture.log" 2>&1 &
+cap_pid=$!
+wait_for 60 grep -q "capture: ready" "$WORK/capture.log" || fail "capture did not become ready"
+"$DS" snapshot --source "$SRC" --target "$TGT" --spool "$SPOOL" --include "${PREFIX}*" \
+  --progress none >"$WORK/snapshot.log" 2>&1 || fail "snapshot failed"
+start_apply
+
+# While the application writes, cutover must refuse, saying so.
+"$PY" "$ROOT/tests/workload/workload.py" --uri "$SRC" --db-prefix "$PREFIX" --dbs 1 --colls 3 \
+  --duration 20 --rate 40 --seed 22 >"$WORK/workload.log" 2>&1 &
+wl_pid=$!
+cutover cutover.busy.log --timeout 10s
+rc=$?
+[ $rc -eq 1 ] || fail "cutover during writes exited $rc, want 1: $(tail -3 "$WORK/cutover.busy.log")"
+grep -q "NOT SAFE: writes to the source continue" "$WORK/cutover.busy.log" \
+  || fail "cutover during writes did not say writes continue: $(tail -3 "$WORK/cutover.busy.log")"
+echo "  while writing: $(grep "NOT SAFE:" "$WORK/cutover.busy.log" | head -1 | sed 's/^ *//')"
+wait "$wl_pid" || fail "workload generator failed"
+wl_pid=""
+
+# Writes stopped: safe.
+cutover cutover.ok.log --timeout 120s
+rc=$?
+[ $rc -eq 0 ] || fail "cutover after writes stopped exited $rc: $(tail -5 "$WORK/cutover.ok.log")"
+grep -q "^SAFE TO SWITCH" "$WORK/cutover.ok.log" || fail "no SAFE TO SWITCH line"
+grep "ok: " "$WORK/cutover.ok.log" | sed 's/^/ /'
+
+# A document changed on the target behind docshift's back: the final verify names it.
+"$PY" - "$TGT" "$PREFIX" <<'EOF' || fail "cannot change the target"
+import sys
+from pymongo import MongoClient
+c = MongoClient(sys.argv[1])[sys.argv[2] + "0"]["c0"]
+d = c.find_one()
+c.update_one({"_id": d["_id"]}, {"$set": {"tampered": True}})
+print(repr(d["_id"]))
+EOF
+cutover cutover.tampered.log --timeout 120s
+rc=$?
+[ $rc -eq 1 ] || fail "cutover with a tampered target exited $rc, want 1: $(tail -3 "$WORK/cutover.tampered.log")"
+grep -q "NOT SAFE: the final verify found differences: ${PREFIX}0.c0" "$WORK/cutover.tampered.log" \
+  || fail "the tampered document was not reported: $(tail -3 "$WORK/cutover.tampered.log")"
+echo "  tampered target: $(grep "NOT SAFE:" "$WORK/cutover.tampered.log" | head -1 | sed 's/^ *//')"
+
+# Apply not running: refused at once, naming it.
+kill -TERM "$app_pid"; wait "$app_pid"
+app_pid=""
+cutover cutover.noapply.log --timeout 20s
+rc=$?
+[ $rc -eq 1 ] || fail "cutover without apply exited $rc, want 1"
+grep -q "NOT SAFE: apply 'apply' is not running" "$WORK/cutover.noapply.log" \
+  || fail "cutover without apply did not say so: $(tail -3 "$WORK/cutover.noapply.log")"
+echo "cutover_test: PASS: refused during writes, safe after, refused on a tampered target and without apply"
