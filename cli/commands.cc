@@ -6,6 +6,8 @@ Command MakeInspectCommand();
 Command MakeCaptureCommand();
 Command MakeApplyCommand();
 Command MakePruneCommand();
+Command MakeVerifyCommand();
+Command MakeReconcileCommand();
 
 namespace {
 
@@ -16,7 +18,6 @@ int NotYet(const std::string& name, const std::string& issue) {
                                      "); nothing was done"));
 }
 int RunSnapshot(const std::vector<std::string>&) { return NotYet("snapshot", "issue #5"); }
-int RunVerify(const std::vector<std::string>&) { return NotYet("verify", "issue #5"); }
 int RunStatus(const std::vector<std::string>&) { return NotYet("status", "issue #5"); }
 
 }  // namespace
@@ -29,9 +30,8 @@ const std::vector<Command>& AllCommands() {
               "Usage: docshift snapshot --source URI --target URI --spool DIR\n\nNot "
               "implemented yet.",
               {}, &RunSnapshot},
-      Command{"verify", "[not implemented yet] compare source and target",
-              "Usage: docshift verify --source URI --target URI\n\nNot implemented yet.", {},
-              &RunVerify},
+      MakeVerifyCommand(),
+      MakeReconcileCommand(),
       Command{"status", "[not implemented yet] migration status and lag",
               "Usage: docshift status --spool DIR\n\nNot implemented yet.", {}, &RunStatus},
       MakeInspectCommand(),
