@@ -22,8 +22,8 @@ DEFINE_string(until, "", "Stop before the first event past this point: a sequenc
                          "source time (RFC 3339 UTC).");
 DEFINE_bool(stop_when_drained, false, "Exit once everything in the spool is applied, instead of "
                                       "following capture.");
-DEFINE_bool(dry_run, false, "Print the writes as JSON lines instead of executing them; no "
-                            "checkpoint is written.");
+DEFINE_bool(dry_run, false, "Write nothing: apply prints the writes as JSON lines (and writes no "
+                            "checkpoint); reconcile lists what it would delete.");
 DEFINE_string(map, "", "Comma-separated namespace mappings: src_db.coll=dst_db.coll or "
                        "src_db=dst_db.");
 DEFINE_string(on_error, "deadletter", "What a permanent per-document error does: deadletter "

@@ -7,6 +7,8 @@ Command MakeCaptureCommand();
 Command MakeApplyCommand();
 Command MakePruneCommand();
 Command MakeSnapshotCommand();
+Command MakeVerifyCommand();
+Command MakeReconcileCommand();
 
 namespace {
 
@@ -16,7 +18,6 @@ int NotYet(const std::string& name, const std::string& issue) {
   return Fail(name, Status::Internal("not implemented in this build yet (tracked in " + issue +
                                      "); nothing was done"));
 }
-int RunVerify(const std::vector<std::string>&) { return NotYet("verify", "issue #5"); }
 int RunStatus(const std::vector<std::string>&) { return NotYet("status", "issue #5"); }
 
 }  // namespace
@@ -26,9 +27,8 @@ const std::vector<Command>& AllCommands() {
       MakeCaptureCommand(),
       MakeApplyCommand(),
       MakeSnapshotCommand(),
-      Command{"verify", "[not implemented yet] compare source and target",
-              "Usage: docshift verify --source URI --target URI\n\nNot implemented yet.", {},
-              &RunVerify},
+      MakeVerifyCommand(),
+      MakeReconcileCommand(),
       Command{"status", "[not implemented yet] migration status and lag",
               "Usage: docshift status --spool DIR\n\nNot implemented yet.", {}, &RunStatus},
       MakeInspectCommand(),

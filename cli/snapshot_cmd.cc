@@ -16,9 +16,8 @@ DECLARE_string(include);
 DECLARE_string(exclude);
 DECLARE_string(map);
 DECLARE_string(progress_interval);
-DEFINE_int32(parallel, 4, "How many _id ranges are copied at once (across collections).");
-DEFINE_uint64(docs_per_range, 100000, "snapshot: split collections into _id ranges of about this "
-                                      "many documents (copied in parallel, recorded when done).");
+DECLARE_int32(parallel);
+DECLARE_uint64(docs_per_range);
 DEFINE_int32(batch_docs, 1000, "snapshot: documents per insert_many.");
 DEFINE_string(indexes, "after", "snapshot: copy index definitions before the data, after it, or "
                                 "none.");

@@ -16,6 +16,7 @@ inline constexpr std::string_view kCheckpointMagic = "DSHCKP01";
 inline constexpr std::string_view kDeadLetterMagic = "DSHDLQ01";
 inline constexpr std::string_view kSnapshotMagic = "DSHSNP01";
 inline constexpr std::string_view kStatusMagic = "DSHSTA01";
+inline constexpr std::string_view kVerifyStateMagic = "DSHVFY01";  // verify --state, outside spools
 inline constexpr uint32_t kFormatVersion = 1;
 inline constexpr size_t kPreambleSize = 12;  // magic (8) + version (4)
 
@@ -33,6 +34,7 @@ enum RecordType : uint8_t {
   kRecordDeadLetter = 6,      // DeadLetter protobuf, uncompressed (apply, future)
   kRecordSnapshotState = 7,   // SnapshotState protobuf, uncompressed
   kRecordProcessStatus = 8,   // ProcessStatus protobuf, uncompressed (advisory)
+  kRecordVerifyState = 9,     // VerifyStateRecord protobuf, uncompressed (verify --state)
 };
 
 // Limits checked before anything is allocated. A length above these is corruption.

@@ -1,0 +1,72 @@
+// Pieces shared by verify.cc and reconcile.cc; not an interface for other modules.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mongo/mongo_util.h"
+#include "mongo/namespaces.h"
+#include "proto/spool.pb.h"
+#include "util/status.h"
+#include "verify/compare.h"
+
+namespace docshift::verify::internal {
+
+int64_t NowMs();
+
+// One endpoint: its client pool, the redacted URI for messages, a credential-free id.
+struct Side {
+  mongo::UriPtr uri;
+  mongo::PoolPtr pool;
+  std::string redacted;
+  std::string identity;
+};
+// Parses, makes a pool of max_size clients and pings. `what`: "source" or "target".
+Status Connect(const std::string& uri, const char* what, int max_size, Side* side);
+
+mongo::CollPtr Collection(mongoc_client_t* c, const std::string& db, const std::string& coll);
+std::pair<std::string, std::string> SplitNs(const std::string& ns);  // at the first dot
+
+struct NsPair {
+  std::string source;  // "db.coll"
+  std::string target;  // after --map
+  bool source_exists = true;
+  bool target_exists = true;
+};
+// The selected source collections with their target names and whether each exists on
+// the target; with include_target_only, also the target collections whose (inversely
+// mapped) source name the filter selects but the source lacks.
+StatusOr<std::vector<NsPair>> PlanNamespaces(mongoc_client_t* src, mongoc_client_t* tgt,
+                                             const mongo::NamespaceFilter& filter,
+                                             const std::vector<std::string>& maps,
+                                             bool include_target_only);
+
+StatusOr<uint64_t> CountDocs(mongoc_client_t* c, const std::string& ns);
+
+// The source collection's _id ranges (unbounded in number, docs_per_range each), plus,
+// when split, the `outside` range for _ids of other type brackets.
+StatusOr<std::vector<pb::VerifyRange>> SplitRanges(mongoc_client_t* src, const std::string& ns,
+                                                   uint64_t docs_per_range, bool* mixed);
+mongo::BsonPtr RangeFilterOf(const pb::VerifyRange& r);
+std::string DescribeVerifyRange(const pb::VerifyRange& r);
+
+// Streams the documents matching filter into cmp (as the source or the target side).
+// ids_only: projection {_id: 1}, every hash 0 (presence only).
+Status ReadSide(mongoc_client_t* c, const std::string& ns, const bson_t* filter, bool ids_only,
+                bool strict_order, bool source, RangeComparer* cmp, uint64_t* docs);
+
+// {_id: {$in: [values of the {_id: v} documents]}}.
+mongo::BsonPtr IdInFilter(const std::vector<const std::string*>& ids);
+
+// Runs fn(i, source client, target client) for every i < n on up to `parallel` threads,
+// each holding one client of each pool. The first error (or *stop: Aborted) ends it.
+Status ParallelFor(Side* src, Side* tgt, int parallel, size_t n, const std::atomic<bool>* stop,
+                   const std::function<Status(size_t, mongoc_client_t*, mongoc_client_t*)>& fn);
+
+// A JSON string literal.
+std::string JsonString(const std::string& s);
+
+}  // namespace docshift::verify::internal
