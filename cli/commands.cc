@@ -6,6 +6,7 @@ Command MakeInspectCommand();
 Command MakeCaptureCommand();
 Command MakeApplyCommand();
 Command MakePruneCommand();
+Command MakeStatusCommand();
 
 namespace {
 
@@ -17,7 +18,6 @@ int NotYet(const std::string& name, const std::string& issue) {
 }
 int RunSnapshot(const std::vector<std::string>&) { return NotYet("snapshot", "issue #5"); }
 int RunVerify(const std::vector<std::string>&) { return NotYet("verify", "issue #5"); }
-int RunStatus(const std::vector<std::string>&) { return NotYet("status", "issue #5"); }
 
 }  // namespace
 
@@ -32,8 +32,7 @@ const std::vector<Command>& AllCommands() {
       Command{"verify", "[not implemented yet] compare source and target",
               "Usage: docshift verify --source URI --target URI\n\nNot implemented yet.", {},
               &RunVerify},
-      Command{"status", "[not implemented yet] migration status and lag",
-              "Usage: docshift status --spool DIR\n\nNot implemented yet.", {}, &RunStatus},
+      MakeStatusCommand(),
       MakeInspectCommand(),
       MakePruneCommand(),
   };
