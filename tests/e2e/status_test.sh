@@ -66,18 +66,11 @@ socks = [socket.socket() for _ in range(2)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])')
 
-"$PY" - "$SRC" "$TGT" "$PREFIX" <<'EOF' || fail "cannot prepare the servers"
-import sys
-from pymongo import MongoClient
-src, tgt, prefix = sys.argv[1:4]
-for uri in (src, tgt):
-    c = MongoClient(uri, serverSelectionTimeoutMS=5000)
-    for d in c.list_database_names():
-        if d.startswith(prefix): c.drop_database(d)
-c = MongoClient(src)
-for coll in ["c0", "c1"]:
-    c[f"{prefix}0"].create_collection(coll)
-EOF
+# The source collections exist before capture starts (mongo-java-server: one stream each).
+drop_prefix "$PREFIX" "$SRC" "$TGT" || fail "cannot reach the servers"
+"$PY" -c 'import sys; from pymongo import MongoClient
+db = MongoClient(sys.argv[1])[sys.argv[2] + "0"]
+for c in ("c0", "c1"): db.create_collection(c)' "$SRC" "$PREFIX" || fail "cannot create the source collections"
 
 "$DS" capture --source "$SRC" --source_kind mongo --spool "$SPOOL" --include "${PREFIX}*" \
   --metrics_port "$CAP_PORT" --progress_interval 2s >"$WORK/capture.log" 2>&1 &
