@@ -18,6 +18,7 @@
 #include "spool/dead_letter.h"
 #include "spool/spool.h"
 #include "spool/tail.h"
+#include "status/reporter.h"
 #include "util/duration.h"
 
 namespace docshift::apply {
@@ -40,27 +41,42 @@ struct Item {
 
 // Which events are finished. Lanes finish their own events in dispatch order, so each
 // lane keeps a FIFO; the safe checkpoint is just below the oldest unfinished event.
+// Also keeps per-namespace figures for the status file.
 class Tracker {
  public:
   Tracker(int lanes, uint64_t start, int64_t last_done_time_ms)
       : pending_(lanes), dispatched_(start - 1), last_done_time_ms_(last_done_time_ms) {}
-  void Dispatch(int lane, uint64_t seq, int64_t time_ms) {
+  // ns: the source namespace; time_ms: source time; capture_ms: when it was captured.
+  void Dispatch(int lane, uint64_t seq, int64_t time_ms, const std::string& ns, int64_t capture_ms) {
     std::lock_guard<std::mutex> l(mu_);
-    pending_[lane].push_back({seq, time_ms});
+    const int n = NsIndexLocked(ns);
+    pending_[lane].push_back({seq, time_ms, capture_ms, n});
+    ns_[n].pending.emplace(seq, capture_ms);
     dispatched_ = seq;
   }
   // An event that needs no lane (skipped, DDL run by the reader, dead-lettered early).
-  void Passed(uint64_t seq, int64_t time_ms) {
+  // With a namespace, it counts as applied there (a DDL run).
+  void Passed(uint64_t seq, int64_t time_ms, const std::string* ns = nullptr) {
     std::lock_guard<std::mutex> l(mu_);
     dispatched_ = seq;
     last_done_time_ms_ = std::max(last_done_time_ms_, time_ms);
     total_done_++;
+    if (ns != nullptr) {
+      NsFigures& f = ns_[NsIndexLocked(*ns)];
+      f.applied++;
+      f.last_source_ms = std::max(f.last_source_ms, time_ms);
+    }
   }
   void Done(int lane, size_t n) {
     std::lock_guard<std::mutex> l(mu_);
     auto& q = pending_[lane];
     for (size_t i = 0; i < n && !q.empty(); ++i) {
-      last_done_time_ms_ = std::max(last_done_time_ms_, q.front().second);
+      const Pending& p = q.front();
+      last_done_time_ms_ = std::max(last_done_time_ms_, p.time_ms);
+      NsFigures& f = ns_[p.ns];
+      f.pending.erase(p.seq);
+      f.applied++;
+      f.last_source_ms = std::max(f.last_source_ms, p.time_ms);
       q.pop_front();
     }
     total_done_ += n;
@@ -69,16 +85,31 @@ class Tracker {
     std::lock_guard<std::mutex> l(mu_);
     uint64_t safe = dispatched_;
     for (const auto& q : pending_)
-      if (!q.empty()) safe = std::min(safe, q.front().first - 1);
+      if (!q.empty()) safe = std::min(safe, q.front().seq - 1);
     return safe;
   }
-  // Source time of the oldest unfinished event, or 0 when none is pending.
-  int64_t OldestPendingTimeMs() const {
+  // Capture time of the oldest unfinished event, or 0 when none is pending.
+  int64_t OldestPendingCaptureMs() const {
     std::lock_guard<std::mutex> l(mu_);
     int64_t t = 0;
     for (const auto& q : pending_)
-      if (!q.empty() && (t == 0 || q.front().second < t)) t = q.front().second;
+      if (!q.empty() && (t == 0 || q.front().capture_ms < t)) t = q.front().capture_ms;
     return t;
+  }
+  // Per-namespace figures at now_ms, for the status file.
+  void FillNamespaces(int64_t now_ms, pb::ProcessStatus* st) const {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const NsFigures& f : ns_) {
+      pb::NamespaceStatus* n = st->add_namespaces();
+      n->set_ns(f.ns);
+      n->set_events_applied(f.applied);
+      n->set_last_applied_source_ms(f.last_source_ms);
+      if (!f.pending.empty()) {
+        const int64_t oldest = f.pending.begin()->second;
+        n->set_oldest_pending_capture_ms(oldest);
+        n->set_gap_in_seconds(static_cast<double>(std::max<int64_t>(0, now_ms - oldest)) / 1000.0);
+      }
+    }
   }
   uint64_t total_done() const {
     std::lock_guard<std::mutex> l(mu_);
@@ -90,8 +121,31 @@ class Tracker {
   }
 
  private:
+  struct Pending {
+    uint64_t seq;
+    int64_t time_ms;     // source time
+    int64_t capture_ms;  // capture time
+    int ns;              // index into ns_
+  };
+  struct NsFigures {
+    std::string ns;
+    uint64_t applied = 0;
+    int64_t last_source_ms = 0;
+    std::map<uint64_t, int64_t> pending;  // seq → capture time, read but not applied
+  };
+  int NsIndexLocked(const std::string& ns) {
+    auto [it, inserted] = ns_index_.try_emplace(ns, static_cast<int>(ns_.size()));
+    if (inserted) {
+      ns_.emplace_back();
+      ns_.back().ns = ns;
+    }
+    return it->second;
+  }
+
   mutable std::mutex mu_;
-  std::vector<std::deque<std::pair<uint64_t, int64_t>>> pending_;
+  std::vector<std::deque<Pending>> pending_;
+  std::vector<NsFigures> ns_;
+  std::map<std::string, int> ns_index_;
   uint64_t dispatched_;
   int64_t last_done_time_ms_;
   uint64_t total_done_ = 0;
@@ -107,6 +161,12 @@ struct Shared {
   Status fatal;  // first fatal lane error; the reader stops on it
   std::atomic<bool> failed{false};
   std::atomic<uint64_t> dead_letters{0};
+  status::StatusReporter* reporter = nullptr;  // null in a dry run
+
+  // For the status file's last_error (the log has it too).
+  void NoteError(const std::string& message) {
+    if (reporter != nullptr) reporter->NoteError(message);
+  }
 
   void Fail(const Status& s) {
     std::lock_guard<std::mutex> l(err_mu);
@@ -223,6 +283,8 @@ class Lane {
     shared_->dead_letters++;
     LOG(WARNING) << "dead letter: seq " << item.seq << " " << item.db << "." << item.coll
                  << ": " << message << " (code " << code << ")";
+    shared_->NoteError("dead letter: seq " + std::to_string(item.seq) + " " + item.db + "." +
+                       item.coll + ": " + message + " (code " + std::to_string(code) + ")");
     return shared_->dlq->Append(item.seq, item.ev, code, message, item.db + "." + item.coll);
   }
 
@@ -315,6 +377,8 @@ class Lane {
                                 " failed: " + err.message + " (" + mongo::ToJson(reply_owner.get()) + ")");
       }
       // Transient: back off and write the bulk again (idempotent).
+      shared_->NoteError("transient error writing to " + items[begin].db + "." + items[begin].coll +
+                         ": " + err.message + "; retrying");
       if (attempt == 0) {
         LOG(WARNING) << "apply lane " << index_ << ": transient error writing to "
                      << items[begin].db << "." << items[begin].coll << ": " << err.message
@@ -505,6 +569,49 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   shared.pool = pool.get();
   shared.tracker = &tracker;
   shared.dlq = &dlq;
+
+  // What the status file and the metrics report: written by this thread, read by the
+  // reporter's thread about once a second.
+  struct {
+    std::atomic<uint64_t> checkpoint_seq{0}, read_seq{0};
+    std::atomic<int64_t> last_read_capture_ms{0};
+    std::atomic<bool> caught_up{false};  // the last read found nothing new in the spool
+  } progress;
+  progress.checkpoint_seq = start - 1;
+  progress.read_seq = start - 1;
+  // This process's own view of its lag (ProcessStatus.lag_seconds): 0 when everything
+  // read is applied and the last read found nothing new, else now - capture time of the
+  // oldest event read but not applied (or of the last event read, if none is pending).
+  auto lag_seconds = [&](int64_t now, bool* caught_up) {
+    const int64_t oldest = tracker.OldestPendingCaptureMs();
+    *caught_up = oldest == 0 && progress.caught_up;
+    const int64_t from = oldest != 0 ? oldest : progress.last_read_capture_ms.load();
+    return *caught_up || from == 0 ? 0.0 : static_cast<double>(std::max<int64_t>(0, now - from)) / 1000.0;
+  };
+  std::unique_ptr<status::StatusReporter> reporter;
+  if (!opts.dry_run) {
+    status::ReporterOptions ro;
+    ro.spool_dir = opts.spool_dir;
+    ro.process = "apply";
+    ro.name = opts.name;
+    ro.metrics_port = opts.metrics_port;
+    ro.interval_ms = opts.status_interval_ms;
+    reporter = std::make_unique<status::StatusReporter>(ro, [&](int64_t now, pb::ProcessStatus* st) {
+      st->set_events_total(tracker.total_done());
+      st->set_seq(progress.checkpoint_seq);
+      st->set_read_seq(progress.read_seq);
+      const int64_t done_ms = tracker.last_done_time_ms();
+      st->set_last_source_wall_ms(done_ms);
+      st->set_last_cluster_time(static_cast<uint64_t>(done_ms / 1000) << 32);
+      st->set_dead_letters(shared.dead_letters);
+      bool caught_up = false;
+      st->set_lag_seconds(lag_seconds(now, &caught_up));
+      st->set_caught_up(caught_up);
+      tracker.FillNamespaces(now, st);
+    });
+    RETURN_IF_ERROR(reporter->Start());
+    shared.reporter = reporter.get();
+  }
   std::vector<std::unique_ptr<Lane>> lanes;
   if (!opts.dry_run) {
     for (int i = 0; i < opts.lanes; ++i) {
@@ -535,6 +642,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     if (have_snap) c.set_snapshot_id(snap.snapshot_id());
     RETURN_IF_ERROR(spool::WriteCheckpoint(env, opts.spool_dir, opts.name, c));
     last_ckpt = safe;
+    progress.checkpoint_seq = safe;
     return Status::OK();
   };
 
@@ -572,15 +680,13 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   uint64_t progress_base = 0;
   bool reached_until = false;
   std::hash<std::string> hasher;
-  int64_t last_event_time = 0;
-  bool caught_up = false;
 
   while (!reached_until) {
     if (opts.stop && opts.stop->load()) break;
     if (shared.failed) break;
     Status s = tail.Next(&batch);
     if (s.IsEndOfFile()) {
-      caught_up = true;
+      progress.caught_up = true;
       if (opts.stop_when_drained) break;
       status = write_ckpt(false);
       if (!status.ok()) break;
@@ -589,12 +695,14 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
       status = s;
       break;
     } else {
-      caught_up = false;
+      progress.caught_up = false;
+      if (batch.events_size() > 0) {
+        progress.last_read_capture_ms = batch.events(batch.events_size() - 1).capture_wall_ms();
+      }
       for (int i = 0; i < batch.events_size(); ++i) {
         const uint64_t seq = batch.first_seq() + static_cast<uint64_t>(i);
         pb::ChangeEvent* e = batch.mutable_events(i);
         const int64_t t = EventTimeMs(*e);
-        last_event_time = t;
         if (seq > opts.until_seq || t > opts.until_time_ms) {
           reached_until = true;
           break;
@@ -626,7 +734,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
           const size_t h = unique ? hasher(item.db + "." + item.coll)
                                   : hasher(item.db + "." + item.coll + '\0' + CanonicalKey(e->document_key()));
           const int lane = static_cast<int>(h % static_cast<size_t>(opts.lanes));
-          tracker.Dispatch(lane, seq, t);
+          tracker.Dispatch(lane, seq, t, e->db() + "." + e->coll(), e->capture_wall_ms());
           item.ev.Swap(e);
           lanes[static_cast<size_t>(lane)]->Push(std::move(item));
         } else if (IsDdlOp(e->op())) {
@@ -642,12 +750,14 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
               e->op() == pb::OP_DROP_DATABASE || e->op() == pb::OP_RENAME) {
             unique_ns.clear();
           }
-          tracker.Passed(seq, t);
+          const std::string source_ns = e->db() + "." + e->coll();
+          tracker.Passed(seq, t, &source_ns);
         } else {
           tracker.Passed(seq, t);  // noop, invalidate, unknown: nothing to write
         }
       }
       if (!status.ok()) break;
+      progress.read_seq = tail.position() - 1;
     }
     const auto now = Clock::now();
     if (now - last_ckpt_time >= std::chrono::milliseconds(opts.checkpoint_interval_ms)) {
@@ -658,9 +768,8 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     if (now - last_progress >= std::chrono::milliseconds(opts.progress_interval_ms)) {
       const double secs = std::chrono::duration<double>(now - last_progress).count();
       const uint64_t done = tracker.total_done();
-      const int64_t oldest = tracker.OldestPendingTimeMs();
-      const double lag = oldest ? (NowMs() - oldest) / 1000.0
-                                : (caught_up ? 0.0 : std::max<int64_t>(0, NowMs() - last_event_time) / 1000.0);
+      bool idle = false;
+      const double lag = lag_seconds(NowMs(), &idle);
       LOG(INFO) << "apply: " << static_cast<uint64_t>((done - progress_base) / secs)
                 << " events/s, checkpoint seq " << last_ckpt << ", read up to seq "
                 << tail.position() - 1 << ", lag " << lag << " s, dead letters "
@@ -678,6 +787,11 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   }
   Status cs2 = write_ckpt(true);
   if (status.ok()) status = cs2;
+  if (reporter) {
+    if (!status.ok()) reporter->NoteError(status.ToString());
+    shared.reporter = nullptr;
+    reporter->Stop();
+  }
   result.events_applied = tracker.total_done();
   result.dead_letters = shared.dead_letters.load();
   result.checkpoint_seq = last_ckpt;

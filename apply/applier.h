@@ -46,6 +46,10 @@ struct ApplyOptions {
   int64_t checkpoint_interval_ms = 1000;
   int64_t progress_interval_ms = 10'000;
   int64_t poll_interval_ms = 100;
+  // Status file (status/apply-<name>.status) interval, and the Prometheus endpoint on
+  // 127.0.0.1:metrics_port (0 = none).
+  int64_t status_interval_ms = 1000;
+  int metrics_port = 0;
   // Set from a signal handler to stop cleanly (drain lanes, write the checkpoint).
   const std::atomic<bool>* stop = nullptr;
 };

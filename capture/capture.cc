@@ -15,6 +15,7 @@
 #include "mongo/mongo_util.h"
 #include "mongo/namespaces.h"
 #include "spool/spool.h"
+#include "status/reporter.h"
 #include "util/duration.h"
 
 namespace docshift::capture {
@@ -83,8 +84,16 @@ struct Shared {
   ItemQueue* queue;
   std::atomic<bool> stopping{false};
   std::atomic<int> ready{0};  // readers whose stream/cursor is open (logged once for tests/ops)
+  // Readers whose last read returned something (or that have not read yet). Capture is
+  // caught up (lag 0) when this is 0 and everything read is durable.
+  std::atomic<int> readers_behind{0};
+  status::StatusReporter* reporter = nullptr;
   std::mutex mu;
   Status fatal;
+  // For the status file's last_error (the log has it too).
+  void NoteError(const std::string& message) {
+    if (reporter != nullptr) reporter->NoteError(message);
+  }
   void Fail(const Status& s) {
     std::lock_guard<std::mutex> l(mu);
     if (fatal.ok()) fatal = s;
@@ -93,6 +102,26 @@ struct Shared {
   bool Stopped() const {
     return stopping || (opts->stop != nullptr && opts->stop->load());
   }
+};
+
+// One reader's share of Shared::readers_behind: behind until a read comes back empty.
+class CaughtUpFlag {
+ public:
+  explicit CaughtUpFlag(std::atomic<int>* behind) : behind_(behind) { ++*behind_; }
+  ~CaughtUpFlag() {
+    if (!caught_up_) --*behind_;
+  }
+  CaughtUpFlag(const CaughtUpFlag&) = delete;
+  CaughtUpFlag& operator=(const CaughtUpFlag&) = delete;
+  void Set(bool caught_up) {
+    if (caught_up == caught_up_) return;
+    caught_up_ = caught_up;
+    *behind_ += caught_up ? -1 : 1;
+  }
+
+ private:
+  std::atomic<int>* behind_;
+  bool caught_up_ = false;
 };
 
 bool NsSelected(const CaptureOptions& o, const std::string& db, const std::string& coll) {
@@ -117,7 +146,8 @@ class ChangeStreamReader {
   ChangeStreamReader(Shared* shared, std::string key, std::string db, std::string coll,
                      std::string resume_token, uint64_t start_at)
       : shared_(shared), key_(std::move(key)), db_(std::move(db)), coll_(std::move(coll)),
-        token_(std::move(resume_token)), start_at_(start_at) {
+        token_(std::move(resume_token)), start_at_(start_at),
+        caught_up_(&shared->readers_behind) {
     ctx_.stream_db = db_;
     ctx_.stream_coll = coll_;
   }
@@ -209,6 +239,7 @@ class ChangeStreamReader {
       }
       while (!shared_->Stopped()) {
         if (mongoc_change_stream_next(stream.get(), &doc)) {
+          caught_up_.Set(false);
           SourceItem item;
           item.stream_key = key_;
           Status s = ConvertChangeEvent(doc, &ctx_, &item.event);
@@ -232,6 +263,7 @@ class ChangeStreamReader {
           continue;
         }
         if (mongoc_change_stream_error_document(stream.get(), &err, &reply)) break;
+        caught_up_.Set(true);  // an empty getMore: the source has nothing newer
         // Idle: advance to the post-batch resume token, so an idle stream's position
         // stays fresh (complaint #1: resume points that expire while idle).
         const bson_t* pbrt = mongoc_change_stream_get_resume_token(stream.get());
@@ -257,6 +289,9 @@ class ChangeStreamReader {
                                           std::to_string(failures) + " attempts"));
         return;
       }
+      caught_up_.Set(false);
+      shared_->NoteError("stream " + key_ + ": " + err.message + " (code " + std::to_string(err.code) +
+                         "); retrying");
       if (failures == 0) {
         LOG(WARNING) << "stream " << key_ << ": " << err.message << " (code " << err.code
                      << "); retrying with backoff from the last position";
@@ -276,6 +311,7 @@ class ChangeStreamReader {
   ConvertContext ctx_;
   bool warned_key_ = false;
   bool counted_ready_ = false;
+  CaughtUpFlag caught_up_;
   std::thread thread_;
 };
 
@@ -287,7 +323,8 @@ class OplogReader {
   // last_ts: 0 = start now; resuming: last_ts is an entry this spool captured (it must
   // still be in the oplog); otherwise a --start_at time the oplog must reach back to.
   OplogReader(Shared* shared, uint64_t last_ts, bool resuming, OplogOptions conv, bool poll)
-      : shared_(shared), last_(last_ts), resuming_(resuming), conv_(conv), poll_(poll) {}
+      : shared_(shared), last_(last_ts), resuming_(resuming), conv_(conv), poll_(poll),
+        caught_up_(&shared->readers_behind) {}
 
   // For --start_at: the oldest entry must be at or before it, or history is missing.
   Status CheckCoverage(mongoc_collection_t* oplog) {
@@ -345,6 +382,8 @@ class OplogReader {
         return;
       }
       if (!s.ok()) {
+        caught_up_.Set(false);
+        shared_->NoteError("oplog: " + s.ToString() + "; retrying");
         if (failures == 0) LOG(WARNING) << "oplog: " << s.ToString() << "; retrying with backoff";
         ++failures;
       }
@@ -462,6 +501,7 @@ class OplogReader {
         if (stop) return Status::OK();
       }
       if (mongoc_cursor_error(cur.get(), &err)) return mongo::FromBsonError(err, "polling local.oplog.rs");
+      caught_up_.Set(n == 0);  // a poll that found no new entry: nothing newer on the source
       if (n < 1000) {
         for (int waited = 0; waited < 100 && !shared_->Stopped(); waited += 20) {
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -542,6 +582,7 @@ class OplogReader {
           !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &batch)) {
         return Status::Internal("unexpected reply tailing the oplog: " + mongo::ToJson(owned.get()));
       }
+      bool any_new = false;
       while (bson_iter_next(&batch)) {
         if (!BSON_ITER_HOLDS_DOCUMENT(&batch)) continue;
         uint32_t len;
@@ -557,6 +598,8 @@ class OplogReader {
           }
         }
         if (ts_now <= last_) continue;  // the entry at last_, or a FerretDB redelivery
+        any_new = true;
+        caught_up_.Set(false);
         bool stop = false;
         RETURN_IF_ERROR(HandleEntry(&doc, ts_now, failures, &stop));
         if (stop) return Status::OK();
@@ -565,6 +608,8 @@ class OplogReader {
         // Nothing at or after our position: the oplog no longer holds it.
         return HistoryLostStatus("oplog", "no entry at or after the saved timestamp");
       }
+      // A getMore that brought no new entry: nothing newer on the source.
+      if (!any_new && std::string_view(batch_field) == "cursor.nextBatch") caught_up_.Set(true);
       if (cursor_id == 0) return Status::OK();  // closed by the server: reopen
       BsonPtr more(bson_new());
       BSON_APPEND_INT64(more.get(), "getMore", cursor_id);
@@ -599,6 +644,7 @@ class OplogReader {
   OplogOptions conv_;
   const bool poll_;
   std::vector<pb::ChangeEvent> events_;
+  CaughtUpFlag caught_up_;
   std::thread thread_;
 };
 
@@ -767,6 +813,48 @@ Status RunCapture(const CaptureOptions& opts) {
   shared.pool = pool.get();
   shared.queue = &queue;
 
+  // What the status file and the metrics report: written by this thread, read by the
+  // reporter's thread about once a second.
+  struct {
+    std::atomic<uint64_t> events_total{0}, durable_seq{0}, cluster_time{0}, segments{0}, spool_bytes{0};
+    std::atomic<int64_t> source_ms{0}, capture_ms{0};
+    std::atomic<bool> ready{false};          // every reader's starting position is durable
+    std::atomic<bool> batch_pending{false};  // events read but not yet durable
+    std::atomic<int> caught_up_at_exit{-1};  // frozen before the readers stop
+  } progress;
+  progress.durable_seq = writer->resume_state().next_seq - 1;
+  auto caught_up_now = [&] {
+    return progress.ready && shared.readers_behind.load() == 0 && queue.Empty() && !progress.batch_pending;
+  };
+  status::ReporterOptions ro;
+  ro.spool_dir = opts.spool_dir;
+  ro.process = "capture";
+  ro.metrics_port = opts.metrics_port;
+  ro.interval_ms = opts.status_interval_ms;
+  status::StatusReporter reporter(ro, [&](int64_t now, pb::ProcessStatus* st) {
+    st->set_events_total(progress.events_total);
+    st->set_seq(progress.durable_seq);
+    st->set_last_cluster_time(progress.cluster_time);
+    st->set_last_source_wall_ms(progress.source_ms);
+    st->set_last_capture_wall_ms(progress.capture_ms);
+    st->set_segments(progress.segments);
+    st->set_spool_bytes(progress.spool_bytes);
+    const int frozen = progress.caught_up_at_exit;
+    const bool caught_up = frozen >= 0 ? frozen == 1 : caught_up_now();
+    const int64_t source_ms = progress.source_ms;
+    st->set_caught_up(caught_up);
+    st->set_lag_seconds(caught_up || source_ms == 0 ? 0.0 : std::max<int64_t>(0, now - source_ms) / 1000.0);
+  });
+  auto publish_spool_figures = [&] {
+    uint64_t bytes = writer->open_segment_bytes();
+    for (const auto& m : writer->manifest().segments) bytes += m.file_bytes();
+    progress.segments = writer->manifest().segments.size() + (writer->open_segment_bytes() > 0 ? 1 : 0);
+    progress.spool_bytes = bytes;
+  };
+  publish_spool_figures();
+  RETURN_IF_ERROR(reporter.Start());
+  shared.reporter = &reporter;
+
   std::map<std::string, std::unique_ptr<ChangeStreamReader>> streams;
   std::unique_ptr<OplogReader> oplog_reader;
   bool per_collection = false;
@@ -880,9 +968,11 @@ Status RunCapture(const CaptureOptions& opts) {
   auto last_discovery = Clock::now();
   auto last_progress = Clock::now();
   auto last_prune = Clock::now();
+  auto last_spool_figures = Clock::now();
   uint64_t events_total = 0, events_at_progress = 0;
   uint64_t last_cluster_time = 0;
   int64_t last_event_capture_ms = 0;
+  int64_t last_event_source_ms = 0;
   Status status;
   const int expected_ready = kind == "oplog" ? 1 : static_cast<int>(streams.size());
   bool logged_ready = false;
@@ -898,11 +988,18 @@ Status RunCapture(const CaptureOptions& opts) {
       if (s.ok()) break;
       if (!s.IsIOError() || s.message().find("No space left") == std::string::npos) return s;
       if (attempt == 0) LOG(ERROR) << "capture: spool disk is full (" << s.message() << "); waiting for space";
+      reporter.NoteError("spool disk is full (" + s.message() + "); waiting for space");
       if (shared.Stopped()) return s;
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
     RETURN_IF_ERROR(writer->Sync());  // group commit: the batch and its token are now durable
     events_total += static_cast<uint64_t>(batch.events_size());
+    progress.events_total = events_total;
+    progress.durable_seq = writer->resume_state().next_seq - 1;
+    progress.cluster_time = last_cluster_time;
+    progress.source_ms = last_event_source_ms;
+    progress.capture_ms = last_event_capture_ms;
+    progress.batch_pending = false;
     batch.Clear();
     batch_bytes = 0;
     token_dirty = false;
@@ -932,6 +1029,10 @@ Status RunCapture(const CaptureOptions& opts) {
         if (batch.events_size() == 0) batch_started = Clock::now();
         if (item.event.cluster_time() != 0) last_cluster_time = item.event.cluster_time();
         last_event_capture_ms = item.event.capture_wall_ms();
+        last_event_source_ms = item.event.wall_time_ms() != 0
+                                   ? item.event.wall_time_ms()
+                                   : static_cast<int64_t>(item.event.cluster_time() >> 32) * 1000;
+        progress.batch_pending = true;
         batch_bytes += item.event.ByteSizeLong();
         *batch.add_events() = std::move(item.event);
       }
@@ -946,6 +1047,7 @@ Status RunCapture(const CaptureOptions& opts) {
       }
       if (!token_dirty) {
         logged_ready = true;
+        progress.ready = true;
         LOG(INFO) << "capture: ready: " << expected_ready << " source stream(s) open, capturing";
       }
     }
@@ -966,17 +1068,25 @@ Status RunCapture(const CaptureOptions& opts) {
       discovery_floor = static_cast<uint64_t>(prev_discovery_s - 2) << 32;
       prev_discovery_s = NowMs() / 1000;
       Status d = discover(false);
-      if (!d.ok()) LOG(WARNING) << "capture: namespace discovery failed: " << d.ToString();
+      if (!d.ok()) {
+        LOG(WARNING) << "capture: namespace discovery failed: " << d.ToString();
+        reporter.NoteError("namespace discovery failed: " + d.ToString());
+      }
       last_discovery = now;
     }
     if (opts.retention_ms >= 0 && now - last_prune >= std::chrono::seconds(60)) {
       auto r = writer->Prune(opts.retention_ms, NowMs());
       if (!r.ok()) {
         LOG(WARNING) << "capture: retention: " << r.status().ToString();
+        reporter.NoteError("retention: " + r.status().ToString());
       } else if (r->segments_deleted > 0) {
         LOG(INFO) << "capture: retention deleted " << r->segments_deleted << " applied segments";
       }
       last_prune = now;
+    }
+    if (now - last_spool_figures >= std::chrono::seconds(1)) {
+      publish_spool_figures();
+      last_spool_figures = now;
     }
     if (now - last_progress >= std::chrono::milliseconds(opts.progress_interval_ms)) {
       const double secs = std::chrono::duration<double>(now - last_progress).count();
@@ -993,6 +1103,7 @@ Status RunCapture(const CaptureOptions& opts) {
     }
   }
   // Stop the readers, write what was read, seal.
+  progress.caught_up_at_exit = caught_up_now() ? 1 : 0;
   shared.stopping = true;
   queue.Close();
   streams.clear();
@@ -1007,6 +1118,11 @@ Status RunCapture(const CaptureOptions& opts) {
     std::lock_guard<std::mutex> l(shared.mu);
     if (status.ok()) status = shared.fatal;
   }
+  progress.durable_seq = writer->resume_state().next_seq - 1;
+  publish_spool_figures();
+  if (!status.ok()) reporter.NoteError(status.ToString());
+  shared.reporter = nullptr;
+  reporter.Stop();
   LOG(INFO) << "capture: stopped; " << events_total << " events this run, next seq " << writer->next_seq();
   return status;
 }

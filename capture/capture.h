@@ -41,6 +41,10 @@ struct CaptureOptions {
   int64_t retention_ms = -1;
   // Oplog: longest wait of one getMore for new entries (see capture.cc).
   int64_t oplog_max_await_ms = 8'000;  // >= 0: prune applied segments older than this, periodically
+  // Status file (status/capture.status) interval, and the Prometheus endpoint on
+  // 127.0.0.1:metrics_port (0 = none).
+  int64_t status_interval_ms = 1000;
+  int metrics_port = 0;
   const std::atomic<bool>* stop = nullptr;
 };
 

@@ -12,8 +12,6 @@
 DECLARE_string(spool);
 DEFINE_string(target, "", "Target connection string (mongodb://...), or env:VAR to read it "
                           "from environment variable VAR.");
-DEFINE_string(name, "apply", "Name of this apply's checkpoint (checkpoints/NAME.ckpt) and "
-                             "dead-letter file (deadletter/NAME.dlq) in the spool.");
 DEFINE_int32(lanes, 4, "Parallel write lanes; events are hashed by (namespace, document key).");
 DEFINE_int32(batch_max_ops, 1000, "Largest bulk write per lane (adapts downward to latency).");
 DEFINE_string(from, "", "Replay from this point instead of the checkpoint: a sequence number, "
@@ -30,6 +28,8 @@ DEFINE_string(on_error, "deadletter", "What a permanent per-document error does:
                                       "(record it in the spool and continue) or stop.");
 DEFINE_string(checkpoint_interval, "1s", "How often the checkpoint is written.");
 DECLARE_string(progress_interval);
+DECLARE_string(name);
+DECLARE_int32(metrics_port);
 
 namespace docshift::cli {
 namespace {
@@ -86,6 +86,8 @@ int RunApplyCmd(const std::vector<std::string>& args) {
   auto pi = ParseDurationMs(FLAGS_progress_interval);
   if (!pi.ok()) return Fail(cmd, pi.status().WithContext("--progress_interval"));
   o.progress_interval_ms = pi.value();
+  if (Status p = CheckPortFlag(FLAGS_metrics_port, "--metrics_port"); !p.ok()) return Fail(cmd, p);
+  o.metrics_port = FLAGS_metrics_port;
   o.stop = InstallStopSignals();
   auto r = apply::RunApply(o);
   std::cout.flush();
@@ -108,13 +110,15 @@ Command MakeApplyCommand() {
       "Events are spread over --lanes by (namespace, document key), so each document's\n"
       "changes stay in order; collections with a secondary unique index use one lane.\n"
       "The checkpoint (every event up to it is applied) is written atomically; a restart\n"
-      "resumes there, and re-applying events leaves the target unchanged.\n\n"
+      "resumes there, and re-applying events leaves the target unchanged. Every second it\n"
+      "writes status/apply-NAME.status for `docshift status`; --metrics_port also serves\n"
+      "Prometheus metrics on 127.0.0.1.\n\n"
       "Examples:\n"
       "  docshift apply --spool /data/spool --target mongodb://dst:27017/\n"
       "  docshift apply --spool S --target env:DST --from 2026-11-22T01:00:00Z --until 50000\n"
       "  docshift apply --spool S --dry_run --until 100",
       {"spool", "target", "name", "lanes", "batch_max_ops", "from", "until", "stop_when_drained",
-       "dry_run", "map", "on_error", "checkpoint_interval", "progress_interval"},
+       "dry_run", "map", "on_error", "checkpoint_interval", "progress_interval", "metrics_port"},
       &RunApplyCmd};
 }
 

@@ -9,6 +9,7 @@
 #include "util/duration.h"
 
 DECLARE_string(spool);
+DECLARE_int32(metrics_port);
 DEFINE_string(source, "", "Source connection string (mongodb://...), or env:VAR to read it from "
                           "environment variable VAR (keeps credentials out of `ps`).");
 DEFINE_string(source_kind, "mongo", "mongo (change streams), cosmos (Azure Cosmos DB for MongoDB "
@@ -83,6 +84,8 @@ int RunCaptureCmd(const std::vector<std::string>& args) {
     if (!v.ok()) return Fail(cmd, v.status().WithContext("--capture_retention"));
     o.retention_ms = v.value();
   }
+  if (Status p = CheckPortFlag(FLAGS_metrics_port, "--metrics_port"); !p.ok()) return Fail(cmd, p);
+  o.metrics_port = FLAGS_metrics_port;
   o.stop = InstallStopSignals();
   Status s = capture::RunCapture(o);
   if (!s.ok()) return Fail(cmd, s);
@@ -100,7 +103,9 @@ Command MakeCaptureCommand() {
       "spool, fsyncing each batch before its resume position counts. Runs until SIGINT or\n"
       "SIGTERM, then seals the open segment and exits 0. Restarted on the same spool, it\n"
       "resumes from the last durable position; if the source no longer holds it, capture\n"
-      "stops and says a new snapshot is needed (it never skips).\n\n"
+      "stops and says a new snapshot is needed (it never skips). Every second it writes\n"
+      "status/capture.status for `docshift status`; --metrics_port also serves Prometheus\n"
+      "metrics on 127.0.0.1.\n\n"
       "One capture per spool: a second one fails naming the holder's pid. A spool belongs to\n"
       "one source; pointing capture at another refuses.\n\n"
       "Examples:\n"
@@ -110,7 +115,7 @@ Command MakeCaptureCommand() {
       {"source", "spool", "source_kind", "scope", "include", "exclude", "start_at",
        "batch_max_events", "batch_max_bytes", "batch_max_time", "segment_max_bytes",
        "segment_max_age", "zstd_level", "progress_interval", "oplog_max_await",
-       "capture_retention"},
+       "capture_retention", "metrics_port"},
       &RunCaptureCmd};
 }
 

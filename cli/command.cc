@@ -30,6 +30,12 @@ std::vector<std::string> SplitList(const std::string& s) {
   return out;
 }
 
+Status CheckPortFlag(int32_t value, const std::string& flag) {
+  if (value >= 0 && value <= 65535) return Status::OK();
+  return Status::InvalidArgument(flag + " " + std::to_string(value) +
+                                 " is not a TCP port: use 1..65535, or 0 for none");
+}
+
 int ExitCodeFor(const Status& s) {
   switch (s.code()) {
     case Status::Code::kOk: return kExitOk;
@@ -102,9 +108,13 @@ Status ParseCommandFlags(const Command& cmd, int argc, char** argv,
       return Status::InvalidArgument("unknown flag --" + name + " for `docshift " + cmd.name +
                                      "`; see `docshift " + cmd.name + " --help`");
     }
+    const auto implicit = std::find_if(cmd.implicit_values.begin(), cmd.implicit_values.end(),
+                                       [&](const auto& iv) { return iv.first == name; });
     if (!has_value) {
       if (info.type == "bool") {
         value = "true";
+      } else if (implicit != cmd.implicit_values.end()) {
+        value = implicit->second;
       } else if (i + 1 < argc) {
         value = argv[++i];
       } else {

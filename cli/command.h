@@ -3,8 +3,10 @@
 // Options struct from FLAGS_* and calls into a library, which never reads flags itself.
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "util/status.h"
@@ -28,6 +30,9 @@ struct Command {
   std::vector<std::string> flags;  // gflags names this command accepts
   // Runs with flags already parsed; returns the exit code.
   int (*run)(const std::vector<std::string>& positional);
+  // Non-boolean flags whose value is optional, and the value a bare `--flag` means
+  // (`--watch` = `--watch=2`). A bare one never takes the next argument as its value.
+  std::vector<std::pair<std::string, std::string>> implicit_values = {};
 };
 
 const std::vector<Command>& AllCommands();
@@ -43,6 +48,9 @@ void PrintTopHelp(std::ostream& out);
 // A connection-string flag: the URI itself, or env:VAR to read it from the environment
 // (so credentials stay out of `ps`). InvalidArgument naming the flag if empty or unset.
 StatusOr<std::string> ResolveUriFlag(const std::string& value, const std::string& flag);
+
+// A TCP port flag: 0 (off) or 1..65535; InvalidArgument naming the flag otherwise.
+Status CheckPortFlag(int32_t value, const std::string& flag);
 
 // "a,b,,c" → {"a", "b", "c"}: comma-separated flag values.
 std::vector<std::string> SplitList(const std::string& s);

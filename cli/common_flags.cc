@@ -8,3 +8,10 @@ DEFINE_uint64(docs_per_range, 100000, "snapshot/verify/reconcile: split collecti
                                       "of about this many documents (copied or compared in "
                                       "parallel, recorded when done; bounds verify's memory per "
                                       "range).");
+DEFINE_string(name, "apply", "Name of the apply: its checkpoint (checkpoints/NAME.ckpt), "
+                             "dead-letter file (deadletter/NAME.dlq) and status file "
+                             "(status/apply-NAME.status) in the spool.");
+DEFINE_int32(metrics_port, 0, "Serve Prometheus metrics at http://127.0.0.1:PORT/metrics "
+                              "(loopback only; 0 = off). `docshift status` needs no port: it "
+                              "reads the status files in the spool.");
+

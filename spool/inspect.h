@@ -50,5 +50,8 @@ const char* OpName(int op);
 // seconds since the epoch into ms. InvalidArgument naming the text otherwise.
 StatusOr<int64_t> ParseTimeMs(const std::string& text);
 std::string FormatTimeMs(int64_t ms);
+// s as a JSON string literal: quoted, with quotes, backslashes and control characters
+// escaped.
+std::string JsonString(const std::string& s);
 
 }  // namespace docshift::spool

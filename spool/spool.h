@@ -111,6 +111,8 @@ class SpoolWriter {
 
   const ManifestState& manifest() const { return manifest_; }
   const std::string& dir() const { return opts_.dir; }
+  // Bytes in the open segment (appended, durable or not); 0 when none is open.
+  uint64_t open_segment_bytes() const { return open_ ? open_->file_size() : 0; }
 
  private:
   explicit SpoolWriter(const SpoolWriterOptions& opts);

@@ -10,6 +10,7 @@
 #include "mongo/mongo_util.h"
 #include "mongo/namespaces.h"
 #include "proto/spool.pb.h"
+#include "spool/inspect.h"
 #include "util/status.h"
 #include "verify/compare.h"
 
@@ -66,7 +67,6 @@ mongo::BsonPtr IdInFilter(const std::vector<const std::string*>& ids);
 Status ParallelFor(Side* src, Side* tgt, int parallel, size_t n, const std::atomic<bool>* stop,
                    const std::function<Status(size_t, mongoc_client_t*, mongoc_client_t*)>& fn);
 
-// A JSON string literal.
-std::string JsonString(const std::string& s);
+using spool::JsonString;  // a JSON string literal
 
 }  // namespace docshift::verify::internal

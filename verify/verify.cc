@@ -762,27 +762,6 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
 
 // ---- Report ----
 
-std::string internal::JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 std::string ReportJson(const VerifyOptions& o, const VerifyResult& r) {
   std::ostringstream j;

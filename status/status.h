@@ -1,0 +1,124 @@
+// `docshift status`: where a migration stands, computed from the spool alone (manifest,
+// segments, checkpoint, dead letters, snapshot/STATE) plus the status files capture and
+// apply write about once a second (status/*.status, see reporter.h). Never takes the
+// spool lock; safe beside a running capture and apply. A status file left by a dead
+// process is just stale: its heartbeat stops advancing and the process shows as stopped.
+//
+// Definitions (also in README.md):
+//   capture lag    0 when capture's last read found nothing newer on the source (caught
+//                  up), else now - source time of the newest captured event.
+//   apply lag      gap_in_seconds: 0 when the checkpoint has reached the spool's last
+//                  durable seq, else now - capture time of the oldest unapplied event.
+//   namespace gap  0 when apply has nothing of the namespace pending, else now - capture
+//                  time of its oldest read but unapplied event (from apply's status file).
+//   alive          the status file's heartbeat is fresh (younger than kStaleAfter or five
+//                  intervals, whichever is longer), the process did not record a clean
+//                  exit, and (on this host) its pid is running.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "proto/spool.pb.h"
+#include "util/env.h"
+#include "util/status.h"
+
+namespace docshift::status {
+
+// Lags up to this many seconds count as "in sync".
+inline constexpr double kInSyncLagSeconds = 5.0;
+// A heartbeat older than this (or five status intervals) is stale.
+inline constexpr int64_t kStaleAfterMs = 5000;
+
+// One status file as read.
+struct ProcessView {
+  bool present = false;       // a readable status file exists
+  bool alive = false;         // see "alive" above
+  std::string why_not_alive;  // "no status file", "exited at ...", "heartbeat 12 s old", ...
+  double heartbeat_age_s = 0;
+  pb::ProcessStatus st;       // as written by the process
+};
+
+struct NamespaceView {
+  std::string ns;
+  uint64_t events_applied = 0;     // by the current (or last) apply process
+  int64_t last_source_ms = 0;      // source time of its last applied event
+  double gap_s = 0;
+};
+
+struct ApplyView {
+  std::string name;
+  bool has_checkpoint = false;
+  uint64_t checkpoint_seq = 0;
+  int64_t checkpoint_updated_ms = 0;
+  uint64_t events_applied_total = 0;  // over every run, from the checkpoint
+  uint64_t backlog_events = 0;        // last_durable_seq - checkpoint_seq
+  uint64_t backlog_bytes = 0;         // on-disk segment bytes holding them (prorated)
+  int64_t oldest_unapplied_capture_ms = 0;  // 0 when nothing is unapplied
+  double gap_s = 0;                   // apply lag, see above
+  double events_per_s = 0;            // from the status file (0 when not alive)
+  uint64_t dead_letters = 0;          // records in deadletter/<name>.dlq
+  std::vector<NamespaceView> namespaces;  // from the status file, sorted by namespace
+  ProcessView process;
+};
+
+struct SnapshotCollectionView {
+  std::string ns;
+  uint64_t ranges_done = 0, ranges_total = 0;
+  uint64_t docs_copied = 0, estimated_docs = 0;
+};
+
+struct SnapshotView {
+  bool present = false;       // snapshot/STATE exists
+  bool running = false;       // finished_wall_ms == 0
+  std::string snapshot_id;
+  int64_t started_ms = 0, finished_ms = 0;
+  std::vector<SnapshotCollectionView> collections;
+};
+
+struct MigrationStatus {
+  std::string spool_dir;
+  int64_t now_ms = 0;
+  // "snapshotting" | "catching up" | "in sync" | "capture stopped" | "apply stopped"
+  std::string state;
+  std::string state_reason;  // one line: why this state
+
+  // Capture.
+  ProcessView capture;
+  bool capture_alive = false;
+  double capture_lag_s = 0;
+  double capture_events_per_s = 0;
+
+  // Spool.
+  std::string source_kind;
+  uint64_t last_durable_seq = 0;   // sealed segments + the open segment's complete records
+  uint64_t segments = 0;           // live segments, the open one included
+  uint64_t sealed_segments = 0;
+  uint64_t spool_bytes = 0;
+  int64_t last_event_capture_ms = 0;  // capture time of the newest event in the spool (0: none)
+  uint64_t last_cluster_time = 0;     // source cluster time of the newest event
+
+  // Apply (the one named in CollectStatus).
+  ApplyView apply;
+  std::vector<std::string> apply_names;  // every apply name seen in the spool
+
+  SnapshotView snapshot;
+  // Things that did not stop the report: a damaged status file, a segment that vanished
+  // under retention while being read, ...
+  std::vector<std::string> warnings;
+};
+
+// Reads everything and computes the figures at now_ms. NotFound (naming the directory)
+// when there is no spool there; Corruption when the manifest or a sealed segment that is
+// needed is damaged. Missing or partial status files, checkpoints and dead-letter files
+// are not errors.
+StatusOr<MigrationStatus> CollectStatus(Env* env, const std::string& spool_dir, int64_t now_ms,
+                                        const std::string& apply_name = "apply");
+
+// A human table, several lines.
+std::string RenderText(const MigrationStatus& s);
+// One JSON object on one line (stable key names; see README.md).
+std::string RenderJson(const MigrationStatus& s);
+
+}  // namespace docshift::status
