@@ -63,9 +63,22 @@ class Cutover {
     return "";
   }
 
+  // ProcessesProblem, once it has lasted kGraceMs.
+  std::string Problem(const status::MigrationStatus& st) {
+    std::string p = ProcessesProblem(st);
+    if (p.empty()) {
+      problem_since_ = 0;
+      return p;
+    }
+    if (problem_since_ == 0) problem_since_ = NowMs();
+    return NowMs() - problem_since_ >= kGraceMs || TimedOut() ? p : "";
+  }
+
+  static constexpr int64_t kGraceMs = 10'000;
   const CutoverOptions& o_;
   Env* env_;
   int64_t deadline_;
+  int64_t problem_since_ = 0;
   CutoverResult res_;
 };
 
@@ -85,9 +98,17 @@ StatusOr<CutoverResult> Cutover::Run() {
     }
   }
 
-  // 1. Preconditions.
+  // 1. Preconditions (a process just started, or a heartbeat late under load, gets a
+  // grace period before it counts as not running).
   ASSIGN_OR_RETURN(auto st, Collect());
-  if (auto p = ProcessesProblem(st); !p.empty()) return NotSafe(p);
+  for (int64_t since = NowMs();;) {
+    std::string p = ProcessesProblem(st);
+    if (p.empty()) break;
+    if (NowMs() - since >= kGraceMs || TimedOut()) return NotSafe(p);
+    if (Stopped()) return Status::Aborted("cutover stopped");
+    Sleep();
+    ASSIGN_OR_RETURN(st, Collect());
+  }
   res_.checks.push_back("capture and apply are running" +
                         std::string(st.snapshot.present ? "; the snapshot has finished" : ""));
 
@@ -96,7 +117,7 @@ StatusOr<CutoverResult> Cutover::Run() {
   int64_t next_say = 0;
   for (;;) {
     ASSIGN_OR_RETURN(st, Collect());
-    if (auto p = ProcessesProblem(st); !p.empty()) return NotSafe(p);
+    if (auto p = Problem(st); !p.empty()) return NotSafe(p);
     if (st.capture_lag_s <= max_lag && st.apply.gap_s <= max_lag) break;
     if (Stopped()) return Status::Aborted("cutover stopped");
     if (TimedOut()) {
@@ -126,7 +147,7 @@ StatusOr<CutoverResult> Cutover::Run() {
   next_say = NowMs() + 5000;
   for (;;) {
     ASSIGN_OR_RETURN(st, Collect());
-    if (auto p = ProcessesProblem(st); !p.empty()) return NotSafe(p);
+    if (auto p = Problem(st); !p.empty()) return NotSafe(p);
     const int64_t now = NowMs();
     if (st.last_durable_seq != seq0) {
       if (first_arrival_ms == 0) first_arrival_ms = now;
@@ -162,7 +183,7 @@ StatusOr<CutoverResult> Cutover::Run() {
   // 4. Drain.
   for (;;) {
     ASSIGN_OR_RETURN(st, Collect());
-    if (auto p = ProcessesProblem(st); !p.empty()) return NotSafe(p);
+    if (auto p = Problem(st); !p.empty()) return NotSafe(p);
     if (st.last_durable_seq != seq0) {
       return NotSafe("writes resumed at the source while apply drained (spool now ends at " +
                      std::to_string(st.last_durable_seq) + "); stop them and run cutover again");

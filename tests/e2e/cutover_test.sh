@@ -86,19 +86,20 @@ grep -q "^SAFE TO SWITCH" "$WORK/cutover.ok.log" || fail "no SAFE TO SWITCH line
 grep "ok: " "$WORK/cutover.ok.log" | sed 's/^/ /'
 
 # A document changed on the target behind docshift's back: the final verify names it.
-"$PY" - "$TGT" "$PREFIX" <<'EOF' || fail "cannot change the target"
+tampered=$("$PY" - "$TGT" "$PREFIX" <<'EOF'
 import sys
 from pymongo import MongoClient
 c = MongoClient(sys.argv[1])[sys.argv[2] + "0"]["c0"]
-d = c.find_one()
+d = c.find_one({"_id": {"$type": "long"}})
 c.update_one({"_id": d["_id"]}, {"$set": {"tampered": True}})
-print(repr(d["_id"]))
+print(d["_id"])
 EOF
+) || fail "cannot change the target"
 cutover cutover.tampered.log --timeout 120s
 rc=$?
 [ $rc -eq 1 ] || fail "cutover with a tampered target exited $rc, want 1: $(tail -3 "$WORK/cutover.tampered.log")"
-grep -q "NOT SAFE: the final verify found differences: ${PREFIX}0.c0" "$WORK/cutover.tampered.log" \
-  || fail "the tampered document was not reported: $(tail -3 "$WORK/cutover.tampered.log")"
+grep -q "NOT SAFE: the final verify found differences: ${PREFIX}0.c0: .* 1 changed, e.g. _id $tampered)" \
+  "$WORK/cutover.tampered.log" || fail "the tampered document was not reported: $(tail -3 "$WORK/cutover.tampered.log")"
 echo "  tampered target: $(grep "NOT SAFE:" "$WORK/cutover.tampered.log" | head -1 | sed 's/^ *//')"
 
 # Apply not running: refused at once, naming it.
