@@ -34,7 +34,6 @@ class Cutover {
   }
   void Say(const std::string& line) {
     if (o_.progress) o_.progress(line);
-    LOG(INFO) << line;
   }
   bool Stopped() const { return o_.stop != nullptr && o_.stop->load(); }
   bool TimedOut() const { return NowMs() >= deadline_; }

@@ -4,7 +4,8 @@
 #
 #   source: mongo-java-server (change streams)  →  spool  →  target: FerretDB (PostgreSQL)
 #
-# 1. load data into the source (the independent workload generator, 6 collections);
+# 1. load data into the source: a 10,000-document collection with an index, and the
+#    independent workload generator's 6 collections;
 # 2. start `docshift capture`; once it is ready, the workload generator keeps writing;
 # 3. `docshift snapshot` copies the existing data and indexes, in parallel;
 # 4. `docshift apply` replays every change since the snapshot started;
@@ -44,14 +45,20 @@ for uri in sys.argv[1:]:
     for d in c.list_database_names():
         if d.startswith("demo_"): c.drop_database(d)
 PYEOF
-say "1. the application's data: 20,000 documents in 6 collections, and an index"
-"$PY" tests/workload/workload.py --uri "$SRC" --db-prefix demo_ --dbs 2 --colls 3 \
-  --load 20000 --duration 0 --seed 41 | tail -1
+say "1. the application's data: 10,000 events (with an index) and 6 small collections"
 "$PY" - "$SRC" <<'PYEOF'
 import sys
 from pymongo import MongoClient
-MongoClient(sys.argv[1])["demo_0"]["c0"].create_index([("kind", 1), ("_id", -1)], name="kind_recent")
+events = MongoClient(sys.argv[1])["demo_big"]["events"]
+for start in range(0, 10000, 5000):
+    events.insert_many([{"_id": i, "kind": ["click", "view", "buy"][i % 3], "user": i % 977,
+                         "payload": {"page": f"/p/{i % 50}", "ms": i % 1000}, "pad": "x" * 300}
+                        for i in range(start, start + 5000)])
+events.create_index([("kind", 1), ("user", -1)], name="kind_user")
+print("demo_big.events: 10000 documents, index kind_user")
 PYEOF
+"$PY" tests/workload/workload.py --uri "$SRC" --db-prefix demo_ --dbs 2 --colls 3 \
+  --load 1200 --duration 0 --seed 41 | tail -1
 
 say "2. docshift capture (from now on every change is captured), while the application writes"
 $DS capture --source "$SRC" --spool "$SPOOL" --include 'demo_*' --progress_interval 10s \
@@ -66,7 +73,7 @@ wl=$!
 
 say "3. docshift snapshot: copy what exists, in parallel _id ranges, then the indexes"
 $DS snapshot --source "$SRC" --target "$DST" --spool "$SPOOL" --include 'demo_*' \
-  --progress_interval 2s
+  --docs_per_range 4000 --progress_interval 2s
 
 say "4. docshift apply: replay every change since the snapshot started"
 $DS apply --spool "$SPOOL" --target "$DST" --progress_interval 10s 2>"$W/apply.log" &
