@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <iostream>
@@ -37,6 +38,9 @@ struct Item {
   uint64_t seq = 0;
   pb::ChangeEvent ev;
   std::string db, coll;  // target namespace
+  // The target collection has a secondary unique index: its writes are applied in
+  // sequence order (one lane, ordered bulks), since a value may move between documents.
+  bool ordered = false;
 };
 
 // Which events are finished. Lanes finish their own events in dispatch order, so each
@@ -161,6 +165,7 @@ struct Shared {
   Status fatal;  // first fatal lane error; the reader stops on it
   std::atomic<bool> failed{false};
   std::atomic<uint64_t> dead_letters{0};
+  std::atomic<uint64_t> updates_from_description{0};  // see ApplyOne
   status::StatusReporter* reporter = nullptr;  // null in a dry run
 
   // For the status file's last_error (the log has it too).
@@ -255,9 +260,9 @@ class Lane {
     }
   }
 
-  // Applies items in order: consecutive items for one collection go in one unordered
-  // bulk, never two writes to the same document in one bulk (an unordered bulk may run
-  // them in any order).
+  // Applies items in order: consecutive items for one collection go in one bulk (ordered
+  // for a collection with a secondary unique index, else unordered), never two writes to
+  // the same document in one bulk (an unordered bulk may run them in any order).
   Status ApplyItems(mongoc_client_t* client, std::vector<Item>& items) {
     size_t i = 0;
     while (i < items.size()) {
@@ -303,7 +308,7 @@ class Lane {
     }
     int attempt = 0;
     for (;;) {
-      BsonPtr opts(BCON_NEW("ordered", BCON_BOOL(false)));
+      BsonPtr opts(BCON_NEW("ordered", BCON_BOOL(items[begin].ordered)));
       mongo::BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()));
       op_item.clear();
       bson_error_t err;
@@ -364,6 +369,10 @@ class Lane {
           BSON_ITER_HOLDS_ARRAY(&it)) {
         retry = true;
       }
+      // A server error for the whole bulk, not per write (FerretDB on PostgreSQL reports a
+      // duplicate key so, with an empty writeErrors: tests/README.md): which write it was
+      // is found the same way.
+      if (!retry && !refused && err.domain != 0 && err.code != 0) refused = true;
       if (refused) {
         // The bulk reply's error indexes are not trusted (FerretDB numbers them its own way:
         // tests/README.md); every write of the bulk is done again on its own, which is
@@ -407,12 +416,29 @@ class Lane {
         ok = mongoc_collection_delete_one(coll, w.filter.get(), nullptr, nullptr, &err);
       }
       if (ok) return Status::OK();
+      if (IsDuplicateKey(err) && item.ev.op() == pb::OP_UPDATE) {
+        // The looked-up full document is from later in the stream and collides with a
+        // unique value another document still holds here: apply the event's own change.
+        DocWrite delta;
+        if (Translate(item.ev, &delta, /*prefer_update_description=*/true).ok() &&
+            delta.kind == DocWrite::Kind::kUpdate) {
+          VLOG(1) << "apply: seq " << item.seq << ": the looked-up document collides with a "
+                  << "unique index; applying the update description instead";
+          shared_->updates_from_description++;
+          return ApplyOrderedUpdates(coll, delta, item);
+        }
+      }
       if (!mongo::IsTransient(err)) return DeadLetter(item, static_cast<int>(err.code), err.message);
       if (shared_->opts->stop && shared_->opts->stop->load()) {
         return Status::Aborted("stopped while retrying a transient error");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(5000, 100LL << std::min(attempt, 6))));
     }
+  }
+
+  // 11000, or FerretDB on PostgreSQL's code 1 with PostgreSQL's message (tests/README.md).
+  static bool IsDuplicateKey(const bson_error_t& err) {
+    return err.code == 11000 || strstr(err.message, "duplicate key") != nullptr;
   }
 
   Status ApplyOrderedUpdates(mongoc_collection_t* coll, const DocWrite& w, const Item& item) {
@@ -731,6 +757,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
         }
         if (IsDocumentOp(e->op())) {
           const bool unique = has_unique(item.db, item.coll);
+          item.ordered = unique;
           const size_t h = unique ? hasher(item.db + "." + item.coll)
                                   : hasher(item.db + "." + item.coll + '\0' + CanonicalKey(e->document_key()));
           const int lane = static_cast<int>(h % static_cast<size_t>(opts.lanes));
@@ -796,7 +823,11 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   result.dead_letters = shared.dead_letters.load();
   result.checkpoint_seq = last_ckpt;
   LOG(INFO) << "apply: stopped; " << result.events_applied << " events this run, checkpoint seq "
-            << result.checkpoint_seq << ", dead letters " << result.dead_letters;
+            << result.checkpoint_seq << ", dead letters " << result.dead_letters
+            << (shared.updates_from_description > 0
+                    ? ", " + std::to_string(shared.updates_from_description.load()) +
+                          " updates applied from their description (unique index)"
+                    : std::string());
   if (!status.ok()) return status;
   return result;
 }

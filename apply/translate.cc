@@ -124,7 +124,7 @@ std::string CanonicalKey(const std::string& document_key_bytes) {
   return out;
 }
 
-Status Translate(const pb::ChangeEvent& e, DocWrite* out) {
+Status Translate(const pb::ChangeEvent& e, DocWrite* out, bool prefer_update_description) {
   if (!ValidDoc(e.document_key())) {
     return Status::InvalidArgument("event has no valid document key");
   }
@@ -156,7 +156,8 @@ Status Translate(const pb::ChangeEvent& e, DocWrite* out) {
       out->kind = DocWrite::Kind::kDelete;
       return Status::OK();
     case pb::OP_UPDATE:
-      if (ValidDoc(e.full_document())) {
+      if (ValidDoc(e.full_document()) &&
+          !(prefer_update_description && ValidDoc(e.update_description()))) {
         out->kind = DocWrite::Kind::kReplace;
         out->doc = Copy(e.full_document());
         return Status::OK();

@@ -52,7 +52,13 @@ bool IsDdlOp(int op);
 // InvalidArgument (a permanent, per-event problem: dead-lettered by apply) when the event
 // lacks what its type needs (no document key, an update with neither full document nor
 // update description, BSON that does not parse).
-Status Translate(const pb::ChangeEvent& e, DocWrite* out);
+//
+// prefer_update_description: for an update that carries both, use the update description
+// rather than the full document. A full document from updateLookup is the document as it
+// was when capture looked it up, possibly after later changes; replaying that "future"
+// state can collide with a unique index that another document still holds at this point
+// of the stream. The description is exactly this event's change.
+Status Translate(const pb::ChangeEvent& e, DocWrite* out, bool prefer_update_description = false);
 
 // A key for "same document" that follows the server's equality rather than the bytes:
 // the key's _id, with numbers compared by value across int32/int64/double (1 ==

@@ -25,6 +25,7 @@
 #include "spool/dead_letter.h"
 #include "spool/format.h"
 #include "spool/spool.h"
+#include "status/reporter.h"
 #include "util/duration.h"
 #include "util/env.h"
 
@@ -58,6 +59,24 @@ bool CaptureRunning(Env* env, const std::string& spool_dir, int* pid) {
   }
   *pid = std::atoi(content.c_str());
   return *pid > 0 && kill(*pid, 0) == 0;
+}
+
+// A running apply on this spool (its status file is fresh and its pid alive), if any:
+// the snapshot must not copy while apply writes (see snapshot.h).
+std::string RunningApply(Env* env, const std::string& spool_dir) {
+  const std::string dir = JoinPath(spool_dir, spool::kStatusDir);
+  auto names = env->GetChildren(dir);
+  if (!names.ok()) return "";
+  for (const auto& n : *names) {
+    if (n.rfind("apply-", 0) != 0) continue;
+    pb::ProcessStatus st;
+    if (!status::ReadProcessStatus(env, JoinPath(dir, n), &st).ok()) continue;
+    const bool fresh = NowMs() - st.heartbeat_wall_ms() < std::max<int64_t>(10'000, 5 * st.interval_ms());
+    if (!st.exited() && fresh && st.pid() > 0 && kill(static_cast<pid_t>(st.pid()), 0) == 0) {
+      return "'" + st.name() + "' (pid " + std::to_string(st.pid()) + ")";
+    }
+  }
+  return "";
 }
 
 std::string HumanBytes(double b) {
@@ -609,6 +628,12 @@ StatusOr<SnapshotResult> RunSnapshot(const SnapshotOptions& opts) {
               << state.started_wall_ms() << "), start_seq " << state.start_seq();
   }
   if (fresh) {
+    if (std::string a = RunningApply(env, opts.spool_dir); !a.empty()) {
+      return Status::FailedPrecondition(
+          "apply " + a + " is running on " + opts.spool_dir + "; stop it before starting a "
+          "snapshot (started again afterwards, it waits for the snapshot and replays every "
+          "change from its start)");
+    }
     int pid = 0;
     if (!CaptureRunning(env, opts.spool_dir, &pid)) {
       LOG(WARNING) << "snapshot: no capture is running on " << opts.spool_dir

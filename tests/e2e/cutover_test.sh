@@ -85,6 +85,20 @@ rc=$?
 grep -q "^SAFE TO SWITCH" "$WORK/cutover.ok.log" || fail "no SAFE TO SWITCH line"
 grep "ok: " "$WORK/cutover.ok.log" | sed 's/^/ /'
 
+# A Cosmos DB source never reports deletes: cutover's reconciliation pass (automatic for
+# a cosmos spool, forced here) deletes a target document the source does not have.
+"$PY" - "$TGT" "$PREFIX" <<'EOF' || fail "cannot add a document to the target"
+import sys
+from pymongo import MongoClient
+MongoClient(sys.argv[1])[sys.argv[2] + "0"]["c1"].insert_one({"_id": "deleted-at-source", "x": 1})
+EOF
+cutover cutover.reconcile.log --timeout 120s --reconcile always
+rc=$?
+[ $rc -eq 0 ] || fail "cutover --reconcile always exited $rc: $(tail -5 "$WORK/cutover.reconcile.log")"
+grep -q "ok: reconciled deletes: 1 target documents" "$WORK/cutover.reconcile.log" \
+  || fail "the reconciliation pass did not delete the extra document: $(grep "ok:" "$WORK/cutover.reconcile.log")"
+echo "  $(grep "ok: reconciled" "$WORK/cutover.reconcile.log" | sed 's/^ *//')"
+
 # A document changed on the target behind docshift's back: the final verify names it.
 tampered=$("$PY" - "$TGT" "$PREFIX" <<'EOF'
 import sys
@@ -110,4 +124,4 @@ rc=$?
 [ $rc -eq 1 ] || fail "cutover without apply exited $rc, want 1"
 grep -q "NOT SAFE: apply 'apply' is not running" "$WORK/cutover.noapply.log" \
   || fail "cutover without apply did not say so: $(tail -3 "$WORK/cutover.noapply.log")"
-echo "cutover_test: PASS: refused during writes, safe after, refused on a tampered target and without apply"
+echo "cutover_test: PASS: refused during writes, safe after, reconciled an extra document, refused on a tampered target and without apply"

@@ -148,6 +148,13 @@ grep -q "already finished" "$WORK/snapshot.again.log" || fail "a finished snapsh
 
 wait_for 30 grep -q "just after the snapshot's start" "$WORK/apply.log" \
   || fail "apply did not start from the snapshot's start"
+# A new snapshot while apply writes is refused (and changes nothing).
+wait_for 30 test -f "$SPOOL/status/apply-apply.status" || fail "apply wrote no status file"
+"$DS" snapshot --source "$SRC" --target "$TGT" --spool "$SPOOL" --include "${PREFIX}*" --restart \
+  >"$WORK/snapshot.restart.log" 2>&1
+rc=$?
+[ $rc -eq 3 ] && grep -q "apply 'apply' (pid $app_pid) is running" "$WORK/snapshot.restart.log" \
+  || fail "a snapshot beside a running apply was not refused (exit $rc): $(tail -2 "$WORK/snapshot.restart.log")"
 
 wait "$wl_pid"; rc=$?
 wl_pid=""
