@@ -38,13 +38,13 @@ std::string IdKeyFrom(const std::string& doc_bytes) {
   return out;
 }
 
+}  // namespace
+
 bool HasId(const std::string& doc_bytes) {
   bson_t doc;
   bson_iter_t it;
   return mongo::ViewBytes(doc_bytes, &doc) && bson_iter_init_find(&it, &doc, "_id");
 }
-
-}  // namespace
 
 pb::OpType ParseOperationType(const std::string& s) {
   if (s == "insert") return pb::OP_INSERT;
@@ -112,7 +112,8 @@ Status ConvertChangeEvent(const bson_t* doc, ConvertContext* ctx, pb::ChangeEven
   }
   if (!have_id) return Status::InvalidArgument("change event has no _id (resume token)");
   if (!have_op) return Status::InvalidArgument("change event has no operationType");
-  if (!have_ns || out->db().empty()) {
+  ctx->ns_from_stream = !have_ns || out->db().empty();
+  if (ctx->ns_from_stream) {
     out->set_db(ctx->stream_db);
     if (out->coll().empty()) out->set_coll(ctx->stream_coll);
   }
@@ -319,6 +320,28 @@ Status ConvertOplogEntry(const bson_t* entry, const OplogOptions& opts,
   const std::string token = mongo::Bytes(&tok);
   bson_destroy(&tok);
   for (size_t k = before; k < out->size(); ++k) (*out)[k].set_resume_token(token);
+  return Status::OK();
+}
+
+Status RepairKeyFromOplogEntry(const bson_t* oplog_entry, pb::ChangeEvent* ev) {
+  std::vector<pb::ChangeEvent> from_oplog;
+  uint32_t t = 0, i = 0;
+  RETURN_IF_ERROR(ConvertOplogEntry(oplog_entry, OplogOptions{}, &from_oplog, &t, &i));
+  if (from_oplog.size() != 1) {
+    return Status::InvalidArgument("the oplog entry holds " + std::to_string(from_oplog.size()) + " writes");
+  }
+  const pb::ChangeEvent& o = from_oplog[0];
+  if (o.cluster_time() != ev->cluster_time() || o.db() != ev->db() || o.coll() != ev->coll()) {
+    return Status::InvalidArgument("the oplog entry at that time is for " + o.db() + "." + o.coll());
+  }
+  if (!HasId(o.document_key())) return Status::InvalidArgument("the oplog entry names no _id");
+  ev->set_document_key(o.document_key());
+  if (!HasId(ev->full_document())) ev->clear_full_document();
+  if (o.op() == pb::OP_UPDATE) ev->set_update_description(o.update_description());
+  if (o.op() == pb::OP_REPLACE) {
+    ev->set_op(pb::OP_REPLACE);
+    ev->set_full_document(o.full_document());
+  }
   return Status::OK();
 }
 

@@ -19,6 +19,8 @@ struct ConvertContext {
   // Count of events whose documentKey lacked _id and was rebuilt from fullDocument
   // (mongo-java-server sends the update's operators as documentKey).
   uint64_t rebuilt_document_keys = 0;
+  // Set by each ConvertChangeEvent: the event named no namespace and got the stream's.
+  bool ns_from_stream = false;
 };
 
 // A change stream event. InvalidArgument if it lacks an _id (resume token) or an
@@ -36,6 +38,17 @@ struct OplogOptions {
 // *ts gets the entry's timestamp. InvalidArgument if the entry has no ts.
 Status ConvertOplogEntry(const bson_t* entry, const OplogOptions& opts,
                          std::vector<pb::ChangeEvent>* out, uint32_t* ts_t, uint32_t* ts_i);
+
+// Workaround, named: mongo-java-server sends an update's operators ({"$set": ...}) as its
+// documentKey, and when the document is gone by the time of the updateLookup, a
+// fullDocument without _id (tests/README.md). Such an event is rebuilt from the source's
+// oplog entry at the same cluster time: its key from o2, its update description from the
+// operators, the unusable full document dropped. InvalidArgument if the entry does not
+// describe one write at that time with an _id.
+Status RepairKeyFromOplogEntry(const bson_t* oplog_entry, pb::ChangeEvent* ev);
+
+// Whether a document (BSON bytes) has an _id field.
+bool HasId(const std::string& doc_bytes);
 
 pb::OpType ParseOperationType(const std::string& s);
 

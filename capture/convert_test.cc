@@ -58,6 +58,40 @@ TEST(ConvertChangeEvent, StreamNamespaceAndRebuiltKeyForMongoJavaServerQuirk) {
   EXPECT_EQ(ctx.rebuilt_document_keys, 1u);
 }
 
+// mongo-java-server, document deleted before the updateLookup: neither the documentKey
+// nor the fullDocument (the $set contents) has an _id. The oplog entry at the same
+// cluster time gives the key and the update description.
+TEST(RepairKeyFromOplogEntry, RebuildsAnUpdateWhoseDocumentIsGone) {
+  auto doc = mongo::FromJson(R"({"_id": {"_data": "1"}, "operationType": "update",
+    "clusterTime": {"$timestamp": {"t": 20, "i": 7}},
+    "documentKey": {"$set": {"a": 1}}, "fullDocument": {"a": 1}})");
+  ConvertContext ctx;
+  ctx.stream_db = "d";
+  ctx.stream_coll = "c";
+  pb::ChangeEvent e;
+  ASSERT_TRUE(ConvertChangeEvent(doc.get(), &ctx, &e).ok());
+  EXPECT_FALSE(HasId(e.document_key()));
+  auto entry = mongo::FromJson(R"({"ts": {"$timestamp": {"t": 20, "i": 7}}, "op": "u", "ns": "d.c",
+    "o": {"$set": {"a": 1}}, "o2": {"_id": 42}})");
+  ASSERT_TRUE(RepairKeyFromOplogEntry(entry.get(), &e).ok());
+  EXPECT_EQ(e.op(), pb::OP_UPDATE);
+  EXPECT_EQ(Json(e.document_key()), R"({ "_id" : 42 })");
+  EXPECT_TRUE(e.full_document().empty());
+  EXPECT_EQ(Json(e.update_description()), R"({ "updatedFields" : { "a" : 1 }, "removedFields" : [  ] })");
+  EXPECT_EQ(e.resume_token(), mongo::Bytes(mongo::FromJson(R"({"_data": "1"})").get()));
+
+  // An entry of another time or namespace is refused and the event left alone.
+  pb::ChangeEvent f;
+  ASSERT_TRUE(ConvertChangeEvent(doc.get(), &ctx, &f).ok());
+  auto other_time = mongo::FromJson(R"({"ts": {"$timestamp": {"t": 20, "i": 8}}, "op": "u", "ns": "d.c",
+    "o": {"$set": {"a": 1}}, "o2": {"_id": 42}})");
+  EXPECT_FALSE(RepairKeyFromOplogEntry(other_time.get(), &f).ok());
+  auto other_ns = mongo::FromJson(R"({"ts": {"$timestamp": {"t": 20, "i": 7}}, "op": "u", "ns": "d.x",
+    "o": {"$set": {"a": 1}}, "o2": {"_id": 42}})");
+  EXPECT_FALSE(RepairKeyFromOplogEntry(other_ns.get(), &f).ok());
+  EXPECT_FALSE(HasId(f.document_key()));
+}
+
 TEST(ConvertChangeEvent, DdlKeepsTheRawEventAndMissingFieldsAreErrors) {
   auto drop = mongo::FromJson(R"({"_id": {"_data": "2"}, "operationType": "rename",
     "ns": {"db": "a", "coll": "b"}, "to": {"db": "a", "coll": "c"}})");

@@ -197,6 +197,23 @@ TEST_F(StatusTest, LaggingApplyIsCatchingUpAndNamespaceGapIsRecomputed) {
   EXPECT_DOUBLE_EQ(s.apply.namespaces[0].gap_s, 7.0);
 }
 
+// apply writes its status file about once a second, its checkpoint more often: a status
+// file that still lists a pending event the checkpoint covers must not show a gap.
+TEST_F(StatusTest, StaleNamespacePendingIsZeroOnceTheCheckpointCoversTheSpool) {
+  Write(10, 0);
+  Checkpoint(10);
+  Put(Live("capture"));
+  pb::ProcessStatus apply = Live("apply");
+  auto* ns = apply.add_namespaces();
+  ns->set_ns("db.c0");
+  ns->set_oldest_pending_capture_ms(kNow - 1200);
+  Put(apply);
+  MigrationStatus s = Collect();
+  EXPECT_EQ(s.state, "in sync") << s.state_reason;
+  ASSERT_EQ(s.apply.namespaces.size(), 1u);
+  EXPECT_DOUBLE_EQ(s.apply.namespaces[0].gap_s, 0.0);
+}
+
 TEST_F(StatusTest, CaptureBehindTheSourceIsCatchingUp) {
   Write(5, 0);
   Checkpoint(5);
