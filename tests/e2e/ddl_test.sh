@@ -2,7 +2,8 @@
 # End-to-end: a collection drop is captured as a DDL event and applied as a barrier: every
 # write before it lands first, then the drop, so none of the dropped collection's earlier
 # writes can recreate it on the target (issue #4). Capture is then SIGKILLed and restarted
-# and the collection created again: its new stream starts after the drop.
+# and the collection created again: its new stream starts after the drop; a brand-new
+# collection is found by discovery.
 #
 # Usage: ddl_test.sh DOCSHIFT. URIs from SOURCE_CS_URI (mongo-java-server: its collection
 # change streams report a drop), TARGET_PG_URI and TESTBED_PYTHON (build/testbed.env).
@@ -94,6 +95,7 @@ from pymongo import MongoClient
 db = MongoClient(sys.argv[1])[sys.argv[2] + "0"]
 db["gone"].insert_many([{"_id": 1000 + i, "v": 3} for i in range(20)])
 db["gone"].update_one({"_id": 1000}, {"$set": {"v": 4}})
+db["fresh"].insert_many([{"_id": i, "v": 5} for i in range(10)])
 db["keep"].insert_one({"_id": "end2"})
 EOF
 recreated_applied() {
@@ -101,11 +103,13 @@ recreated_applied() {
 import sys
 from pymongo import MongoClient
 db = MongoClient(sys.argv[1])[sys.argv[2] + "0"]
-sys.exit(0 if db["gone"].count_documents({}) == 20 and db["gone"].find_one({"_id": 1000, "v": 4}) and db["keep"].find_one({"_id": "end2"}) else 1)
+sys.exit(0 if db["gone"].count_documents({}) == 20 and db["gone"].find_one({"_id": 1000, "v": 4}) and
+         db["fresh"].count_documents({}) == 10 and db["keep"].find_one({"_id": "end2"}) else 1)
 EOF
 }
-wait_for 120 recreated_applied || fail "the collection created again after its drop never reached the target in full"
+wait_for 120 recreated_applied || fail "the collection created again after its drop, or a new one, never reached the target in full"
 grep -q "exists again after its stream ended" "$WORK/capture.log" || fail "capture did not say it watches the collection again"
+grep -q "new namespace ${PREFIX}0.fresh discovered" "$WORK/capture.log" || fail "capture did not discover the new collection"
 kill -TERM "$app_pid"; wait "$app_pid"; app_pid=""
 kill -TERM "$cap_pid"; wait "$cap_pid"; cap_pid=""
 "$DS" inspect dump --spool "$SPOOL" --op drop >"$WORK/drops.json" 2>&1
@@ -121,4 +125,4 @@ sys.exit(1 if old else 0)
 EOF
 "$PY" "$ROOT/tests/workload/checker.py" --source "$SRC" --target "$TGT" --db-prefix "$PREFIX" \
   --ignore-empty-collections >"$WORK/checker.log" 2>&1 || fail "checker found differences: $(head -5 "$WORK/checker.log")"
-echo "ddl_test: PASS: drop captured once and applied after every earlier write; collection created again after a capture SIGKILL; $(tail -1 "$WORK/checker.log")"
+echo "ddl_test: PASS: drop captured once and applied after every earlier write; collection created again and a new one discovered after a capture SIGKILL; $(tail -1 "$WORK/checker.log")"
