@@ -186,6 +186,110 @@ bool ModifierToDescription(const bson_t* o, std::string* desc_bytes) {
   return ok;
 }
 
+// MongoDB 5.0+ logs updates as {"$v": 2, "diff": D}. A document diff D has "u" (updated
+// fields), "i" (inserted fields), "d" (deleted fields) and "s<field>" (a sub-diff); an
+// array diff has "a": true, "l" (new length after truncation), "u<index>" and "s<index>".
+// The result is a change stream update description: dotted paths in updatedFields and
+// removedFields, truncations in truncatedArrays. false on anything else (the entry is then
+// kept verbatim and apply dead-letters it).
+struct DiffDescription {
+  bson_t updated = BSON_INITIALIZER;
+  bson_t removed = BSON_INITIALIZER;
+  bson_t truncated = BSON_INITIALIZER;
+  int n_removed = 0, n_truncated = 0;
+  DiffDescription() = default;
+  DiffDescription(const DiffDescription&) = delete;
+  DiffDescription& operator=(const DiffDescription&) = delete;
+  ~DiffDescription() {
+    bson_destroy(&updated);
+    bson_destroy(&removed);
+    bson_destroy(&truncated);
+  }
+};
+
+bool WalkDiff(const bson_t* diff, const std::string& path, bool is_array, DiffDescription* out);
+
+bool WalkSubDiff(bson_iter_t* it, const std::string& path, DiffDescription* out) {
+  if (!BSON_ITER_HOLDS_DOCUMENT(it)) return false;
+  uint32_t len;
+  const uint8_t* data;
+  bson_iter_document(it, &len, &data);
+  bson_t sub;
+  if (!bson_init_static(&sub, data, len)) return false;
+  bson_iter_t a;
+  const bool is_array = bson_iter_init_find(&a, &sub, "a") && bson_iter_as_bool(&a);
+  return WalkDiff(&sub, path, is_array, out);
+}
+
+bool WalkDiff(const bson_t* diff, const std::string& path, bool is_array, DiffDescription* out) {
+  const std::string prefix = path.empty() ? "" : path + ".";
+  bson_iter_t it;
+  if (!bson_iter_init(&it, diff)) return false;
+  while (bson_iter_next(&it)) {
+    const std::string key = bson_iter_key(&it);
+    if (is_array) {
+      if (key == "a") continue;
+      if (key == "l" && BSON_ITER_HOLDS_NUMBER(&it)) {
+        bson_t t;
+        const std::string idx = std::to_string(out->n_truncated++);
+        BSON_APPEND_DOCUMENT_BEGIN(&out->truncated, idx.c_str(), &t);
+        BSON_APPEND_UTF8(&t, "field", path.c_str());
+        BSON_APPEND_INT32(&t, "newSize", static_cast<int32_t>(bson_iter_as_int64(&it)));
+        bson_append_document_end(&out->truncated, &t);
+        continue;
+      }
+      if (key.size() < 2 || key.find_first_not_of("0123456789", 1) != std::string::npos) return false;
+      const std::string elem = prefix + key.substr(1);
+      if (key[0] == 'u') {
+        bson_append_iter(&out->updated, elem.c_str(), -1, &it);
+      } else if (key[0] == 's') {
+        if (!WalkSubDiff(&it, elem, out)) return false;
+      } else {
+        return false;
+      }
+      continue;
+    }
+    if (key == "u" || key == "i" || key == "d") {
+      if (!BSON_ITER_HOLDS_DOCUMENT(&it)) return false;
+      bson_iter_t f;
+      bson_iter_recurse(&it, &f);
+      while (bson_iter_next(&f)) {
+        const std::string field = prefix + bson_iter_key(&f);
+        if (key == "d") {
+          const std::string idx = std::to_string(out->n_removed++);
+          BSON_APPEND_UTF8(&out->removed, idx.c_str(), field.c_str());
+        } else {
+          bson_append_iter(&out->updated, field.c_str(), -1, &f);
+        }
+      }
+    } else if (key.size() > 1 && key[0] == 's') {
+      if (!WalkSubDiff(&it, prefix + key.substr(1), out)) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool DiffToDescription(const bson_t* o, std::string* desc_bytes) {
+  bson_iter_t it;
+  if (!bson_iter_init_find(&it, o, "diff") || !BSON_ITER_HOLDS_DOCUMENT(&it)) return false;
+  uint32_t len;
+  const uint8_t* data;
+  bson_iter_document(&it, &len, &data);
+  bson_t diff;
+  if (!bson_init_static(&diff, data, len)) return false;
+  DiffDescription d;
+  if (!WalkDiff(&diff, "", false, &d)) return false;
+  bson_t desc = BSON_INITIALIZER;
+  BSON_APPEND_DOCUMENT(&desc, "updatedFields", &d.updated);
+  BSON_APPEND_ARRAY(&desc, "removedFields", &d.removed);
+  BSON_APPEND_ARRAY(&desc, "truncatedArrays", &d.truncated);
+  *desc_bytes = mongo::Bytes(&desc);
+  bson_destroy(&desc);
+  return true;
+}
+
 Status ConvertOne(const bson_t* entry, const OplogOptions& opts, uint64_t ct, int64_t wall,
                   std::vector<pb::ChangeEvent>* out) {
   bson_iter_t it;
@@ -235,11 +339,11 @@ Status ConvertOne(const bson_t* entry, const OplogOptions& opts, uint64_t ct, in
     } else {
       e.set_op(pb::OP_UPDATE);
       std::string desc;
-      if (have_o && ModifierToDescription(&o_doc, &desc)) {
+      if (have_o && (DiffToDescription(&o_doc, &desc) || ModifierToDescription(&o_doc, &desc))) {
         e.set_update_description(desc);
       } else {
-        // $v:2 diffs are kept verbatim (ddl holds the entry); apply dead-letters them
-        // until diff support lands, so nothing is lost silently.
+        // Anything else is kept verbatim (ddl holds the entry); apply dead-letters it, so
+        // nothing is lost silently.
         e.set_ddl(mongo::Bytes(entry));
       }
     }

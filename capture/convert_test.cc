@@ -61,6 +61,39 @@ TEST(ConvertChangeEvent, StreamNamespaceAndRebuiltKeyForMongoJavaServerQuirk) {
 // mongo-java-server, document deleted before the updateLookup: neither the documentKey
 // nor the fullDocument (the $set contents) has an _id. The oplog entry at the same
 // cluster time gives the key and the update description.
+// MongoDB 5.0+ oplog: {"$v": 2, "diff": ...} → the change stream update description.
+TEST(ConvertOplogEntry, V2DiffBecomesAnUpdateDescription) {
+  std::vector<pb::ChangeEvent> out;
+  uint32_t t, i;
+  auto upd = mongo::FromJson(R"({"ts": {"$timestamp": {"t": 10, "i": 2}}, "op": "u", "ns": "d.c",
+    "o": {"$v": 2, "diff": {"u": {"a": 1}, "i": {"n": "x"}, "d": {"old": false},
+                            "ssub": {"u": {"x": 2}, "d": {"y": false}, "sdeep": {"i": {"z": true}}},
+                            "sarr": {"a": true, "l": 3, "u1": 9, "s2": {"u": {"k": 1}}}}},
+    "o2": {"_id": 1}})");
+  ASSERT_TRUE(ConvertOplogEntry(upd.get(), OplogOptions{}, &out, &t, &i).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].op(), pb::OP_UPDATE);
+  EXPECT_EQ(Json(out[0].document_key()), R"({ "_id" : 1 })");
+  EXPECT_TRUE(out[0].ddl().empty());
+  EXPECT_EQ(Json(out[0].update_description()),
+            R"({ "updatedFields" : { "a" : 1, "n" : "x", "sub.x" : 2, "sub.deep.z" : true, )"
+            R"("arr.1" : 9, "arr.2.k" : 1 }, "removedFields" : [ "old", "sub.y" ], )"
+            R"("truncatedArrays" : [ { "field" : "arr", "newSize" : 3 } ] })");
+
+  // A diff with a key this code does not know is kept verbatim for apply to dead-letter.
+  out.clear();
+  auto odd = mongo::FromJson(R"({"ts": {"$timestamp": {"t": 10, "i": 3}}, "op": "u", "ns": "d.c",
+    "o": {"$v": 2, "diff": {"x": {"a": 1}}}, "o2": {"_id": 1}})");
+  ASSERT_TRUE(ConvertOplogEntry(odd.get(), OplogOptions{}, &out, &t, &i).ok());
+  EXPECT_TRUE(out[0].update_description().empty());
+  EXPECT_FALSE(out[0].ddl().empty());
+  out.clear();
+  auto bad_index = mongo::FromJson(R"({"ts": {"$timestamp": {"t": 10, "i": 4}}, "op": "u", "ns": "d.c",
+    "o": {"$v": 2, "diff": {"sarr": {"a": true, "uX": 1}}}, "o2": {"_id": 1}})");
+  ASSERT_TRUE(ConvertOplogEntry(bad_index.get(), OplogOptions{}, &out, &t, &i).ok());
+  EXPECT_TRUE(out[0].update_description().empty());
+}
+
 TEST(RepairKeyFromOplogEntry, RebuildsAnUpdateWhoseDocumentIsGone) {
   auto doc = mongo::FromJson(R"({"_id": {"_data": "1"}, "operationType": "update",
     "clusterTime": {"$timestamp": {"t": 20, "i": 7}},
