@@ -2,11 +2,32 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include <mongoc/mongoc.h>
+
 #include <cstring>
 #include <iostream>
 
 #include "cli/command.h"
 #include "cli/signals.h"
+#include "mongo/mongo_util.h"
+
+namespace {
+
+// Debian's libmongoc 1.23 runs mongoc_init() from a library constructor, before main() and
+// before InitOnce() installs the glog handler. That init maps shared-memory counters (read
+// only by the mongoc-stat tool, never by docshift) and, where /dev/shm is not writable
+// (containers, sandboxed CI), logs "Falling back to malloc for counters." through the
+// default handler straight to stderr, breaking the one-line error contract. A
+// .preinit_array entry runs after relocation but before every shared library's
+// constructor, so the early handler is in place in time. (Setting MONGOC_DISABLE_SHM there
+// does not work: libc's own initialisation resets environ afterwards.)
+void InstallEarlyMongocLogHandler(int, char**, char**) {
+  mongoc_log_set_handler(docshift::mongo::EarlyLogHandler, nullptr);
+}
+__attribute__((section(".preinit_array"), used)) void (*const kPreinit)(int, char**, char**) =
+    &InstallEarlyMongocLogHandler;
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace docshift::cli;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -29,6 +30,13 @@ void LogHandler(mongoc_log_level_t level, const char* domain, const char* messag
 }
 
 }  // namespace
+
+void EarlyLogHandler(mongoc_log_level_t level, const char* domain, const char* message,
+                     void* user_data) {
+  // The shared-memory counters are only for mongoc-stat; malloc'ed counters are fine.
+  if (level == MONGOC_LOG_LEVEL_WARNING && std::strstr(message, "for counters") != nullptr) return;
+  mongoc_log_default_handler(level, domain, message, user_data);
+}
 
 void InitOnce() {
   static std::once_flag once;

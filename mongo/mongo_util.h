@@ -46,6 +46,12 @@ struct BulkFree {
 };
 using BulkPtr = std::unique_ptr<mongoc_bulk_operation_t, BulkFree>;
 
+// The handler cli/main.cc installs before libmongoc's library constructor runs: drops the
+// shared-memory counters warning (harmless, and printed where /dev/shm is read-only),
+// passes everything else to libmongoc's default handler. InitOnce() replaces it.
+void EarlyLogHandler(mongoc_log_level_t level, const char* domain, const char* message,
+                     void* user_data);
+
 // Calls mongoc_init once per process (and registers cleanup at exit).
 void InitOnce();
 
