@@ -230,6 +230,7 @@ class ChangeStreamReader {
         caught_up_(&shared->readers_behind) {
     ctx_.stream_db = db_;
     ctx_.stream_coll = coll_;
+    ctx_.cosmos_projection = shared_->opts->source_kind == "cosmos";
   }
   ~ChangeStreamReader() { Join(); }
   // The stream ended with its collection's drop or rename, or an invalidate: nothing more

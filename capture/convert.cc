@@ -111,7 +111,20 @@ Status ConvertChangeEvent(const bson_t* doc, ConvertContext* ctx, pb::ChangeEven
     }
   }
   if (!have_id) return Status::InvalidArgument("change event has no _id (resume token)");
-  if (!have_op) return Status::InvalidArgument("change event has no operationType");
+  if (!have_op && ctx->cosmos_projection && !out->full_document().empty()) {
+    out->set_op(pb::OP_REPLACE);
+    if (out->document_key().empty() || !HasId(out->document_key())) {
+      std::string key = IdKeyFrom(out->full_document());
+      if (!key.empty()) out->set_document_key(key);
+    }
+    ctx->untyped_as_replace++;
+    have_op = true;
+  }
+  if (!have_op) {
+    return Status::InvalidArgument(ctx->cosmos_projection
+                                       ? "change event has neither an operationType nor a fullDocument"
+                                       : "change event has no operationType");
+  }
   ctx->ns_from_stream = !have_ns || out->db().empty();
   if (ctx->ns_from_stream) {
     out->set_db(ctx->stream_db);

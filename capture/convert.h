@@ -21,10 +21,18 @@ struct ConvertContext {
   uint64_t rebuilt_document_keys = 0;
   // Set by each ConvertChangeEvent: the event named no namespace and got the stream's.
   bool ns_from_stream = false;
+  // --source_kind cosmos: the pipeline Azure Cosmos DB for MongoDB requires projects each
+  // event down to {_id, fullDocument, ns, documentKey}, so events carry no operationType
+  // (and no clusterTime). Such an event is the document's whole state after an insert,
+  // update or replace (the $match admits nothing else), recorded as a replace: applied as
+  // a replace with upsert by _id, which is right for all three.
+  bool cosmos_projection = false;
+  // Count of events recorded as a replace because they carried no operationType.
+  uint64_t untyped_as_replace = 0;
 };
 
 // A change stream event. InvalidArgument if it lacks an _id (resume token) or an
-// operationType.
+// operationType (unless ctx->cosmos_projection and it carries a fullDocument).
 Status ConvertChangeEvent(const bson_t* doc, ConvertContext* ctx, pb::ChangeEvent* out);
 
 struct OplogOptions {

@@ -58,6 +58,27 @@ TEST(ConvertChangeEvent, StreamNamespaceAndRebuiltKeyForMongoJavaServerQuirk) {
   EXPECT_EQ(ctx.rebuilt_document_keys, 1u);
 }
 
+// Azure Cosmos DB for MongoDB: its required $project leaves {_id, fullDocument, ns,
+// documentKey}; the event is the document's state and is recorded as a replace.
+TEST(ConvertChangeEvent, CosmosProjectedEventIsAReplaceOfTheFullDocument) {
+  auto doc = mongo::FromJson(R"({"_id": {"_data": "7"}, "ns": {"db": "d", "coll": "c"},
+    "fullDocument": {"_id": 5, "a": 1}})");
+  ConvertContext ctx;
+  pb::ChangeEvent e;
+  // Without the cosmos projection an event with no operationType is refused.
+  EXPECT_FALSE(ConvertChangeEvent(doc.get(), &ctx, &e).ok());
+  ctx.cosmos_projection = true;
+  ASSERT_TRUE(ConvertChangeEvent(doc.get(), &ctx, &e).ok());
+  EXPECT_EQ(e.op(), pb::OP_REPLACE);
+  EXPECT_EQ(Json(e.document_key()), R"({ "_id" : 5 })");
+  EXPECT_EQ(Json(e.full_document()), R"({ "_id" : 5, "a" : 1 })");
+  EXPECT_TRUE(e.ddl().empty());
+  EXPECT_EQ(ctx.untyped_as_replace, 1u);
+  // Nothing to apply: refused even in cosmos mode.
+  auto bare = mongo::FromJson(R"({"_id": {"_data": "8"}, "documentKey": {"_id": 5}})");
+  EXPECT_FALSE(ConvertChangeEvent(bare.get(), &ctx, &e).ok());
+}
+
 // mongo-java-server, document deleted before the updateLookup: neither the documentKey
 // nor the fullDocument (the $set contents) has an _id. The oplog entry at the same
 // cluster time gives the key and the update description.

@@ -155,11 +155,18 @@ echo "  $(tail -1 "$WORK/apply.drain.log")"
 
 "$DS" inspect verify --spool "$SPOOL" >"$WORK/verify.log" 2>&1 || fail "inspect verify: $(cat "$WORK/verify.log")"
 events=$("$DS" inspect stats --spool "$SPOOL" | awk '$1=="TOTAL"{print $2}')
-[ "${events:-0}" -gt 1000 ] || fail "only ${events:-0} events captured; the workload should give thousands"
 
 "$PY" "$ROOT/tests/workload/checker.py" --source "$SRC" --target "$TGT" --db-prefix "$PREFIX" \
   --ignore-empty-collections >"$WORK/checker.log" 2>&1
 rc=$?
 tail -3 "$WORK/checker.log"
 [ $rc -eq 0 ] || fail "checker found differences (exit $rc): $(head -20 "$WORK/checker.log")"
+# The run must have exercised something: every preloaded document and most operations
+# give an event (no-op updates, e.g. $pull of an absent tag, give none). The op count is
+# the workload's own (on a loaded machine it reaches far fewer than RATE x DURATION).
+wl_ops=$(grep -o "ops=[0-9]*" "$WORK/workload.log" | tail -1 | cut -d= -f2)
+wl_pre=$(grep -o "preload=[0-9]*" "$WORK/workload.log" | tail -1 | cut -d= -f2)
+want=$(( (${wl_ops:-0} + ${wl_pre:-0}) / 2 ))
+[ "${events:-0}" -ge "$want" ] && [ "$want" -ge 300 ] \
+  || fail "only ${events:-0} events captured for ${wl_ops:-0} operations and ${wl_pre:-0} preloaded documents"
 echo "live_replication_test[$LABEL]: PASS: $events events, $kills_cap capture and $kills_app apply SIGKILLs, target identical"
