@@ -395,6 +395,13 @@ TARGET_URI=$(uri "$TARGET_PORT")
 TARGET_PG_URI=$(uri "$PG_TARGET_PORT")
 TESTBED_POSTGRES_URL=$(pg_url)
 TESTBED_PYTHON=$PY
+# The ports, so a test that restarts a server (testbed.sh up) with this file sourced
+# brings it back where it was, not on the defaults.
+TESTBED_OPLOG_PORT=$OPLOG_PORT
+TESTBED_TARGET_PORT=$TARGET_PORT
+TESTBED_PG_TARGET_PORT=$PG_TARGET_PORT
+TESTBED_JAVA_PORT=$JAVA_PORT
+TESTBED_PG_PORT=$PG_PORT
 EOF
   mv -f "$tmp" "$ENV_FILE"
 }

@@ -72,8 +72,6 @@ wait "$cap" || fail "capture did not stop cleanly"
 cap=""
 
 # --- a start position the oplog no longer covers: capture must refuse, not skip ahead.
-# (Rolling the test bed's capped oplog past a stopped capture's position would test the
-# same check on resume, but FerretDB trims its capped oplog too unpredictably for a test.)
 "$DS" capture --source "$SRC" --source_kind oplog --spool "$WORK/spool2" --start_at 1 \
   --oplog_max_await 2s >"$WORK/cap2.log" 2>&1
 rc=$?
@@ -82,5 +80,30 @@ tail -1 "$WORK/cap2.log" | grep -q "FailedPrecondition: oplog: the source no lon
   || { tail -3 "$WORK/cap2.log"; fail "capture did not say the oplog no longer reaches back to --start_at"; }
 [ "$("$DS" inspect stats --spool "$WORK/spool2" | awk '$1=="TOTAL"{print $2}')" = "0" ] || fail "capture wrote events it should not have"
 echo "  capture refused an uncovered start position: $(tail -1 "$WORK/cap2.log" | cut -c1-110)..."
+
+# --- the same on resume: while capture is stopped, the capped oplog rolls past the spool's
+# position (writes to a database capture does not include); a restart must refuse.
+# Polls until the oldest oplog entry is newer than every entry capture could have seen
+# (the test bed trims the capped oplog every few seconds), never a fixed sleep.
+"$PY" - "$SRC" "e2eflood$$" <<'EOF' || fail "could not roll the oplog over"
+import sys, time
+from pymongo import MongoClient
+c = MongoClient(sys.argv[1], serverSelectionTimeoutMS=20000)
+oplog = c.local["oplog.rs"]
+newest = oplog.find_one(sort=[("$natural", -1)])["ts"]
+coll, blob, deadline = c[sys.argv[2]]["flood"], "x" * 1000, time.time() + 240
+while oplog.find_one(sort=[("$natural", 1)])["ts"] <= newest:
+    if time.time() > deadline: sys.exit("the oplog did not roll over in 240 s")
+    coll.insert_many([{"b": blob} for _ in range(500)])
+c.drop_database(sys.argv[2])
+EOF
+"$DS" capture --source "$SRC" --source_kind oplog --spool "$WORK/spool" --include "${PREFIX}*" \
+  --oplog_max_await 2s >"$WORK/cap3.log" 2>&1
+rc=$?
+[ $rc -eq 3 ] || { tail -5 "$WORK/cap3.log"; fail "capture resuming past a rolled-over oplog: exit $rc, expected 3"; }
+tail -1 "$WORK/cap3.log" | grep -q "no longer holds the position this spool resumes from.*new snapshot" \
+  || { tail -3 "$WORK/cap3.log"; fail "capture did not say the spool is no longer continuous"; }
+[ "$(events)" = "100" ] || fail "capture changed the spool after refusing (has $(events) events)"
+echo "  capture refused to resume past a rolled-over oplog: $(tail -1 "$WORK/cap3.log" | cut -c1-110)..."
 passed=1
 echo "source_failure_test: PASS"
