@@ -9,40 +9,11 @@
 # (ctest: skipped, with the reason printed), or fail when CI is set.
 set -uo pipefail
 DS=$1
-SRC=${SOURCE_CS_URI:-}
-TGT=${TARGET_PG_URI:-}
-if [ -z "$SRC" ] || [ -z "$TGT" ] || [ -z "${TESTBED_PYTHON:-}" ]; then
-  echo "cutover_test: SOURCE_CS_URI, TARGET_PG_URI or TESTBED_PYTHON is not set; run scripts/testbed.sh up and source build/testbed.env"
-  [ -n "${CI:-}" ] && exit 1
-  exit 77
-fi
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-PY=$TESTBED_PYTHON
-WORK=$ROOT/build/e2e-tmp/cutover_$$
-SPOOL=$WORK/spool
-PREFIX="e2ecut$$_"
-rm -rf "$WORK"
-mkdir -p "$WORK"
-echo "cutover_test: prefix $PREFIX, work dir $WORK"
-
-cap_pid=""
-app_pid=""
-wl_pid=""
-cleanup() {
-  for p in $cap_pid $app_pid $wl_pid; do kill -9 "$p" 2>/dev/null; done
-  drop_prefix "$PREFIX" "$SRC" "$TGT" 2>/dev/null
-}
-trap cleanup EXIT
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
-fail() {
-  echo "FAIL[cutover]: $*" >&2
-  for f in "$WORK"/*.log; do
-    [ -f "$f" ] && { echo "--- tail of $f" >&2; tail -8 "$f" >&2; }
-  done
-  exit 1
-}
+e2e_init cutover SOURCE_CS_URI TARGET_PG_URI "e2ecut$$_"
+echo "cutover_test: prefix $PREFIX, work dir $WORK"
 start_apply() {
   "$DS" apply --spool "$SPOOL" --target "$TGT" --checkpoint_interval 300ms --progress_interval 2s \
     >>"$WORK/apply.log" 2>&1 &

@@ -12,45 +12,22 @@
 # Usage: disk_full_test.sh DOCSHIFT
 set -uo pipefail
 DS=$1
-SRC=${SOURCE_OPLOG_URI:-}
-TGT=${TARGET_URI:-}
-if [ -z "$SRC" ] || [ -z "$TGT" ] || [ -z "${TESTBED_PYTHON:-}" ]; then
-  echo "disk_full_test: SOURCE_OPLOG_URI, TARGET_URI or TESTBED_PYTHON is not set; run scripts/testbed.sh up and source build/testbed.env"
-  [ -n "${CI:-}" ] && exit 1
-  exit 77
-fi
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-PY=$TESTBED_PYTHON
-WORK=$ROOT/build/e2e-tmp/diskfull_$$
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
+e2e_init disk_full SOURCE_OPLOG_URI TARGET_URI "e2efull$$_"
 DISK=$WORK/disk
 SPOOL=$DISK/spool
-PREFIX="e2efull$$_"
-rm -rf "$WORK"
 mkdir -p "$DISK"
 if ! mount -t tmpfs -o size=4m docshift-e2e "$DISK" 2>"$WORK/mount.err"; then
   echo "disk_full_test: SKIPPED: cannot mount a small tmpfs for the spool ($(head -1 "$WORK/mount.err")); needs root or CAP_SYS_ADMIN"
   exit 77
 fi
-echo "disk_full_test: prefix $PREFIX, spool on a 4 MB tmpfs at $DISK"
-cap_pid=""
-app_pid=""
-cleanup() {
-  for p in $cap_pid $app_pid; do kill -9 "$p" 2>/dev/null; done
+e2e_on_exit() {
   wait 2>/dev/null
   umount "$DISK" 2>/dev/null
-  drop_prefix "$PREFIX" "$SRC" "$TGT" 2>/dev/null
 }
-trap cleanup EXIT
-# shellcheck source=tests/e2e/lib.sh
-. "$HERE/lib.sh"
-fail() {
-  echo "FAIL[disk_full]: $*" >&2
-  for f in "$WORK"/*.log; do
-    [ -f "$f" ] && { echo "--- tail of $f" >&2; tail -8 "$f" >&2; }
-  done
-  exit 1
-}
+echo "disk_full_test: prefix $PREFIX, spool on a 4 MB tmpfs at $DISK"
 
 drop_prefix "$PREFIX" "$SRC" "$TGT" || fail "cannot reach the servers"
 start_capture() {

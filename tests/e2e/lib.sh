@@ -23,3 +23,44 @@ for uri in sys.argv[2:]:
         if d.startswith(prefix): c.drop_database(d)
 EOF
 }
+
+# e2e_init NAME SRC_VAR TGT_VAR [PREFIX]: the start every test-bed script shares.
+# - SRC and TGT come from the named variables, PY from TESTBED_PYTHON (build/testbed.env);
+#   unset: prints why and exits 77 (ctest: skipped), or 1 under CI, where the test bed
+#   must be up.
+# - ROOT is the checkout; WORK=build/e2e-tmp/NAME_PID is fresh; SPOOL=$WORK/spool;
+#   PREFIX (default e2eNAMEPID_) names every database the test creates.
+# - On exit, SIGKILLs the processes in cap_pid, app_pid, wl_pid, bw_pid, snap_pid, runs
+#   e2e_on_exit if the script defines one, and drops PREFIX's databases on both servers.
+# - fail MSG: prints FAIL[NAME]: MSG and the tail of every $WORK/*.log, exits 1.
+e2e_init() {
+  E2E_NAME=$1
+  SRC=${!2:-}
+  TGT=${!3:-}
+  if [ -z "$SRC" ] || [ -z "$TGT" ] || [ -z "${TESTBED_PYTHON:-}" ]; then
+    echo "${E2E_NAME}_test: $2, $3 or TESTBED_PYTHON is not set; run scripts/testbed.sh up and source build/testbed.env"
+    [ -n "${CI:-}" ] && exit 1
+    exit 77
+  fi
+  ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  PY=$TESTBED_PYTHON
+  WORK=$ROOT/build/e2e-tmp/${E2E_NAME}_$$
+  SPOOL=$WORK/spool
+  PREFIX=${4:-e2e${E2E_NAME}$$_}
+  rm -rf "$WORK"
+  mkdir -p "$WORK"
+  cap_pid="" app_pid="" wl_pid="" bw_pid="" snap_pid=""
+  trap e2e_cleanup EXIT
+}
+e2e_cleanup() {
+  for p in $cap_pid $app_pid $wl_pid $bw_pid $snap_pid; do kill -9 "$p" 2>/dev/null; done
+  declare -F e2e_on_exit >/dev/null && e2e_on_exit
+  drop_prefix "$PREFIX" "$SRC" "$TGT" 2>/dev/null
+}
+fail() {
+  echo "FAIL[$E2E_NAME]: $*" >&2
+  for f in "$WORK"/*.log; do
+    [ -f "$f" ] && { echo "--- tail of $f" >&2; tail -"${E2E_TAIL_LINES:-8}" "$f" >&2; }
+  done
+  exit 1
+}

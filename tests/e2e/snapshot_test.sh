@@ -14,43 +14,12 @@
 # (ctest: skipped, with the reason printed), or fail when CI is set.
 set -uo pipefail
 DS=$1
-SRC=${SOURCE_CS_URI:-}
-TGT=${TARGET_PG_URI:-}
-if [ -z "$SRC" ] || [ -z "$TGT" ] || [ -z "${TESTBED_PYTHON:-}" ]; then
-  echo "snapshot_test: SOURCE_CS_URI, TARGET_PG_URI or TESTBED_PYTHON is not set; run scripts/testbed.sh up and source build/testbed.env"
-  [ -n "${CI:-}" ] && exit 1
-  exit 77
-fi
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-PY=$TESTBED_PYTHON
-WORK=$ROOT/build/e2e-tmp/snapshot_$$
-SPOOL=$WORK/spool
-PREFIX="e2esnap$$_"
-BIG=${E2E_BIG_DOCS:-30000}
-rm -rf "$WORK"
-mkdir -p "$WORK"
-echo "snapshot_test: prefix $PREFIX, work dir $WORK"
-
-cap_pid=""
-app_pid=""
-wl_pid=""
-bw_pid=""
-snap_pid=""
-cleanup() {
-  for p in $cap_pid $app_pid $wl_pid $bw_pid $snap_pid; do kill -9 "$p" 2>/dev/null; done
-  drop_prefix "$PREFIX" "$SRC" "$TGT" 2>/dev/null
-}
-trap cleanup EXIT
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
-fail() {
-  echo "FAIL[snapshot]: $*" >&2
-  for f in "$WORK"/*.log; do
-    [ -f "$f" ] && { echo "--- tail of $f" >&2; tail -8 "$f" >&2; }
-  done
-  exit 1
-}
+e2e_init snapshot SOURCE_CS_URI TARGET_PG_URI "e2esnap$$_"
+BIG=${E2E_BIG_DOCS:-30000}
+echo "snapshot_test: prefix $PREFIX, work dir $WORK"
 alive() { kill -0 "$1" 2>/dev/null; }
 
 # Source data: a large collection with int64 _ids (split into ranges) and a unique index,

@@ -14,35 +14,13 @@
 # exit 77 (ctest: skipped, with the reason printed), or fail when CI is set.
 set -uo pipefail
 DS=$1
-SRC=${SOURCE_CS_URI:-}
-TGT=${TARGET_PG_URI:-}
-if [ -z "$SRC" ] || [ -z "$TGT" ] || [ -z "${TESTBED_PYTHON:-}" ]; then
-  echo "status_test: SOURCE_CS_URI, TARGET_PG_URI or TESTBED_PYTHON is not set; run scripts/testbed.sh up and source build/testbed.env"
-  [ -n "${CI:-}" ] && exit 1
-  exit 77
-fi
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-PY=$TESTBED_PYTHON
-WORK=$ROOT/build/e2e-tmp/status_$$
-SPOOL=$WORK/spool
-PREFIX="st_e2e$$_"
-DURATION=${E2E_DURATION:-10}
-RATE=${E2E_RATE:-200}
-rm -rf "$WORK"
-mkdir -p "$WORK"
-echo "status_test: prefix $PREFIX, work dir $WORK"
-
-cap_pid=""
-app_pid=""
-wl_pid=""
-cleanup() {
-  for p in $cap_pid $app_pid $wl_pid; do kill -9 "$p" 2>/dev/null; done
-  drop_prefix "$PREFIX" "$SRC" "$TGT" 2>/dev/null
-}
-trap cleanup EXIT
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
+e2e_init status SOURCE_CS_URI TARGET_PG_URI "st_e2e$$_"
+DURATION=${E2E_DURATION:-10}
+RATE=${E2E_RATE:-200}
+echo "status_test: prefix $PREFIX, work dir $WORK"
 fail() {
   echo "FAIL: $*" >&2
   for f in "$WORK"/capture.log "$WORK"/apply.log "$WORK"/status.json; do

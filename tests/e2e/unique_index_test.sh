@@ -18,39 +18,12 @@
 # TESTBED_PYTHON (build/testbed.env). Unset: exit 77 with the reason, or fail under CI.
 set -uo pipefail
 DS=$1
-SRC=${SOURCE_OPLOG_URI:-}
-TGT=${TARGET_PG_URI:-}
-if [ -z "$SRC" ] || [ -z "$TGT" ] || [ -z "${TESTBED_PYTHON:-}" ]; then
-  echo "unique_index_test: SOURCE_OPLOG_URI, TARGET_PG_URI or TESTBED_PYTHON is not set; run scripts/testbed.sh up and source build/testbed.env"
-  [ -n "${CI:-}" ] && exit 1
-  exit 77
-fi
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-PY=$TESTBED_PYTHON
-WORK=$ROOT/build/e2e-tmp/unique_$$
-SPOOL=$WORK/spool
-PREFIX="e2euniq$$_"
-SWAPS=${E2E_SWAPS:-300}
-rm -rf "$WORK"
-mkdir -p "$WORK"
-echo "unique_index_test: prefix $PREFIX, $SWAPS swaps, work dir $WORK"
-cap_pid=""
-app_pid=""
-cleanup() {
-  for p in $cap_pid $app_pid; do kill -9 "$p" 2>/dev/null; done
-  drop_prefix "$PREFIX" "$SRC" "$TGT" 2>/dev/null
-}
-trap cleanup EXIT
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
-fail() {
-  echo "FAIL[unique_index]: $*" >&2
-  for f in "$WORK"/*.log; do
-    [ -f "$f" ] && { echo "--- tail of $f" >&2; tail -8 "$f" >&2; }
-  done
-  exit 1
-}
+e2e_init unique_index SOURCE_OPLOG_URI TARGET_PG_URI "e2euniq$$_"
+SWAPS=${E2E_SWAPS:-300}
+echo "unique_index_test: prefix $PREFIX, $SWAPS swaps, work dir $WORK"
 
 drop_prefix "$PREFIX" "$SRC" "$TGT"
 "$PY" - "$SRC" "$PREFIX" <<'EOF' || fail "cannot prepare the source"
