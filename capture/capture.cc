@@ -1261,7 +1261,11 @@ Status RunCapture(const CaptureOptions& opts) {
     }
     const auto now = Clock::now();
     const bool full = batch.events_size() >= opts.batch_max_events || batch_bytes >= opts.batch_max_bytes;
-    const bool old = batch.events_size() > 0 && now - batch_started >= std::chrono::milliseconds(opts.batch_max_ms);
+    // Or sooner, when the readers have gone quiet (nothing queued for the 20 ms Pop
+    // waited): under load the queue stays busy and batches fill up to the window; at low
+    // rates an event need not wait out the window (issue #6: end-to-end lag).
+    const bool old = batch.events_size() > 0 &&
+                     (!got || now - batch_started >= std::chrono::milliseconds(opts.batch_max_ms));
     // An idle stream's advancing position is written at most every few seconds.
     const bool token_due = token_dirty && now - last_token_write >= std::chrono::seconds(5);
     if (full || old || token_due) {
