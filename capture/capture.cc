@@ -651,9 +651,15 @@ class OplogReader {
 
   // Workaround, named: FerretDB's tailable oplog cursors rescan the oplog on every getMore,
   // rewind, redeliver, and were seen to skip entries while the oplog was being trimmed
-  // (tests/README.md). A fresh query per poll cannot skip: find {ts: {$gt: last}} sorted
-  // by ts, one batch of up to 1000, again at once while batches are full, else after
-  // 100 ms. Used only when the source identifies as FerretDB.
+  // (tests/README.md). A fresh query per poll cannot skip: find {ts: {$gte: last}} sorted
+  // by ts, up to kPollMax entries read through the cursor in batches of 1000, again at
+  // once if it was full, else after 100 ms. Used only when the source identifies as
+  // FerretDB. Every such query costs the server a scan of the whole oplog (FerretDB pushes
+  // neither the filter nor the sort down: ~0.3 ms per entry here), whatever it returns, so
+  // one poll takes everything new: a poll of 1000 entries drained a 5,000-entry backlog
+  // with five scans (issue #6). The server keeps the sorted result for the getMores.
+  static constexpr int kPollMax = 100'000;  // entries per poll (the "limit" above)
+
   Status PollOnce(int* failures) {
     mongo::PooledClient client(shared_->pool);
     mongo::CollPtr oplog(mongoc_client_get_collection(client.get(), "local", "oplog.rs"));
@@ -689,24 +695,35 @@ class OplogReader {
       BsonPtr filter(bson_new());
       bson_t ts;
       BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "ts", &ts);
-      bson_append_timestamp(&ts, "$gt", 3, static_cast<uint32_t>(last_ >> 32),
+      // $gte: the entry at our position comes first, which proves in the same scan that
+      // the oplog was not trimmed past it since the last poll (a poll that merely found
+      // the next entries would skip the trimmed ones silently: seen with a 5,000-entry
+      // backlog, issue #6).
+      bson_append_timestamp(&ts, "$gte", 4, static_cast<uint32_t>(last_ >> 32),
                             static_cast<uint32_t>(last_ & 0xffffffffu));
       bson_append_document_end(filter.get(), &ts);
-      BsonPtr opts = mongo::FromJson(R"({"sort": {"ts": 1}, "limit": 1000, "batchSize": 1000, "singleBatch": true})");
+      BsonPtr opts = mongo::FromJson(R"({"sort": {"ts": 1}, "limit": 100000, "batchSize": 1000})");
       mongo::CursorPtr cur(mongoc_collection_find_with_opts(oplog.get(), filter.get(), opts.get(), nullptr));
       const bson_t* doc;
-      int n = 0;
+      int n = 0, fresh = 0;
       bool stop = false;
+      const bool must_find_position = resuming_;
       while (mongoc_cursor_next(cur.get(), &doc)) {
-        ++n;
         const uint64_t ts_now = TsOf(doc);
+        if (n++ == 0 && must_find_position && ts_now != last_) {
+          return HistoryLostStatus("oplog", "the entry at the saved timestamp is gone; the oplog was truncated past it");
+        }
         if (ts_now <= last_) continue;
+        ++fresh;
         RETURN_IF_ERROR(HandleEntry(doc, ts_now, failures, &stop));
         if (stop) return Status::OK();
       }
       if (mongoc_cursor_error(cur.get(), &err)) return mongo::FromBsonError(err, "polling local.oplog.rs");
-      caught_up_.Set(n == 0);  // a poll that found no new entry: nothing newer on the source
-      if (n < 1000) {
+      if (n == 0 && must_find_position) {
+        return HistoryLostStatus("oplog", "no entry at or after the saved timestamp");
+      }
+      caught_up_.Set(fresh == 0);  // a poll that found no new entry: nothing newer on the source
+      if (n < kPollMax) {
         for (int waited = 0; waited < 100 && !shared_->Stopped(); waited += 20) {
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }

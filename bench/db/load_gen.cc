@@ -107,7 +107,7 @@ ClientPtr Connect(std::string* error) {
 // with *error on a failed write.
 bool InsertMany(mongoc_collection_t* coll, int64_t first, int64_t n, std::mt19937_64& rng,
                 std::string* error) {
-  std::vector<bson_t*> docs;
+  std::vector<struct _bson_t*> docs;  // the tag: bson_t's alignment attribute
   for (int64_t done = 0; done < n;) {
     const int64_t k = std::min<int64_t>(FLAGS_batch, n - done);
     docs.clear();

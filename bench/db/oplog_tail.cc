@@ -49,9 +49,10 @@ constexpr const char* kUsage =
 using Clock = std::chrono::steady_clock;
 
 struct BsonDeleter {
-  void operator()(bson_t* b) const { bson_destroy(b); }
+  void operator()(struct _bson_t* b) const { bson_destroy(b); }
 };
-using BsonPtr = std::unique_ptr<bson_t, BsonDeleter>;
+// The tag: bson_t carries an alignment attribute a template argument would drop.
+using BsonPtr = std::unique_ptr<struct _bson_t, BsonDeleter>;
 
 uint64_t TsOf(const bson_t* d) {
   bson_iter_t it;
