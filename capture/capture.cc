@@ -548,6 +548,7 @@ class OplogReader {
                                             std::to_string(oldest & 0xffffffffu) + ")");
     }
     coverage_checked_ = true;
+    anchor_ = oldest;
     return Status::OK();
   }
   ~OplogReader() {
@@ -699,18 +700,22 @@ class OplogReader {
       // the oplog was not trimmed past it since the last poll (a poll that merely found
       // the next entries would skip the trimmed ones silently: seen with a 5,000-entry
       // backlog, issue #6).
-      bson_append_timestamp(&ts, "$gte", 4, static_cast<uint32_t>(last_ >> 32),
-                            static_cast<uint32_t>(last_ & 0xffffffffu));
+      // Before the first entry of a --start_at spool, our position is not an entry: the
+      // oldest entry CheckCoverage saw (at or before it) is the one that must still be
+      // there (a trim removes the oldest first), so the range after it is whole.
+      const uint64_t from = resuming_ || anchor_ == 0 ? last_ : anchor_;
+      bson_append_timestamp(&ts, "$gte", 4, static_cast<uint32_t>(from >> 32),
+                            static_cast<uint32_t>(from & 0xffffffffu));
       bson_append_document_end(filter.get(), &ts);
       BsonPtr opts = mongo::FromJson(R"({"sort": {"ts": 1}, "limit": 100000, "batchSize": 1000})");
       mongo::CursorPtr cur(mongoc_collection_find_with_opts(oplog.get(), filter.get(), opts.get(), nullptr));
       const bson_t* doc;
       int n = 0, fresh = 0;
       bool stop = false;
-      const bool must_find_position = resuming_;
+      const bool must_find_position = resuming_ || anchor_ != 0;
       while (mongoc_cursor_next(cur.get(), &doc)) {
         const uint64_t ts_now = TsOf(doc);
-        if (n++ == 0 && must_find_position && ts_now != last_) {
+        if (n++ == 0 && must_find_position && ts_now != from) {
           return HistoryLostStatus("oplog", "the entry at the saved timestamp is gone; the oplog was truncated past it");
         }
         if (ts_now <= last_) continue;
@@ -861,6 +866,7 @@ class OplogReader {
   uint64_t last_;
   bool resuming_;
   bool coverage_checked_ = false;
+  uint64_t anchor_ = 0;  // PollOnce: the oldest entry CheckCoverage saw, until resuming_
   bool counted_ready_ = false;
   OplogOptions conv_;
   const bool poll_;

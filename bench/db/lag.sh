@@ -2,7 +2,8 @@
 # Capture throughput and end-to-end lag on the test bed (issue #6). See bench/README.md.
 #
 #   set -a; . build/testbed.env; set +a
-#   bench/db/lag.sh [--quick] [--rate OPS_PER_S] [--build DIR]
+#   bench/db/lag.sh [--quick] [--lag_only] [--rate OPS_PER_S] [--build DIR]
+#   (--lag_only: part (b) only, e.g. with an oplog too small to hold the preload)
 #
 # (a) Capture throughput: preloads N inserts into the oplog source, then times
 #     `oplog_tail` (a plain tailable cursor) and `docshift capture --source_kind oplog`
@@ -21,13 +22,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$ROOT/build
 QUICK=0
+LAG_ONLY=0
 RATE_HALF=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) QUICK=1 ;;
+    --lag_only) LAG_ONLY=1 ;;
     --rate) RATE_HALF=$2; shift ;;
     --build) BUILD=$2; shift ;;
-    *) echo "lag.sh: unknown argument $1 (usage: lag.sh [--quick] [--rate OPS_PER_S] [--build DIR])" >&2; exit 2 ;;
+    *) echo "lag.sh: unknown argument $1 (usage: lag.sh [--quick] [--lag_only] [--rate OPS_PER_S] [--build DIR])" >&2; exit 2 ;;
   esac
   shift
 done
@@ -76,6 +79,7 @@ kv MACHINE_CPUS "$(nproc)"
 kv MACHINE_LOADAVG "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/')"
 
 # ---------------------------------------------------------------- (a) capture throughput
+capture_throughput() {
 # The oplog must not be empty to have a starting point.
 "$LOADGEN" --uri "$SOURCE_OPLOG_URI" --coll capbench --drop --preload 1 --key_base 900000000 >/dev/null
 T0=$("$TAIL" --uri "$SOURCE_OPLOG_URI" --latest | sed -n 's/^OPLOG_LATEST_TS=//p')
@@ -129,6 +133,9 @@ kv SPOOL_BYTES_PER_EVENT "$(awk -v b="$SEG_BYTES" -v n="${got%.*}" 'BEGIN {print
 kv SPOOL_ZSTD_RATIO "$(sed -n 's/.* on disk (\([0-9.]*\)x).*/\1/p' "$WORK/segments.txt" | tail -1)"
 RAW=$(sed -n 's/.* raw=\([0-9]*\) .*/\1/p' <("$DOCSHIFT" inspect manifest --spool "$SPOOL" 2>/dev/null) | awk '{s+=$1} END {print s+0}')
 kv SPOOL_RAW_BYTES_PER_EVENT "$(awk -v b="$RAW" -v n="${got%.*}" 'BEGIN {printf "%.0f", b/n}')"
+
+}
+((LAG_ONLY)) || capture_throughput
 
 # ---------------------------------------------------------------- (b) end-to-end lag
 if [[ -z $RATE_HALF ]]; then
