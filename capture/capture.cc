@@ -531,9 +531,12 @@ class OplogReader {
         caught_up_(&shared->readers_behind) {}
 
   // For --start_at: the oldest entry must be at or before it, or history is missing.
+  // The oldest entry is the first in natural (insertion) order, which is ts order in an
+  // oplog; asked without a sort, FerretDB reads one row instead of sorting the whole oplog
+  // in memory (seconds for a full one: issue #6).
   Status CheckCoverage(mongoc_collection_t* oplog) {
     BsonPtr filter(bson_new());
-    BsonPtr opts = mongo::FromJson(R"({"sort": {"ts": 1}, "limit": 1})");
+    BsonPtr opts = mongo::FromJson(R"({"limit": 1})");
     mongo::CursorPtr cur(mongoc_collection_find_with_opts(oplog, filter.get(), opts.get(), nullptr));
     const bson_t* d;
     bson_error_t err;
