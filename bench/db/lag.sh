@@ -240,13 +240,15 @@ kv LAG_GOAL_AT_HALF_B_INS "$GOAL"
 echo
 echo "| measure | value |"
 echo "|---|---|"
-echo "| capture: $N oplog entries | $(get CAPTURE_SECONDS "$K") s, $(get CAPTURE_EVENTS_PER_S "$K") events/s |"
-echo "| oplog_tail (plain tailable cursor) | $(get OPLOG_TAIL_SECONDS "$K") s, $(get OPLOG_TAIL_ENTRIES_PER_S "$K") entries/s |"
-echo "| capture / oplog_tail throughput | $(get CAPTURE_VS_OPLOG_TAIL "$K") |"
-echo "| capture CPU per event | $(get CAPTURE_CPU_US_PER_EVENT "$K") µs |"
-echo "| capture peak RSS | $(get CAPTURE_PEAK_RSS_MIB "$K") MiB |"
-echo "| spool bytes per event (raw), zstd ratio | $(get SPOOL_BYTES_PER_EVENT "$K") B ($(get SPOOL_RAW_BYTES_PER_EVENT "$K") B), $(get SPOOL_ZSTD_RATIO "$K")x |"
-echo "| oplog find {ts: {\$gt}} (server scan) | $(get OPLOG_QUERY_MS_MEDIAN "$K") ms over $(get OPLOG_ENTRIES "$K") entries |"
+if ((!LAG_ONLY)); then
+  echo "| capture: $N oplog entries | $(get CAPTURE_SECONDS "$K") s, $(get CAPTURE_EVENTS_PER_S "$K") events/s |"
+  echo "| oplog_tail (plain tailable cursor) | $(get OPLOG_TAIL_SECONDS "$K") s, $(get OPLOG_TAIL_ENTRIES_PER_S "$K") entries/s |"
+  echo "| capture / oplog_tail throughput | $(get CAPTURE_VS_OPLOG_TAIL "$K") |"
+  echo "| capture CPU per event | $(get CAPTURE_CPU_US_PER_EVENT "$K") µs |"
+  echo "| capture peak RSS | $(get CAPTURE_PEAK_RSS_MIB "$K") MiB |"
+  echo "| spool bytes per event (raw), zstd ratio | $(get SPOOL_BYTES_PER_EVENT "$K") B ($(get SPOOL_RAW_BYTES_PER_EVENT "$K") B), $(get SPOOL_ZSTD_RATIO "$K")x |"
+  echo "| oplog find {ts: {\$gt}} (server scan) | $(get OPLOG_QUERY_MS_MEDIAN "$K") ms over $(get OPLOG_ENTRIES "$K") entries |"
+fi
 echo "| B_ins (target insert_many) | $(get B_INS_DOCS_PER_S "$K") docs/s |"
 for l in LOW HALF; do
   echo "| lag at $(get LAG_${l}_OFFERED_OPS_PER_S "$K") ops/s offered ($(get LAG_${l}_ACHIEVED_OPS_PER_S "$K") achieved) | p50 $(get LAG_${l}_P50_S "$K") s, p99 $(get LAG_${l}_P99_S "$K") s, max $(get LAG_${l}_MAX_S "$K") s |"
