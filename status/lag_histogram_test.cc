@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "proto/spool.pb.h"
+#include "status/reporter.h"
 
 namespace docshift::status {
 namespace {
@@ -117,6 +118,27 @@ TEST(LagHistogram, ProtoRoundTrip) {
   pb::LagHistogram bad = p;
   bad.add_counts(1);  // sizes differ: refused
   EXPECT_EQ(LagSnapshot::FromProto(bad).count, 0u);
+}
+
+TEST(LagHistogram, ExportedAsAPrometheusHistogram) {
+  LagHistogram h;
+  h.Record(0.05);
+  h.Record(0.5);
+  h.Record(3.0);
+  pb::ProcessStatus st;
+  st.set_process("apply");
+  h.Take().ToProto(st.mutable_end_to_end_lag());
+  const std::string m = RenderMetrics(st);
+  const std::string n = "docshift_apply_end_to_end_lag_seconds";
+  EXPECT_NE(m.find("# TYPE " + n + " histogram\n"), std::string::npos) << m;
+  // Cumulative: two records at or below 1 s, all three at +Inf.
+  EXPECT_NE(m.find(n + "_bucket{le=\"1\"} 2\n"), std::string::npos) << m;
+  EXPECT_NE(m.find(n + "_bucket{le=\"+Inf\"} 3\n"), std::string::npos) << m;
+  EXPECT_NE(m.find(n + "_count 3\n"), std::string::npos) << m;
+  EXPECT_NE(m.find(n + "_sum 3.5"), std::string::npos) << m;  // 3.55 as %.17g
+  // Capture has no such histogram.
+  st.set_process("capture");
+  EXPECT_EQ(RenderMetrics(st).find(n), std::string::npos);
 }
 
 }  // namespace
