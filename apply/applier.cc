@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -19,6 +20,7 @@
 #include "spool/dead_letter.h"
 #include "spool/spool.h"
 #include "spool/tail.h"
+#include "status/lag_histogram.h"
 #include "status/reporter.h"
 #include "util/duration.h"
 
@@ -32,6 +34,22 @@ int64_t EventTimeMs(const pb::ChangeEvent& e) {
   if (e.cluster_time() != 0) return static_cast<int64_t>(e.cluster_time() >> 32) * 1000;
   if (e.wall_time_ms() != 0) return e.wall_time_ms();
   return e.capture_wall_ms();
+}
+
+// End-to-end lag of an event whose write the target acknowledged at now_ms: source wall
+// time (ms) where the source gives it, else its cluster time (whole seconds).
+double EndToEndLagSeconds(const pb::ChangeEvent& e, int64_t now_ms) {
+  const int64_t src = e.wall_time_ms() != 0 ? e.wall_time_ms() : EventTimeMs(e);
+  return static_cast<double>(now_ms - src) / 1000.0;
+}
+
+// "p50 0.120 s p99 0.480 s max 0.512 s (n 1234)" for the log lines.
+std::string LagFigures(const status::LagHistogram& h) {
+  const status::LagSnapshot s = h.Take();
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "p50 %.3f s p99 %.3f s max %.3f s (n %llu)", s.Percentile(0.5),
+                s.Percentile(0.99), s.max, static_cast<unsigned long long>(s.count));
+  return buf;
 }
 
 struct Item {
@@ -167,6 +185,7 @@ struct Shared {
   std::atomic<uint64_t> dead_letters{0};
   std::atomic<uint64_t> updates_from_description{0};  // see ApplyOne
   status::StatusReporter* reporter = nullptr;  // null in a dry run
+  status::LagHistogram lag;  // end-to-end lag of every applied event
 
   // For the status file's last_error (the log has it too).
   void NoteError(const std::string& message) {
@@ -240,6 +259,9 @@ class Lane {
       if (!s.ok()) {
         shared_->Fail(s);
       } else {
+        // Visible on the target now (every bulk of the batch acknowledged).
+        const int64_t acked_ms = NowMs();
+        for (const Item& it : work) shared_->lag.Record(EndToEndLagSeconds(it.ev, acked_ms));
         shared_->tracker->Done(index_, work.size());
       }
       {
@@ -569,7 +591,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
                 << "(To apply without it, remove " << spool::SnapshotStatePath(opts.spool_dir) << ")";
       next_log = NowMs() + 30'000;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(opts.poll_interval_ms));
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(opts.poll_interval_ms, 100)));
   }
   uint64_t start = 1;
   const char* why = have_ckpt ? " (checkpoint)" : " (new)";
@@ -634,6 +656,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
       st->set_lag_seconds(lag_seconds(now, &caught_up));
       st->set_caught_up(caught_up);
       tracker.FillNamespaces(now, st);
+      shared.lag.Take().ToProto(st->mutable_end_to_end_lag());
     });
     RETURN_IF_ERROR(reporter->Start());
     shared.reporter = reporter.get();
@@ -800,7 +823,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
       LOG(INFO) << "apply: " << static_cast<uint64_t>((done - progress_base) / secs)
                 << " events/s, checkpoint seq " << last_ckpt << ", read up to seq "
                 << tail.position() - 1 << ", lag " << lag << " s, dead letters "
-                << shared.dead_letters.load();
+                << shared.dead_letters.load() << ", end-to-end lag " << LagFigures(shared.lag);
       progress_base = done;
       last_progress = now;
     }
@@ -824,6 +847,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   result.checkpoint_seq = last_ckpt;
   LOG(INFO) << "apply: stopped; " << result.events_applied << " events this run, checkpoint seq "
             << result.checkpoint_seq << ", dead letters " << result.dead_letters
+            << ", end-to-end lag " << LagFigures(shared.lag)
             << (shared.updates_from_description > 0
                     ? ", " + std::to_string(shared.updates_from_description.load()) +
                           " updates applied from their description (unique index)"

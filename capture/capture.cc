@@ -532,9 +532,12 @@ class OplogReader {
         caught_up_(&shared->readers_behind) {}
 
   // For --start_at: the oldest entry must be at or before it, or history is missing.
+  // The oldest entry is the first in natural (insertion) order, which is ts order in an
+  // oplog; asked without a sort, FerretDB reads one row instead of sorting the whole oplog
+  // in memory (seconds for a full one: issue #6).
   Status CheckCoverage(mongoc_collection_t* oplog) {
     BsonPtr filter(bson_new());
-    BsonPtr opts = mongo::FromJson(R"({"sort": {"ts": 1}, "limit": 1})");
+    BsonPtr opts = mongo::FromJson(R"({"limit": 1})");
     mongo::CursorPtr cur(mongoc_collection_find_with_opts(oplog, filter.get(), opts.get(), nullptr));
     const bson_t* d;
     bson_error_t err;
@@ -549,6 +552,7 @@ class OplogReader {
                                             std::to_string(oldest & 0xffffffffu) + ")");
     }
     coverage_checked_ = true;
+    anchor_ = oldest;
     return Status::OK();
   }
   ~OplogReader() {
@@ -652,9 +656,15 @@ class OplogReader {
 
   // Workaround, named: FerretDB's tailable oplog cursors rescan the oplog on every getMore,
   // rewind, redeliver, and were seen to skip entries while the oplog was being trimmed
-  // (tests/README.md). A fresh query per poll cannot skip: find {ts: {$gt: last}} sorted
-  // by ts, one batch of up to 1000, again at once while batches are full, else after
-  // 100 ms. Used only when the source identifies as FerretDB.
+  // (tests/README.md). A fresh query per poll cannot skip: find {ts: {$gte: last}} sorted
+  // by ts, up to kPollMax entries read through the cursor in batches of 1000, again at
+  // once if it was full, else after 100 ms. Used only when the source identifies as
+  // FerretDB. Every such query costs the server a scan of the whole oplog (FerretDB pushes
+  // neither the filter nor the sort down: ~0.3 ms per entry here), whatever it returns, so
+  // one poll takes everything new: a poll of 1000 entries drained a 5,000-entry backlog
+  // with five scans (issue #6). The server keeps the sorted result for the getMores.
+  static constexpr int kPollMax = 100'000;  // entries per poll (the "limit" above)
+
   Status PollOnce(int* failures) {
     mongo::PooledClient client(shared_->pool);
     mongo::CollPtr oplog(mongoc_client_get_collection(client.get(), "local", "oplog.rs"));
@@ -690,24 +700,39 @@ class OplogReader {
       BsonPtr filter(bson_new());
       bson_t ts;
       BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "ts", &ts);
-      bson_append_timestamp(&ts, "$gt", 3, static_cast<uint32_t>(last_ >> 32),
-                            static_cast<uint32_t>(last_ & 0xffffffffu));
+      // $gte: the entry at our position comes first, which proves in the same scan that
+      // the oplog was not trimmed past it since the last poll (a poll that merely found
+      // the next entries would skip the trimmed ones silently: seen with a 5,000-entry
+      // backlog, issue #6).
+      // Before the first entry of a --start_at spool, our position is not an entry: the
+      // oldest entry CheckCoverage saw (at or before it) is the one that must still be
+      // there (a trim removes the oldest first), so the range after it is whole.
+      const uint64_t from = resuming_ || anchor_ == 0 ? last_ : anchor_;
+      bson_append_timestamp(&ts, "$gte", 4, static_cast<uint32_t>(from >> 32),
+                            static_cast<uint32_t>(from & 0xffffffffu));
       bson_append_document_end(filter.get(), &ts);
-      BsonPtr opts = mongo::FromJson(R"({"sort": {"ts": 1}, "limit": 1000, "batchSize": 1000, "singleBatch": true})");
+      BsonPtr opts = mongo::FromJson(R"({"sort": {"ts": 1}, "limit": 100000, "batchSize": 1000})");
       mongo::CursorPtr cur(mongoc_collection_find_with_opts(oplog.get(), filter.get(), opts.get(), nullptr));
       const bson_t* doc;
-      int n = 0;
+      int n = 0, fresh = 0;
       bool stop = false;
+      const bool must_find_position = resuming_ || anchor_ != 0;
       while (mongoc_cursor_next(cur.get(), &doc)) {
-        ++n;
         const uint64_t ts_now = TsOf(doc);
+        if (n++ == 0 && must_find_position && ts_now != from) {
+          return HistoryLostStatus("oplog", "the entry at the saved timestamp is gone; the oplog was truncated past it");
+        }
         if (ts_now <= last_) continue;
+        ++fresh;
         RETURN_IF_ERROR(HandleEntry(doc, ts_now, failures, &stop));
         if (stop) return Status::OK();
       }
       if (mongoc_cursor_error(cur.get(), &err)) return mongo::FromBsonError(err, "polling local.oplog.rs");
-      caught_up_.Set(n == 0);  // a poll that found no new entry: nothing newer on the source
-      if (n < 1000) {
+      if (n == 0 && must_find_position) {
+        return HistoryLostStatus("oplog", "no entry at or after the saved timestamp");
+      }
+      caught_up_.Set(fresh == 0);  // a poll that found no new entry: nothing newer on the source
+      if (n < kPollMax) {
         for (int waited = 0; waited < 100 && !shared_->Stopped(); waited += 20) {
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
@@ -845,6 +870,7 @@ class OplogReader {
   uint64_t last_;
   bool resuming_;
   bool coverage_checked_ = false;
+  uint64_t anchor_ = 0;  // PollOnce: the oldest entry CheckCoverage saw, until resuming_
   bool counted_ready_ = false;
   OplogOptions conv_;
   const bool poll_;
@@ -1262,7 +1288,11 @@ Status RunCapture(const CaptureOptions& opts) {
     }
     const auto now = Clock::now();
     const bool full = batch.events_size() >= opts.batch_max_events || batch_bytes >= opts.batch_max_bytes;
-    const bool old = batch.events_size() > 0 && now - batch_started >= std::chrono::milliseconds(opts.batch_max_ms);
+    // Or sooner, when the readers have gone quiet (nothing queued for the 20 ms Pop
+    // waited): under load the queue stays busy and batches fill up to the window; at low
+    // rates an event need not wait out the window (issue #6: end-to-end lag).
+    const bool old = batch.events_size() > 0 &&
+                     (!got || now - batch_started >= std::chrono::milliseconds(opts.batch_max_ms));
     // An idle stream's advancing position is written at most every few seconds.
     const bool token_due = token_dirty && now - last_token_write >= std::chrono::seconds(5);
     if (full || old || token_due) {

@@ -24,7 +24,8 @@ DEFINE_string(start_at, "", "For a new spool: start at this cluster time, 'SECON
                             "'SECONDS.INCREMENT' (default: now). Ignored when resuming.");
 DEFINE_int32(batch_max_events, 1000, "Close a batch at this many events.");
 DEFINE_uint64(batch_max_bytes, 4ull << 20, "Close a batch at this many bytes of events.");
-DEFINE_string(batch_max_time, "50ms", "Close a non-empty batch after this long (group commit window).");
+DEFINE_string(batch_max_time, "50ms", "Close a non-empty batch after this long (group commit window), "
+                                      "or sooner once the source has been quiet for 20 ms.");
 DEFINE_uint64(segment_max_bytes, 64ull << 20, "Seal a segment at this size.");
 DEFINE_string(segment_max_age, "60s", "Seal a non-empty segment after this long.");
 DEFINE_int32(zstd_level, 1, "zstd compression level of batches.");

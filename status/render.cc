@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "spool/inspect.h"
+#include "status/lag_histogram.h"
 #include "status/status.h"
 
 namespace docshift::status {
@@ -87,6 +88,15 @@ std::string DetailsJson(const std::vector<NamespaceView>& ns) {
   return Array(items);
 }
 
+// Apply's end-to-end lag this run (status/lag_histogram.h), or null before any event.
+std::string LagJson(const ProcessView& p) {
+  const LagSnapshot lag = LagSnapshot::FromProto(p.st.end_to_end_lag());
+  if (!p.present || lag.count == 0) return "null";
+  return Json().Int("count", lag.count).Num("p50_seconds", lag.Percentile(0.5))
+      .Num("p90_seconds", lag.Percentile(0.9)).Num("p99_seconds", lag.Percentile(0.99))
+      .Num("max_seconds", lag.max).Done();
+}
+
 // ---- text ----
 
 std::string Ago(int64_t now_ms, int64_t ms) {
@@ -119,7 +129,8 @@ std::string RenderJson(const MigrationStatus& s) {
       .Num("events_per_second", a.events_per_s).Num("gap_in_seconds", a.gap_s)
       .Int("backlog_events", a.backlog_events).Int("backlog_bytes", a.backlog_bytes)
       .Time("oldest_unapplied_capture_time", a.oldest_unapplied_capture_ms)
-      .Int("dead_letters", a.dead_letters).Raw("details", DetailsJson(a.namespaces));
+      .Int("dead_letters", a.dead_letters).Raw("details", DetailsJson(a.namespaces))
+      .Raw("end_to_end_lag", LagJson(a.process));
   std::string snapshot = "null";
   if (s.snapshot.present) {
     std::vector<std::string> colls;
@@ -164,6 +175,10 @@ std::string RenderText(const MigrationStatus& s) {
   o << "         checkpoint " << (a.has_checkpoint ? "seq " + std::to_string(a.checkpoint_seq) : std::string("none"))
     << ", lag " << Fixed(a.gap_s, 1) << " s, backlog " << a.backlog_events << " events (" << Bytes(a.backlog_bytes)
     << "), " << Fixed(a.events_per_s, 0) << " events/s, dead letters " << a.dead_letters << "\n";
+  if (const LagSnapshot lag = LagSnapshot::FromProto(a.process.st.end_to_end_lag()); a.process.present && lag.count > 0) {
+    o << "         end-to-end lag p50 " << Fixed(lag.Percentile(0.5), 3) << " s, p99 " << Fixed(lag.Percentile(0.99), 3)
+      << " s, max " << Fixed(lag.max, 3) << " s over " << lag.count << " events this run\n";
+  }
   if (!a.process.st.last_error().empty()) {
     o << "         last error " << Ago(s.now_ms, a.process.st.last_error_wall_ms()) << ": "
       << a.process.st.last_error() << "\n";
