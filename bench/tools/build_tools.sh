@@ -7,7 +7,8 @@
 # - Go: the `go` on PATH if it is new enough (mongo-tools' go.mod says go 1.25.11);
 #   otherwise the Go toolchain module golang.org/toolchain@v0.0.1-go$GO_VERSION from the Go
 #   module proxy (the same zip `GOTOOLCHAIN=go1.x` downloads) unpacked under build/go/.
-# - mongorestore is built with `go build -overlay` replacing one source file,
+# - mongorestore is built with `go build -overlay` replacing one source file (in a copy
+#   of the pinned module under build/tools/: go refuses overlays inside GOMODCACHE),
 #   common/db/empty_timestamp.go, patched by ferretdb-no-bypass-empty-ts.patch: FerretDB
 #   v1.24 reports a 7.0.x version, so stock mongorestore adds `bypassEmptyTsReplacement: true`
 #   to every insert and FerretDB refuses the unknown field. The patch never sends it
@@ -75,17 +76,20 @@ say "go build mongodump ($MT $MT_VERSION, $("$GO" env GOVERSION); downloads the 
 MOD_DIR=$("$GO" env GOMODCACHE)/$MT@$MT_VERSION
 [[ -f $MOD_DIR/common/db/empty_timestamp.go ]] || die "no $MOD_DIR/common/db/empty_timestamp.go"
 
-# The overlay: the patched copy of common/db/empty_timestamp.go.
+# mongorestore: go build refuses an -overlay that replaces a file under GOMODCACHE, so it
+# is built inside a plain copy of the pinned module (the same bytes go.sum verified above;
+# its own go.sum pins its dependencies), with the overlay replacing the copy's file.
+SRC=$OUT/mongo-tools-src
+rm -rf "$SRC"; cp -r "$MOD_DIR" "$SRC"; chmod -R u+w "$SRC"
 OV=$OUT/overlay
 rm -rf "$OV"; mkdir -p "$OV/common/db"
-cp "$MOD_DIR/common/db/empty_timestamp.go" "$OV/common/db/empty_timestamp.go"
-chmod u+w "$OV/common/db/empty_timestamp.go"
+cp "$SRC/common/db/empty_timestamp.go" "$OV/common/db/empty_timestamp.go"
 (cd "$OV" && patch -s -p1 <"$HERE/ferretdb-no-bypass-empty-ts.patch") || die "patch does not apply to $MT $MT_VERSION"
-printf '{"Replace":{"%s":"%s"}}\n' "$MOD_DIR/common/db/empty_timestamp.go" \
+printf '{"Replace":{"%s":"%s"}}\n' "$SRC/common/db/empty_timestamp.go" \
   "$OV/common/db/empty_timestamp.go" >"$OV/overlay.json"
-
-say "go build mongorestore (-overlay $OV/overlay.json)"
-"$GO" build -ldflags "$ldflags" -overlay "$OV/overlay.json" -o "$OUT/mongorestore.tmp" "$MT/mongorestore/main"
+say "go build mongorestore (in $SRC, -overlay $OV/overlay.json)"
+(cd "$SRC" && "$GO" build -ldflags "$ldflags" -overlay "$OV/overlay.json" \
+   -o "$OUT/mongorestore.tmp" ./mongorestore/main)
 mv -f "$OUT/mongodump.tmp" "$OUT/mongodump"
 mv -f "$OUT/mongorestore.tmp" "$OUT/mongorestore"
 echo "$MT_VERSION" >"$OUT/VERSION"
