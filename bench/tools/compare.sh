@@ -104,7 +104,7 @@ fi
 src_count=$(count "$SRC")
 [[ $src_count == "$DOCS" ]] || { echo "compare: source holds $src_count documents, expected $DOCS" >&2; exit 1; }
 
-declare -a TOOLS_RATES=() DS_RATES=()
+declare -a TOOLS_RATES=() DS_RATES=() DS_COPY_RATES=()
 fail=0
 
 run_tools() {  # run_tools ROUND
@@ -131,6 +131,7 @@ run_docshift() {  # run_docshift ROUND
   local r=$1 t0 t1 n rate spool=$WORK/spool-$r cap_pid i
   drop_target
   rm -rf "$spool"
+  : >"$WORK/capture-$r.log"
   "$DS" capture --source "$SRC" --source_kind oplog --spool "$spool" --include "$DB.*" \
     >"$WORK/capture-$r.log" 2>&1 &
   cap_pid=$!
@@ -157,21 +158,28 @@ run_docshift() {  # run_docshift ROUND
     "$r" "$DOCS" "$("$PY" -c "print($t1 - $t0)")" "$rate" "$n"
   # Phases from the log's glog timestamps: planning = start .. "starts after spool
   # sequence" (listCollections, count + split points, target emptiness checks); copy = the rest.
-  "$PY" - "$log" "$t0" "$t1" <<'EOF'
+  local phases
+  phases=$("$PY" - "$log" "$t0" "$t1" "$DOCS" <<'EOF'
 import datetime, re, sys
-log, t0, t1 = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+log, t0, t1, docs = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 day = datetime.datetime.fromtimestamp(t0).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 plan_end = None
 for line in open(log, errors="replace"):
-    m = re.match(r"^[IWEF]\d{4} (\d\d):(\d\d):(\d\d\.\d+) ", line)
+    m = re.match(r"^[IWEF](?:\d{8}|\d{4}) (\d\d):(\d\d):(\d\d\.\d+) ", line)
     if m and "starts after spool sequence" in line:
         plan_end = day + int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
 if plan_end is None:
     print("  phases: (no planning line in the log)")
+    print("COPY_RATE -")
 else:
     p, c = plan_end - t0, t1 - plan_end
-    print(f"  phases: planning {p:.2f} s ({100 * p / (t1 - t0):.0f}%), copy + indexes {c:.2f} s")
+    print(f"  phases: planning {p:.2f} s ({100 * p / (t1 - t0):.0f}%), copy + indexes {c:.2f} s = {docs / c:.0f} docs/s")
+    print(f"COPY_RATE {round(docs / c)}")
 EOF
+)
+  grep -v '^COPY_RATE' <<<"$phases"
+  local cr; cr=$(sed -n 's/^COPY_RATE //p' <<<"$phases")
+  [[ $cr != - ]] && DS_COPY_RATES+=("$cr")
   [[ $n == "$DOCS" ]] || { echo "  COUNT MISMATCH: target $n, source $DOCS"; fail=1; }
   verify "docshift-$r" || fail=1
   DS_RATES+=("$rate")
@@ -183,7 +191,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 drop_target
 
-"$PY" - "${TOOLS_RATES[*]:-}" "${DS_RATES[*]:-}" <<'EOF'
+"$PY" - "${TOOLS_RATES[*]:-}" "${DS_RATES[*]:-}" "${DS_COPY_RATES[*]:-}" <<'EOF'
 import statistics, sys
 t = [int(x) for x in sys.argv[1].split()]
 d = [int(x) for x in sys.argv[2].split()]
@@ -192,5 +200,10 @@ if not t or not d:
 mt, md = statistics.median(t), statistics.median(d)
 print(f"compare: median mongodump|mongorestore {mt:.0f} docs/s {t}; median docshift snapshot {md:.0f} docs/s {d}")
 print(f"compare: ratio docshift / mongodump|mongorestore = {md / mt:.2f}")
+c = [int(x) for x in sys.argv[3].split()]
+if c:
+    mc = statistics.median(c)
+    print(f"compare: docshift copy phase alone (after planning): median {mc:.0f} docs/s {c}, "
+          f"ratio {mc / mt:.2f} to mongodump|mongorestore end to end")
 EOF
 exit "$fail"
