@@ -72,6 +72,8 @@ SRC_DB=dbbench_src
 SNAP_DB=dbbench_snap
 APPLY_DBS=ycsb,app   # the synthetic stream's databases (bench/synth.h)
 
+CAPTURE_PID=
+trap '[ -n "$CAPTURE_PID" ] && kill -TERM $CAPTURE_PID 2>/dev/null; true' EXIT
 say() { echo "bench/db: $*" >&2; }
 now() { date +%s.%N; }
 # key=value lines of a file; val FILE KEY
@@ -134,9 +136,21 @@ goal() { ORDER+=("$1"); RATIO[$1]=$2; GOAL[$1]=$3; }
 if has snapshot; then
   say "docshift snapshot $SRC_DB → $SNAP_DB"
   drop "$TGT" "$SNAP_DB"
-  "$MS" --spool "$WORK/snapspool" --events 0 >/dev/null
+  # A snapshot is coordinated with a capture on the same spool (it needs capture's start
+  # position): capture runs (idle: nothing writes the source) for the snapshot's length.
+  "$DS" capture --source "$SRC" --source_kind oplog --spool "$WORK/snapspool" \
+    --include "$SRC_DB.*" >"$WORK/capture.log" 2>&1 &
+  CAPTURE_PID=$!
+  for _ in $(seq 1 600); do
+    grep -q "capture: ready" "$WORK/capture.log" && break
+    kill -0 $CAPTURE_PID 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -q "capture: ready" "$WORK/capture.log" || { tail "$WORK/capture.log" >&2; exit 1; }
   secs=$(timed snapshot "$DS" snapshot --source "$SRC" --target "$TGT" --spool "$WORK/snapspool" \
     --include "$SRC_DB.*" --map "$SRC_DB=$SNAP_DB" --parallel "$CONN" --progress lines)
+  kill -TERM $CAPTURE_PID; wait $CAPTURE_PID || true
+  CAPTURE_PID=
   drop "$TGT" "$SNAP_DB"
   dps=$(awk -v n="$DOCS" -v s="$secs" 'BEGIN { printf "%.1f", n / s }')
   mbs=$(awk -v m="$LOAD_MB" -v s="$secs" 'BEGIN { printf "%.2f", m / s }')
