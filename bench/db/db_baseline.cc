@@ -20,7 +20,8 @@
 //                insert → insert, update → update_one {$set, $unset}, replace →
 //                replace_one upsert, delete → delete_one; events hashed by (namespace,
 //                _id) over --connections threads so each document's changes stay in
-//                order; a bulk is cut at a repeated document. Prints B_BULK_EVENTS_PER_S.
+//                order; a thread's batch is grouped by collection, a document's k-th op
+//                in the batch goes in the k-th bulk. Prints B_BULK_EVENTS_PER_S.
 //   --mode drop  drops the comma-separated databases --db (resets a target between runs).
 //
 // Exit status: 0 success, 1 a server or spool error, 2 bad arguments.
@@ -40,6 +41,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -284,17 +287,33 @@ class Worker {
         q_.erase(q_.begin(), q_.begin() + n);
         space_.notify_all();
       }
-      // Consecutive ops on one collection, no document twice, in one unordered bulk.
+      // Grouped by collection (stable); within a collection the k-th op of a document in
+      // this batch goes in the k-th bulk, so no bulk holds a document twice and each
+      // document's ops run in order; within a bulk, ops sorted by kind (insert, update/
+      // replace, delete) so libmongoc sends at most three commands.
+      std::stable_sort(work.begin(), work.end(), [](const Op& a, const Op& b) {
+        return a.db != b.db ? a.db < b.db : a.coll < b.coll;
+      });
       size_t i = 0;
       while (i < work.size()) {
-        size_t j = i;
-        std::unordered_set<std::string> keys;
-        while (j < work.size() && work[j].db == work[i].db && work[j].coll == work[i].coll &&
-               keys.insert(work[j].key).second) {
-          ++j;
+        size_t end = i;
+        while (end < work.size() && work[end].db == work[i].db && work[end].coll == work[i].coll) ++end;
+        std::unordered_map<std::string, int> seen;
+        std::vector<std::tuple<int, int, size_t>> order;  // (generation, kind rank, index)
+        for (size_t k = i; k < end; ++k) {
+          const int rank = work[k].op == pb::OP_INSERT ? 0 : work[k].op == pb::OP_DELETE ? 2 : 1;
+          order.emplace_back(seen[work[k].key]++, rank, k);
         }
-        Execute(client.get(), work, i, j);
-        i = j;
+        std::stable_sort(order.begin(), order.end());
+        std::vector<size_t> bulk;
+        for (size_t o = 0; o < order.size(); ++o) {
+          bulk.push_back(std::get<2>(order[o]));
+          if (o + 1 == order.size() || std::get<0>(order[o + 1]) != std::get<0>(order[o])) {
+            Execute(client.get(), work, bulk);
+            bulk.clear();
+          }
+        }
+        i = end;
       }
     }
   }
@@ -303,14 +322,15 @@ class Worker {
     return bson_init_static(b, reinterpret_cast<const uint8_t*>(s.data()), s.size());
   }
 
-  void Execute(mongoc_client_t* client, const std::vector<Op>& w, size_t b, size_t e) {
+  void Execute(mongoc_client_t* client, const std::vector<Op>& w, const std::vector<size_t>& idx) {
+    const size_t b = idx.front();
     mongo::CollPtr coll(mongoc_client_get_collection(client, w[b].db.c_str(), w[b].coll.c_str()));
     BsonPtr opts(BCON_NEW("ordered", BCON_BOOL(false)));
     mongo::BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()));
     BsonPtr upsert(BCON_NEW("upsert", BCON_BOOL(true)));
     bson_error_t err;
     size_t ops = 0;
-    for (size_t k = b; k < e; ++k) {
+    for (size_t k : idx) {
       bson_t key, doc;
       if (!View(w[k].key, &key)) continue;
       bool ok = true;

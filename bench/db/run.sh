@@ -13,7 +13,7 @@
 # imply the baselines they need), DOCS (source documents, default 100000, --quick 5000),
 # EVENTS (events per apply spool, default 100000, --quick 5000), CONNECTIONS (default 4:
 # docshift's --parallel/--lanes and the baselines' connection count), WORK (scratch dir,
-# default BUILD/bench-db).
+# default BUILD/bench-db), DOCSHIFT (the binary measured, default BUILD/docshift).
 #
 # --check: exit 1 unless every selected section printed all its ratio lines (the ctest
 # bench.db_quick; timing goals are never asserted). Exit 0 otherwise, also when goals
@@ -43,7 +43,7 @@ if [ -z "$SRC" ] || [ -z "$TGT" ]; then
 fi
 TGT_KIND=$([ -n "${TARGET_PG_URI:-}" ] && echo "FerretDB/PostgreSQL" || echo "FerretDB/SQLite")
 
-DS=$BUILD/docshift
+DS=${DOCSHIFT:-$BUILD/docshift}
 DBB=$BUILD/bench/db/db_baseline
 MS=$BUILD/bench/make_spool
 for b in "$DS" "$DBB" "$MS"; do
