@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "apply/translate.h"
 #include "mongo/mongo_util.h"
@@ -208,7 +210,7 @@ class Lane {
   }
 
  private:
-  static constexpr size_t kMaxQueueBytes = 32u << 20;
+  static constexpr size_t kMaxQueueBytes = 8u << 20;
 
   void Run() {
     mongo::PooledClient client(shared_->pool);
@@ -232,9 +234,9 @@ class Lane {
       Status s = ApplyItems(client.get(), work);
       const auto ms =
           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-      // Adapt the batch to latency: aim for bulks that take 50–500 ms.
-      if (ms > 500 && batch_ops_ > 16) batch_ops_ /= 2;
-      if (ms < 50 && batch_ops_ < shared_->opts->batch_max_ops) {
+      // Adapt the batch to latency: grow while a batch takes under 200 ms, halve it over 1 s.
+      if (ms > 1000 && batch_ops_ > 16) batch_ops_ /= 2;
+      if (ms < 200 && batch_ops_ < shared_->opts->batch_max_ops) {
         batch_ops_ = std::min(shared_->opts->batch_max_ops, batch_ops_ * 2);
       }
       if (!s.ok()) {
@@ -260,20 +262,58 @@ class Lane {
     }
   }
 
-  // Applies items in order: consecutive items for one collection go in one bulk (ordered
-  // for a collection with a secondary unique index, else unordered), never two writes to
-  // the same document in one bulk (an unordered bulk may run them in any order).
+  // Applies a lane's batch. Writes to different collections, and to different documents
+  // of a collection without a secondary unique index, are independent; only each
+  // document's own writes must keep their order. So the batch is grouped by collection
+  // (stable), and within a collection the writes are split into generations: the k-th
+  // write of a document in this batch goes in the k-th bulk (unordered), so no bulk holds
+  // a document twice and a document's writes run in sequence order. A collection with a
+  // secondary unique index keeps the batch's order exactly (ordered bulks, cut where a
+  // document repeats), since a unique value may move between documents.
   Status ApplyItems(mongoc_client_t* client, std::vector<Item>& items) {
+    std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+      return a.db != b.db ? a.db < b.db : a.coll < b.coll;
+    });
+    std::unordered_map<std::string, int> seen;
     size_t i = 0;
     while (i < items.size()) {
-      size_t j = i;
-      std::set<std::string> keys;
-      while (j < items.size() && items[j].db == items[i].db && items[j].coll == items[i].coll &&
-             keys.insert(CanonicalKey(items[j].ev.document_key())).second) {
-        ++j;
+      size_t end = i;
+      while (end < items.size() && items[end].db == items[i].db && items[end].coll == items[i].coll) ++end;
+      if (items[i].ordered) {
+        for (size_t b = i; b < end;) {
+          size_t j = b;
+          std::set<std::string> keys;
+          while (j < end && keys.insert(CanonicalKey(items[j].ev.document_key())).second) ++j;
+          RETURN_IF_ERROR(ApplyBulk(client, items, b, j));
+          b = j;
+        }
+      } else {
+        // Generation of each write, then a stable sort by it keeps each document's order.
+        seen.clear();
+        int max_gen = 0;
+        std::vector<std::pair<int, size_t>> order;  // (generation, index)
+        order.reserve(end - i);
+        for (size_t k = i; k < end; ++k) {
+          const int g = seen[CanonicalKey(items[k].ev.document_key())]++;
+          max_gen = std::max(max_gen, g);
+          order.emplace_back(g, k);
+        }
+        if (max_gen > 0) {
+          std::stable_sort(order.begin(), order.end(),
+                           [](const auto& a, const auto& b) { return a.first < b.first; });
+          std::vector<Item> sorted;
+          sorted.reserve(end - i);
+          for (const auto& [g, k] : order) sorted.push_back(std::move(items[k]));
+          for (size_t k = i; k < end; ++k) items[k] = std::move(sorted[k - i]);
+        }
+        for (size_t b = i; b < end;) {
+          size_t j = b;
+          while (j < end && order[j - i].first == order[b - i].first) ++j;
+          RETURN_IF_ERROR(ApplyBulk(client, items, b, j));
+          b = j;
+        }
       }
-      RETURN_IF_ERROR(ApplyBulk(client, items, i, j));
-      i = j;
+      i = end;
     }
     return Status::OK();
   }
@@ -306,26 +346,69 @@ class Lane {
         rejected[k - begin] = true;
       }
     }
+    // An unordered bulk holds each document once, so its writes may go in any order:
+    // inserts first, then updates and replacements (one "update" command), then deletes,
+    // so libmongoc sends at most three commands instead of one per change of kind.
+    std::vector<size_t> order;
+    order.reserve(end - begin);
+    for (size_t k = begin; k < end; ++k) order.push_back(k);
+    const bool ordered = items[begin].ordered;
+    // Insert events go as inserts (much faster than replace-with-upsert on FerretDB). A
+    // document already on the target (a replay below the checkpoint, a snapshot overlap)
+    // is a duplicate key: the bulk is then written again with every insert as a
+    // replace-with-upsert, which is idempotent (translate.h).
+    // (Only when the document's _id is exactly the key's: an insert must create the same
+    // document the replace-with-upsert would.)
+    std::vector<char> insertable(end - begin, 0);
+    for (size_t k = begin; k < end; ++k) {
+      const DocWrite& w = writes[k - begin];
+      if (rejected[k - begin] || items[k].ev.op() != pb::OP_INSERT || w.kind != DocWrite::Kind::kReplace) continue;
+      bson_iter_t id;
+      if (!bson_iter_init_find(&id, w.doc.get(), "_id")) continue;
+      BsonPtr key(bson_new());
+      bson_append_iter(key.get(), "_id", 3, &id);
+      insertable[k - begin] = key->len == w.filter->len &&
+                              memcmp(bson_get_data(key.get()), bson_get_data(w.filter.get()), key->len) == 0;
+    }
+    auto is_insert = [&](size_t k) { return insertable[k - begin] != 0; };
+    bool inserts_as_inserts = !ordered;
+    if (!ordered) {
+      auto rank = [&](size_t k) {
+        if (is_insert(k)) return 0;
+        return writes[k - begin].kind == DocWrite::Kind::kDelete ? 2 : 1;
+      };
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rank(a) < rank(b); });
+    }
     int attempt = 0;
     for (;;) {
-      BsonPtr opts(BCON_NEW("ordered", BCON_BOOL(items[begin].ordered)));
+      BsonPtr opts(BCON_NEW("ordered", BCON_BOOL(ordered)));
       mongo::BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()));
       op_item.clear();
       bson_error_t err;
       BsonPtr upsert(BCON_NEW("upsert", BCON_BOOL(true)));
-      for (size_t k = begin; k < end; ++k) {
+      bool used_insert = false;
+      for (size_t k : order) {
         if (rejected[k - begin]) continue;
         DocWrite& w = writes[k - begin];
         bool ok = true;
         switch (w.kind) {
           case DocWrite::Kind::kReplace:
-            ok = mongoc_bulk_operation_replace_one_with_opts(bulk.get(), w.filter.get(), w.doc.get(),
-                                                             upsert.get(), &err);
+            if (inserts_as_inserts && is_insert(k)) {
+              ok = mongoc_bulk_operation_insert_with_opts(bulk.get(), w.doc.get(), nullptr, &err);
+              used_insert = true;
+            } else {
+              ok = mongoc_bulk_operation_replace_one_with_opts(bulk.get(), w.filter.get(), w.doc.get(),
+                                                               upsert.get(), &err);
+            }
             break;
           case DocWrite::Kind::kUpdate:
             if (!w.pre_updates.empty()) {
               // Array truncation must run before the $set: do this document alone, in order.
-              RETURN_IF_ERROR(ApplyOrderedUpdates(coll.get(), w, items[k]));
+              // (Once: not again when the bulk is rebuilt after a duplicate key.)
+              if (!w.pre_done) {
+                RETURN_IF_ERROR(ApplyOrderedUpdates(coll.get(), w, items[k]));
+                w.pre_done = true;
+              }
               continue;
             }
             ok = mongoc_bulk_operation_update_one_with_opts(bulk.get(), w.filter.get(), w.doc.get(),
@@ -373,6 +456,12 @@ class Lane {
       // duplicate key so, with an empty writeErrors: tests/README.md): which write it was
       // is found the same way.
       if (!retry && !refused && err.domain != 0 && err.code != 0) refused = true;
+      if (refused && used_insert) {
+        // Most likely documents already on the target: write the bulk again with the
+        // inserts as replace-with-upsert (every write of it is idempotent).
+        inserts_as_inserts = false;
+        continue;
+      }
       if (refused) {
         // The bulk reply's error indexes are not trusted (FerretDB numbers them its own way:
         // tests/README.md); every write of the bulk is done again on its own, which is

@@ -7,7 +7,10 @@
 # Brings nothing up: expects the test bed's env (scripts/testbed.sh up; set -a;
 # . build/testbed.env; set +a): SOURCE_OPLOG_URI (FerretDB/SQLite) is the source, the
 # target is TARGET_PG_URI (FerretDB/PostgreSQL), else TARGET_URI (FerretDB/SQLite).
-# Without them it prints why and exits 77 (skipped).
+# Without them it prints why and exits 77 (skipped). BENCH_TARGET_URI overrides the target
+# (e.g. BENCH_TARGET_URI=$TARGET_URI: FerretDB v1.24/PostgreSQL can wedge under the plain
+# bulk client's concurrent update bulks, every pooled PostgreSQL connection idle and
+# FerretDB answering nothing; see bench/RESULTS.md).
 #
 # Environment knobs: SECTIONS (default "baseline snapshot apply"; snapshot and apply
 # imply the baselines they need), DOCS (source documents, default 100000, --quick 5000),
@@ -35,13 +38,17 @@ while [ $# -gt 0 ]; do
 done
 
 SRC=${SOURCE_OPLOG_URI:-}
-TGT=${TARGET_PG_URI:-${TARGET_URI:-}}
+TGT=${BENCH_TARGET_URI:-${TARGET_PG_URI:-${TARGET_URI:-}}}
 if [ -z "$SRC" ] || [ -z "$TGT" ]; then
   echo "bench/db/run.sh: SOURCE_OPLOG_URI and TARGET_PG_URI/TARGET_URI are not set; run" \
        "scripts/testbed.sh up and: set -a; . build/testbed.env; set +a" >&2
   exit 77
 fi
-TGT_KIND=$([ -n "${TARGET_PG_URI:-}" ] && echo "FerretDB/PostgreSQL" || echo "FerretDB/SQLite")
+case "$TGT" in
+  "${TARGET_PG_URI:-none}") TGT_KIND="FerretDB/PostgreSQL" ;;
+  "${TARGET_URI:-none}") TGT_KIND="FerretDB/SQLite" ;;
+  *) TGT_KIND="other" ;;
+esac
 
 DS=${DOCSHIFT:-$BUILD/docshift}
 DBB=$BUILD/bench/db/db_baseline
