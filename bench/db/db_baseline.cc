@@ -64,6 +64,9 @@ DEFINE_int32(batch, 1000, "Operations per bulk write.");
 DEFINE_string(spool, "", "bulk: the spool to replay.");
 DEFINE_bool(scan_ranges, false, "scan: also cut each collection into --connections _id "
                                   "ranges (default: one find per collection).");
+DEFINE_int32(max_bulk_ops, 16, "bulk: largest bulk write (FerretDB v1 slows down, even stalls, "
+                                 "on update commands of ~1000 statements from 4 connections).");
+DEFINE_string(create, "", "drop: then create these comma-separated db.coll collections.");
 DEFINE_string(label, "", "Prefix of the printed keys instead of B_INS/B_SCAN/B_BULK.");
 
 namespace docshift::bench {
@@ -308,7 +311,8 @@ class Worker {
         std::vector<size_t> bulk;
         for (size_t o = 0; o < order.size(); ++o) {
           bulk.push_back(std::get<2>(order[o]));
-          if (o + 1 == order.size() || std::get<0>(order[o + 1]) != std::get<0>(order[o])) {
+          if (o + 1 == order.size() || std::get<0>(order[o + 1]) != std::get<0>(order[o]) ||
+              bulk.size() >= static_cast<size_t>(FLAGS_max_bulk_ops)) {
             Execute(client.get(), work, bulk);
             bulk.clear();
           }
@@ -463,6 +467,20 @@ int RunDrop(mongoc_client_pool_t* pool) {
     mongoc_database_destroy(db);
     if (!ok && err.code != 26) Die("dropping database " + name, err);
   }
+  // Then create the --create collections, one at a time (FerretDB v1 can stall when
+  // several connections create a collection at once by writing to it).
+  std::string cl = FLAGS_create + ",";
+  for (size_t p = 0, q; (q = cl.find(',', p)) != std::string::npos; p = q + 1) {
+    const std::string ns = cl.substr(p, q - p);
+    const size_t dot = ns.find('.');
+    if (ns.empty() || dot == std::string::npos) continue;
+    mongoc_database_t* db = mongoc_client_get_database(client.get(), ns.substr(0, dot).c_str());
+    bson_error_t err;
+    mongoc_collection_t* c = mongoc_database_create_collection(db, ns.substr(dot + 1).c_str(), nullptr, &err);
+    mongoc_database_destroy(db);
+    if (c == nullptr) Die("creating " + ns, err);
+    mongoc_collection_destroy(c);
+  }
   return 0;
 }
 
@@ -498,6 +516,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "db_baseline: %s\n", uri.status().ToString().c_str());
     return 2;
   }
+  // A stalled server fails the run within two minutes instead of libmongoc's five.
+  mongoc_uri_set_option_as_int32(uri->get(), MONGOC_URI_SOCKETTIMEOUTMS, 120000);
   auto pool = docshift::mongo::NewPool(uri->get(), FLAGS_connections);
   if (!pool.ok()) {
     std::fprintf(stderr, "db_baseline: %s\n", pool.status().ToString().c_str());

@@ -92,7 +92,12 @@ rss_mb() {  # GNU time -v output → MB, or n/a
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b) ? a : b }'; }
-drop() { "$DBB" --mode drop --uri "$1" --db "$2"; }
+# drop URI DBS [COLLS]: drop the databases, then create COLLS (db.coll,...) empty.
+drop() { "$DBB" --mode drop --uri "$1" --db "$2" --create "${3:-}"; }
+# The synthetic stream's namespaces, created empty before every apply/insert measurement:
+# FerretDB v1 stalls (no reply, all its PostgreSQL connections idle) when several
+# connections create one collection at once by writing to it.
+APPLY_COLLS=ycsb.usertable,ycsb.usertable.archive,app.sessions,app.users
 timed() {  # timed NAME CMD...: runs CMD, stdout+stderr to WORK/NAME.log, RSS to WORK/NAME.time
   local name=$1; shift
   local t0 t1
@@ -117,14 +122,14 @@ for s in baseline snapshot apply; do has $s && need_baseline=1; done
 # ---- load + baselines ----
 if [ $need_baseline = 1 ]; then
   say "loading $DOCS YCSB documents into $SRC_DB on the source"
-  drop "$SRC" "$SRC_DB"
+  drop "$SRC" "$SRC_DB" "$SRC_DB.usertable,$SRC_DB.usertable.archive,$SRC_DB.sessions,$SRC_DB.users"
   "$DBB" --mode ins --uri "$SRC" --db "$SRC_DB" --docs "$DOCS" --connections "$CONN" --label LOAD \
     >"$WORK/load.out"
   LOAD_MB=$(awk -v d="$(val "$WORK/load.out" LOAD_MB_PER_S)" -v s="$(val "$WORK/load.out" LOAD_SECONDS)" \
     'BEGIN { printf "%.3f", d * s }')
   say "measuring B_scan (source) and B_ins (target)"
   "$DBB" --mode scan --uri "$SRC" --db "$SRC_DB" --docs "$DOCS" --connections "$CONN" >"$WORK/bscan.out"
-  drop "$TGT" "$APPLY_DBS"
+  drop "$TGT" "$APPLY_DBS" "$APPLY_COLLS"
   "$DBB" --mode ins --uri "$TGT" --docs "$DOCS" --connections "$CONN" >"$WORK/bins.out"
   drop "$TGT" "$APPLY_DBS"
   B_SCAN=$(val "$WORK/bscan.out" B_SCAN_DOCS_PER_S)
@@ -142,7 +147,7 @@ goal() { ORDER+=("$1"); RATIO[$1]=$2; GOAL[$1]=$3; }
 # ---- snapshot ----
 if has snapshot; then
   say "docshift snapshot $SRC_DB → $SNAP_DB"
-  drop "$TGT" "$SNAP_DB"
+  drop "$TGT" "$SNAP_DB" "$SNAP_DB.usertable,$SNAP_DB.usertable.archive,$SNAP_DB.sessions,$SNAP_DB.users"
   # A snapshot is coordinated with a capture on the same spool (it needs capture's start
   # position): capture runs (idle: nothing writes the source) for the snapshot's length.
   "$DS" capture --source "$SRC" --source_kind oplog --spool "$WORK/snapspool" \
@@ -186,12 +191,12 @@ if has apply; then
     # shellcheck disable=SC2086
     "$MS" --spool "$spool" --events "$EVENTS" $flags >"$WORK/make_spool_$name.log"
     say "apply $name: docshift apply"
-    drop "$TGT" "$APPLY_DBS"
+    drop "$TGT" "$APPLY_DBS" "$APPLY_COLLS"
     secs=$(timed "apply_$name" "$DS" apply --spool "$spool" --target "$TGT" --lanes "$CONN" \
       --stop_when_drained --name "bench")
     eps=$(awk -v n="$EVENTS" -v s="$secs" 'BEGIN { printf "%.1f", n / s }')
     say "apply $name: plain bulk client"
-    drop "$TGT" "$APPLY_DBS"
+    drop "$TGT" "$APPLY_DBS" "$APPLY_COLLS"
     "$DBB" --mode bulk --uri "$TGT" --spool "$spool" --connections "$CONN" >"$WORK/bulk_$name.out"
     drop "$TGT" "$APPLY_DBS"
     bulk=$(val "$WORK/bulk_$name.out" B_BULK_EVENTS_PER_S)
