@@ -262,58 +262,22 @@ class Lane {
     }
   }
 
-  // Applies a lane's batch. Writes to different collections, and to different documents
-  // of a collection without a secondary unique index, are independent; only each
-  // document's own writes must keep their order. So the batch is grouped by collection
-  // (stable), and within a collection the writes are split into generations: the k-th
-  // write of a document in this batch goes in the k-th bulk (unordered), so no bulk holds
-  // a document twice and a document's writes run in sequence order. A collection with a
-  // secondary unique index keeps the batch's order exactly (ordered bulks, cut where a
-  // document repeats), since a unique value may move between documents.
+  // Applies items in order: consecutive items for one collection go in one bulk (ordered
+  // for a collection with a secondary unique index, else unordered), never two writes to
+  // the same document in one bulk (an unordered bulk may run them in any order).
+  // (Grouping a batch by collection and by document generation gave much larger update
+  // commands, which stall FerretDB v1.24 from 4 connections: bench/RESULTS.md, issue #6.)
   Status ApplyItems(mongoc_client_t* client, std::vector<Item>& items) {
-    std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-      return a.db != b.db ? a.db < b.db : a.coll < b.coll;
-    });
-    std::unordered_map<std::string, int> seen;
     size_t i = 0;
     while (i < items.size()) {
-      size_t end = i;
-      while (end < items.size() && items[end].db == items[i].db && items[end].coll == items[i].coll) ++end;
-      if (items[i].ordered) {
-        for (size_t b = i; b < end;) {
-          size_t j = b;
-          std::set<std::string> keys;
-          while (j < end && keys.insert(CanonicalKey(items[j].ev.document_key())).second) ++j;
-          RETURN_IF_ERROR(ApplyBulk(client, items, b, j));
-          b = j;
-        }
-      } else {
-        // Generation of each write, then a stable sort by it keeps each document's order.
-        seen.clear();
-        int max_gen = 0;
-        std::vector<std::pair<int, size_t>> order;  // (generation, index)
-        order.reserve(end - i);
-        for (size_t k = i; k < end; ++k) {
-          const int g = seen[CanonicalKey(items[k].ev.document_key())]++;
-          max_gen = std::max(max_gen, g);
-          order.emplace_back(g, k);
-        }
-        if (max_gen > 0) {
-          std::stable_sort(order.begin(), order.end(),
-                           [](const auto& a, const auto& b) { return a.first < b.first; });
-          std::vector<Item> sorted;
-          sorted.reserve(end - i);
-          for (const auto& [g, k] : order) sorted.push_back(std::move(items[k]));
-          for (size_t k = i; k < end; ++k) items[k] = std::move(sorted[k - i]);
-        }
-        for (size_t b = i; b < end;) {
-          size_t j = b;
-          while (j < end && order[j - i].first == order[b - i].first) ++j;
-          RETURN_IF_ERROR(ApplyBulk(client, items, b, j));
-          b = j;
-        }
+      size_t j = i;
+      std::set<std::string> keys;
+      while (j < items.size() && items[j].db == items[i].db && items[j].coll == items[i].coll &&
+             keys.insert(CanonicalKey(items[j].ev.document_key())).second) {
+        ++j;
       }
-      i = end;
+      RETURN_IF_ERROR(ApplyBulk(client, items, i, j));
+      i = j;
     }
     return Status::OK();
   }
