@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "apply/translate.h"
 #include "mongo/mongo_util.h"
@@ -227,7 +229,7 @@ class Lane {
   }
 
  private:
-  static constexpr size_t kMaxQueueBytes = 32u << 20;
+  static constexpr size_t kMaxQueueBytes = 8u << 20;
 
   void Run() {
     mongo::PooledClient client(shared_->pool);
@@ -251,9 +253,9 @@ class Lane {
       Status s = ApplyItems(client.get(), work);
       const auto ms =
           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-      // Adapt the batch to latency: aim for bulks that take 50–500 ms.
-      if (ms > 500 && batch_ops_ > 16) batch_ops_ /= 2;
-      if (ms < 50 && batch_ops_ < shared_->opts->batch_max_ops) {
+      // Adapt the batch to latency: grow while a batch takes under 200 ms, halve it over 1 s.
+      if (ms > 1000 && batch_ops_ > 16) batch_ops_ /= 2;
+      if (ms < 200 && batch_ops_ < shared_->opts->batch_max_ops) {
         batch_ops_ = std::min(shared_->opts->batch_max_ops, batch_ops_ * 2);
       }
       if (!s.ok()) {
@@ -285,6 +287,8 @@ class Lane {
   // Applies items in order: consecutive items for one collection go in one bulk (ordered
   // for a collection with a secondary unique index, else unordered), never two writes to
   // the same document in one bulk (an unordered bulk may run them in any order).
+  // (Grouping a batch by collection and by document generation gave much larger update
+  // commands, which stall FerretDB v1.24 from 4 connections: bench/RESULTS.md, issue #6.)
   Status ApplyItems(mongoc_client_t* client, std::vector<Item>& items) {
     size_t i = 0;
     while (i < items.size()) {
@@ -328,26 +332,69 @@ class Lane {
         rejected[k - begin] = true;
       }
     }
+    // An unordered bulk holds each document once, so its writes may go in any order:
+    // inserts first, then updates and replacements (one "update" command), then deletes,
+    // so libmongoc sends at most three commands instead of one per change of kind.
+    std::vector<size_t> order;
+    order.reserve(end - begin);
+    for (size_t k = begin; k < end; ++k) order.push_back(k);
+    const bool ordered = items[begin].ordered;
+    // Insert events go as inserts (much faster than replace-with-upsert on FerretDB). A
+    // document already on the target (a replay below the checkpoint, a snapshot overlap)
+    // is a duplicate key: the bulk is then written again with every insert as a
+    // replace-with-upsert, which is idempotent (translate.h).
+    // (Only when the document's _id is exactly the key's: an insert must create the same
+    // document the replace-with-upsert would.)
+    std::vector<char> insertable(end - begin, 0);
+    for (size_t k = begin; k < end; ++k) {
+      const DocWrite& w = writes[k - begin];
+      if (rejected[k - begin] || items[k].ev.op() != pb::OP_INSERT || w.kind != DocWrite::Kind::kReplace) continue;
+      bson_iter_t id;
+      if (!bson_iter_init_find(&id, w.doc.get(), "_id")) continue;
+      BsonPtr key(bson_new());
+      bson_append_iter(key.get(), "_id", 3, &id);
+      insertable[k - begin] = key->len == w.filter->len &&
+                              memcmp(bson_get_data(key.get()), bson_get_data(w.filter.get()), key->len) == 0;
+    }
+    auto is_insert = [&](size_t k) { return insertable[k - begin] != 0; };
+    bool inserts_as_inserts = !ordered;
+    if (!ordered) {
+      auto rank = [&](size_t k) {
+        if (is_insert(k)) return 0;
+        return writes[k - begin].kind == DocWrite::Kind::kDelete ? 2 : 1;
+      };
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rank(a) < rank(b); });
+    }
     int attempt = 0;
     for (;;) {
-      BsonPtr opts(BCON_NEW("ordered", BCON_BOOL(items[begin].ordered)));
+      BsonPtr opts(BCON_NEW("ordered", BCON_BOOL(ordered)));
       mongo::BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()));
       op_item.clear();
       bson_error_t err;
       BsonPtr upsert(BCON_NEW("upsert", BCON_BOOL(true)));
-      for (size_t k = begin; k < end; ++k) {
+      bool used_insert = false;
+      for (size_t k : order) {
         if (rejected[k - begin]) continue;
         DocWrite& w = writes[k - begin];
         bool ok = true;
         switch (w.kind) {
           case DocWrite::Kind::kReplace:
-            ok = mongoc_bulk_operation_replace_one_with_opts(bulk.get(), w.filter.get(), w.doc.get(),
-                                                             upsert.get(), &err);
+            if (inserts_as_inserts && is_insert(k)) {
+              ok = mongoc_bulk_operation_insert_with_opts(bulk.get(), w.doc.get(), nullptr, &err);
+              used_insert = true;
+            } else {
+              ok = mongoc_bulk_operation_replace_one_with_opts(bulk.get(), w.filter.get(), w.doc.get(),
+                                                               upsert.get(), &err);
+            }
             break;
           case DocWrite::Kind::kUpdate:
             if (!w.pre_updates.empty()) {
               // Array truncation must run before the $set: do this document alone, in order.
-              RETURN_IF_ERROR(ApplyOrderedUpdates(coll.get(), w, items[k]));
+              // (Once: not again when the bulk is rebuilt after a duplicate key.)
+              if (!w.pre_done) {
+                RETURN_IF_ERROR(ApplyOrderedUpdates(coll.get(), w, items[k]));
+                w.pre_done = true;
+              }
               continue;
             }
             ok = mongoc_bulk_operation_update_one_with_opts(bulk.get(), w.filter.get(), w.doc.get(),
@@ -395,6 +442,12 @@ class Lane {
       // duplicate key so, with an empty writeErrors: tests/README.md): which write it was
       // is found the same way.
       if (!retry && !refused && err.domain != 0 && err.code != 0) refused = true;
+      if (refused && used_insert) {
+        // Most likely documents already on the target: write the bulk again with the
+        // inserts as replace-with-upsert (every write of it is idempotent).
+        inserts_as_inserts = false;
+        continue;
+      }
       if (refused) {
         // The bulk reply's error indexes are not trusted (FerretDB numbers them its own way:
         // tests/README.md); every write of the bulk is done again on its own, which is

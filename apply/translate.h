@@ -44,6 +44,7 @@ struct DocWrite {
   mongo::BsonPtr filter;                    // the document key
   mongo::BsonPtr doc;                       // replacement, or update spec
   std::vector<mongo::BsonPtr> pre_updates;  // array truncations, applied before doc
+  bool pre_done = false;                    // apply: already written on its own
 };
 
 bool IsDocumentOp(int op);  // insert, update, replace, delete

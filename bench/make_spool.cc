@@ -39,6 +39,11 @@ DEFINE_int64(start_unix_s, 1'700'000'000,
              "Source time of event 0 in seconds since the epoch (events are 1 ms apart); "
              "0 means now.");
 DEFINE_bool(update_lookup, false, "Updates also carry a full_document (updateLookup).");
+DEFINE_int32(insert_pct, 45, "Percent of events drawn as inserts (the four must sum to 100).");
+DEFINE_int32(update_pct, 30, "Percent of events drawn as updates.");
+DEFINE_int32(replace_pct, 10, "Percent of events drawn as replaces.");
+DEFINE_int32(delete_pct, 15, "Percent of events drawn as deletes.");
+DEFINE_bool(single_namespace, false, "Every document in one namespace (the hot-collection case).");
 DEFINE_bool(leave_open, false, "Sync but do not seal the last segment at the end, as a capture "
                                "that was killed would leave it (for tests).");
 
@@ -48,6 +53,8 @@ namespace {
 constexpr const char* kUsage =
     "make_spool --spool DIR [--events N] [--batch_events K] [--source_id S] [--nested]\n"
     "           [--segment_max_bytes B] [--seed N] [--start_unix_s T]\n"
+    "           [--insert_pct 45 --update_pct 30 --replace_pct 10 --delete_pct 15]\n"
+    "           [--single_namespace]\n"
     "Writes (or extends) a spool of deterministic synthetic change events.";
 
 struct Options {
@@ -152,6 +159,11 @@ std::string BuildOptions(Options* opts) {
   opts->synth.seed = FLAGS_seed;
   opts->synth.shape = FLAGS_nested ? DocShape::kNested : DocShape::kYcsb;
   opts->synth.update_lookup = FLAGS_update_lookup;
+  opts->synth.insert_pct = FLAGS_insert_pct;
+  opts->synth.update_pct = FLAGS_update_pct;
+  opts->synth.replace_pct = FLAGS_replace_pct;
+  opts->synth.delete_pct = FLAGS_delete_pct;
+  opts->synth.single_namespace = FLAGS_single_namespace;
   opts->synth.start_unix_s = FLAGS_start_unix_s != 0 ? FLAGS_start_unix_s : NowMs() / 1000;
   opts->events = FLAGS_events;
   opts->batch_events = FLAGS_batch_events;

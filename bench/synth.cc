@@ -182,7 +182,7 @@ constexpr Namespace kNestedNamespaces[] = {
 
 const Namespace& NamespaceOf(const SynthConfig& cfg, uint64_t doc, int* index) {
   const uint64_t p = Hash(cfg.seed, kSaltNamespace, doc) % 100;
-  *index = p < 55 ? 0 : p < 75 ? 1 : p < 85 ? 2 : 3;
+  *index = cfg.single_namespace ? 0 : p < 55 ? 0 : p < 75 ? 1 : p < 85 ? 2 : 3;
   return cfg.shape == DocShape::kYcsb ? kYcsbNamespaces[*index] : kNestedNamespaces[*index];
 }
 

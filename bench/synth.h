@@ -48,6 +48,8 @@ struct SynthConfig {
   int live_window = 1000;
   // Updates also carry the post-image in full_document (fullDocument: "updateLookup").
   bool update_lookup = false;
+  // Every document lives in the shape's first namespace (one hot collection).
+  bool single_namespace = false;
   // Every txn_every-th group of 4 consecutive events carries an lsid and txnNumber, as
   // the events of a multi-document transaction do. 0 disables.
   int txn_every = 50;

@@ -8,6 +8,8 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <future>
+#include <atomic>
 #include <iomanip>
 #include <map>
 #include <mutex>
@@ -300,17 +302,37 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
     mongo::PooledClient s(src_), d(dst_);
     mongo::CollPtr in(mongoc_client_get_collection(s.get(), c.db().c_str(), c.coll().c_str()));
     mongo::CollPtr out(mongoc_client_get_collection(d.get(), c.target_db().c_str(), c.target_coll().c_str()));
+    // The insert of one batch overlaps the read of the next: a batch is handed to an
+    // inserter thread (the target client is used by it alone) while this thread reads on.
+    std::vector<BsonPtr> inflight;
+    uint64_t inflight_docs = 0, inflight_bytes = 0;
+    std::future<Status> pending;  // declared after inflight: waited for before it goes
+    auto settle = [&]() -> Status {  // waits for the batch in flight and counts it
+      if (!pending.valid()) return Status::OK();
+      RETURN_IF_ERROR(pending.get());
+      docs += inflight_docs;
+      bytes += inflight_bytes;
+      p->docs += inflight_docs;
+      p->bytes += inflight_bytes;
+      inflight_docs = 0;
+      inflight_bytes = 0;
+      return Status::OK();
+    };
     auto flush = [&]() -> Status {
-      const uint64_t n = batch.size();
-      RETURN_IF_ERROR(InsertBatch(out.get(), c, &batch));
-      docs += n;
-      bytes += batch_bytes;
-      p->docs += n;
-      p->bytes += batch_bytes;
-      batch_bytes = 0;
+      RETURN_IF_ERROR(settle());
       if (Stopped(opts_)) return Status::Aborted("snapshot stopped");
-      std::lock_guard<std::mutex> l(mu_);
-      if (!error_.ok()) return Status::Aborted("another range failed");
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (!error_.ok()) return Status::Aborted("another range failed");
+      }
+      if (batch.empty()) return Status::OK();
+      inflight.swap(batch);
+      batch.clear();
+      inflight_docs = inflight.size();
+      inflight_bytes = batch_bytes;
+      batch_bytes = 0;
+      pending = std::async(std::launch::async,
+                           [&, coll = out.get()] { return InsertBatch(coll, c, &inflight); });
       return Status::OK();
     };
     BsonPtr filter = mongo::RangeFilter(range);
@@ -330,6 +352,8 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
       st = mongo::FromBsonError(err, "reading " + c.db() + "." + c.coll());
     }
     if (st.ok()) st = flush();
+    if (st.ok()) st = settle();
+    if (pending.valid()) pending.wait();  // an error above: nothing may outlive this attempt
     if (st.ok()) {
       *docs_out = docs;
       *bytes_out = bytes;
@@ -498,19 +522,54 @@ Status Plan(const SnapshotOptions& opts, mongoc_client_pool_t* src, mongoc_clien
     return Status::FailedPrecondition(
         "the source has no collections selected by --include/--exclude; nothing to copy");
   }
+  // Split every collection into _id ranges, several collections at once (the split
+  // reads every _id, the longest step of planning). A collection whose estimated count is
+  // within one range is not read at all: one unbounded range covers it whatever the
+  // estimate's error.
+  std::vector<mongo::SplitResult> splits(colls.size());
+  {
+    std::atomic<size_t> next{0};
+    std::mutex mu;
+    Status first_error;
+    auto planner = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < colls.size();) {
+        mongo::PooledClient sc(src);
+        mongo::CollPtr in(mongoc_client_get_collection(sc.get(), colls[i].db.c_str(), colls[i].coll.c_str()));
+        bson_error_t err;
+        const int64_t est = mongoc_collection_estimated_document_count(in.get(), nullptr, nullptr, nullptr, &err);
+        if (est >= 0 && static_cast<uint64_t>(est) <= opts.docs_per_range) {
+          splits[i].docs = static_cast<uint64_t>(est);
+          splits[i].ranges.push_back(mongo::IdRange{});
+          continue;
+        }
+        mongo::SplitOptions so;
+        so.docs_per_range = opts.docs_per_range;
+        so.max_ranges = opts.max_ranges;
+        auto split = mongo::SplitIdRanges(in.get(), so);
+        if (!split.ok()) {
+          std::lock_guard<std::mutex> l(mu);
+          if (first_error.ok()) first_error = split.status();
+          return;
+        }
+        splits[i] = std::move(split.value());
+      }
+    };
+    std::vector<std::thread> planners;
+    const size_t n = std::min<size_t>(colls.size(), static_cast<size_t>(std::max(1, opts.parallel)));
+    for (size_t i = 0; i < n; ++i) planners.emplace_back(planner);
+    for (auto& t : planners) t.join();
+    RETURN_IF_ERROR(first_error);
+  }
   std::vector<std::string> nonempty;
-  for (const auto& ns : colls) {
+  for (size_t ci = 0; ci < colls.size(); ++ci) {
+    const auto& ns = colls[ci];
     pb::SnapshotCollection* c = state->add_collections();
     c->set_db(ns.db);
     c->set_coll(ns.coll);
     auto [tdb, tcoll] = map.Map(ns.db, ns.coll);
     c->set_target_db(tdb);
     c->set_target_coll(tcoll);
-    mongo::CollPtr in(mongoc_client_get_collection(s.get(), ns.db.c_str(), ns.coll.c_str()));
-    mongo::SplitOptions so;
-    so.docs_per_range = opts.docs_per_range;
-    so.max_ranges = opts.max_ranges;
-    ASSIGN_OR_RETURN(auto split, mongo::SplitIdRanges(in.get(), so));
+    const mongo::SplitResult& split = splits[ci];
     c->set_estimated_docs(split.docs);
     for (const auto& r : split.ranges) {
       pb::SnapshotRange* pr = c->add_ranges();
