@@ -188,6 +188,7 @@ struct Shared {
   std::atomic<uint64_t> updates_from_description{0};  // see ApplyOne
   status::StatusReporter* reporter = nullptr;  // null in a dry run
   status::LagHistogram lag;  // end-to-end lag of every applied event
+  int max_update_statements = 0;  // resolved ApplyOptions::max_update_statements
 
   // For the status file's last_error (the log has it too).
   void NoteError(const std::string& message) {
@@ -284,24 +285,78 @@ class Lane {
     }
   }
 
-  // Applies items in order: consecutive items for one collection go in one bulk (ordered
-  // for a collection with a secondary unique index, else unordered), never two writes to
-  // the same document in one bulk (an unordered bulk may run them in any order).
-  // (Grouping a batch by collection and by document generation gave much larger update
-  // commands, which stall FerretDB v1.24 from 4 connections: bench/RESULTS.md, issue #6.)
+  // Applies a lane's batch. Writes to different collections, and to different documents
+  // of a collection without a secondary unique index, are independent; only each
+  // document's own writes must keep their order. So the batch is grouped by collection
+  // (stable), and within a collection the writes are split into generations: the k-th
+  // write of a document in this batch goes in the k-th bulk (unordered), so no bulk holds
+  // a document twice and a document's writes run in sequence order. A collection with a
+  // secondary unique index keeps the batch's order exactly (ordered bulks, cut where a
+  // document repeats), since a unique value may move between documents. Under a statement
+  // cap (ApplyOptions::max_update_statements) a bulk is also cut once its "update" command
+  // is full. Every item of the batch is acknowledged together, so their order across
+  // documents does not matter to the checkpoint.
   Status ApplyItems(mongoc_client_t* client, std::vector<Item>& items) {
+    std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+      return a.db != b.db ? a.db < b.db : a.coll < b.coll;
+    });
+    const int cap = shared_->max_update_statements;
+    std::unordered_map<std::string, int> seen;
+    std::vector<int> gen;  // generation of items[i + k]
     size_t i = 0;
     while (i < items.size()) {
-      size_t j = i;
-      std::set<std::string> keys;
-      while (j < items.size() && items[j].db == items[i].db && items[j].coll == items[i].coll &&
-             keys.insert(CanonicalKey(items[j].ev.document_key())).second) {
-        ++j;
+      size_t end = i;
+      while (end < items.size() && items[end].db == items[i].db && items[end].coll == items[i].coll) ++end;
+      const bool ordered = items[i].ordered;
+      gen.assign(end - i, 0);
+      if (!ordered) {
+        // Generation of each write, then a stable sort by it keeps each document's order.
+        seen.clear();
+        std::vector<std::pair<int, size_t>> order;  // (generation, index)
+        order.reserve(end - i);
+        int max_gen = 0;
+        for (size_t k = i; k < end; ++k) {
+          const int g = seen[CanonicalKey(items[k].ev.document_key())]++;
+          max_gen = std::max(max_gen, g);
+          order.emplace_back(g, k);
+        }
+        if (max_gen > 0) {
+          std::stable_sort(order.begin(), order.end(),
+                           [](const auto& x, const auto& y) { return x.first < y.first; });
+          std::vector<Item> sorted;
+          sorted.reserve(end - i);
+          for (const auto& [g, k] : order) sorted.push_back(std::move(items[k]));
+          for (size_t k = i; k < end; ++k) items[k] = std::move(sorted[k - i]);
+        }
+        for (size_t k = 0; k < order.size(); ++k) gen[k] = order[k].first;
       }
-      RETURN_IF_ERROR(ApplyBulk(client, items, i, j));
-      i = j;
+      for (size_t b = i; b < end;) {
+        size_t j = b;
+        std::set<std::string> keys;
+        int statements = 0;  // writes that go in the bulk's "update" command
+        while (j < end) {
+          if (ordered ? !keys.insert(CanonicalKey(items[j].ev.document_key())).second
+                      : gen[j - i] != gen[b - i]) {
+            break;
+          }
+          const bool statement = IsUpdateStatement(items[j]);
+          if (cap > 0 && statement && statements >= cap) break;
+          statements += statement;
+          ++j;
+        }
+        RETURN_IF_ERROR(ApplyBulk(client, items, b, j));
+        b = j;
+      }
+      i = end;
     }
     return Status::OK();
+  }
+
+  // An update or replace event, or an insert in an ordered bulk (sent as a replace): one
+  // statement of the bulk's "update" command.
+  static bool IsUpdateStatement(const Item& item) {
+    const pb::OpType op = item.ev.op();
+    return op == pb::OP_UPDATE || op == pb::OP_REPLACE || (op == pb::OP_INSERT && item.ordered);
   }
 
   Status DeadLetter(const Item& item, int code, const std::string& message) {
@@ -444,7 +499,16 @@ class Lane {
       if (!retry && !refused && err.domain != 0 && err.code != 0) refused = true;
       if (refused && used_insert) {
         // Most likely documents already on the target: write the bulk again with the
-        // inserts as replace-with-upsert (every write of it is idempotent).
+        // inserts as replace-with-upsert (every write of it is idempotent). Under a
+        // statement cap, in slices of at most that many writes (each tries its inserts
+        // again, then falls back within the cap).
+        const int cap = shared_->max_update_statements;
+        if (cap > 0 && end - begin > static_cast<size_t>(cap)) {
+          for (size_t s = begin; s < end; s += cap) {
+            RETURN_IF_ERROR(ApplyBulk(client, items, s, std::min(end, s + cap)));
+          }
+          return Status::OK();
+        }
         inserts_as_inserts = false;
         continue;
       }
@@ -608,6 +672,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
 
   mongo::PoolPtr pool;
   std::string target_id;
+  int max_update_statements = std::max(0, opts.max_update_statements);
   if (!opts.dry_run) {
     ASSIGN_OR_RETURN(auto uri, mongo::ParseUri(opts.target_uri, "--target"));
     target_id = mongo::EndpointIdentity(uri.get(), "mongo");
@@ -621,6 +686,13 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     ASSIGN_OR_RETURN(pool, mongo::NewPool(uri.get(), opts.lanes + 2));
     mongo::PooledClient c(pool.get());
     RETURN_IF_ERROR(mongo::Ping(c.get(), "target " + mongo::RedactUri(opts.target_uri)));
+    if (opts.max_update_statements < 0 && mongo::IsFerretDB(c.get())) {
+      max_update_statements = std::max(1, 32 / std::max(1, opts.lanes));
+      LOG(INFO) << "apply: the target is FerretDB; at most " << max_update_statements
+                << " update statements per command (its update handler holds a connection "
+                << "per statement until the command ends and deadlocks when its pool runs "
+                << "out; --max_update_statements to change)";
+    }
   }
   // A snapshot in the spool: wait until it has finished (a document it copies after we
   // applied that document's delete would stay forever), then replay from just after its
@@ -670,6 +742,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   shared.pool = pool.get();
   shared.tracker = &tracker;
   shared.dlq = &dlq;
+  shared.max_update_statements = max_update_statements;
 
   // What the status file and the metrics report: written by this thread, read by the
   // reporter's thread about once a second.

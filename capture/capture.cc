@@ -955,19 +955,6 @@ Status DecodeToken(const std::string& bytes, std::string* kind, std::map<std::st
   return Status::OK();
 }
 
-// Source identifies as FerretDB (buildInfo carries ferretdbVersion)?
-bool IsFerretDB(mongoc_client_t* client) {
-  BsonPtr cmd = mongo::FromJson(R"({"buildInfo": 1})");
-  bson_t reply;
-  bool ferret = false;
-  if (mongoc_client_command_simple(client, "admin", cmd.get(), nullptr, &reply, nullptr)) {
-    bson_iter_t it;
-    ferret = bson_iter_init_find(&it, &reply, "ferretdbVersion") ||
-             mongo::ToJson(&reply).find("FerretDB") != std::string::npos;
-  }
-  bson_destroy(&reply);
-  return ferret;
-}
 
 }  // namespace
 
@@ -1150,7 +1137,7 @@ Status RunCapture(const CaptureOptions& opts) {
     OplogOptions conv;
     {
       mongo::PooledClient c(pool.get());
-      if (IsFerretDB(c.get())) {
+      if (mongo::IsFerretDB(c.get())) {
         conv.updates_are_post_images = true;
         LOG(WARNING) << "capture: the source is FerretDB, whose oplog logs every update as its "
                      << "whole post-image under $set; treating update entries as replacements, "

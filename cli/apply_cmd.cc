@@ -14,6 +14,10 @@ DEFINE_string(target, "", "Target connection string (mongodb://...), or env:VAR 
                           "from environment variable VAR.");
 DEFINE_int32(lanes, 4, "Parallel write lanes; events are hashed by (namespace, document key).");
 DEFINE_int32(batch_max_ops, 1000, "Largest bulk write per lane (adapts downward to latency).");
+DEFINE_int32(max_update_statements, -1, "Most update/replace statements in one update command; "
+             "0 = no limit; -1 (default) = no limit, except 32/lanes on a FerretDB target, whose "
+             "v1.24 update handler deadlocks when one command's statements outnumber its "
+             "connection pool");
 DEFINE_string(from, "", "Replay from this point instead of the checkpoint: a sequence number, "
                         "or a source time (RFC 3339 UTC).");
 DEFINE_string(until, "", "Stop before the first event past this point: a sequence number, or a "
@@ -60,6 +64,7 @@ int RunApplyCmd(const std::vector<std::string>& args) {
   o.name = FLAGS_name;
   o.lanes = FLAGS_lanes;
   o.batch_max_ops = FLAGS_batch_max_ops;
+  o.max_update_statements = FLAGS_max_update_statements;
   if (!FLAGS_from.empty()) {
     Status s = ParsePoint(FLAGS_from, "--from", &o.from_seq, &o.from_time_ms);
     if (!s.ok()) return Fail(cmd, s);
@@ -117,7 +122,7 @@ Command MakeApplyCommand() {
       "  docshift apply --spool /data/spool --target mongodb://dst:27017/\n"
       "  docshift apply --spool S --target env:DST --from 2026-11-22T01:00:00Z --until 50000\n"
       "  docshift apply --spool S --dry_run --until 100",
-      {"spool", "target", "name", "lanes", "batch_max_ops", "from", "until", "stop_when_drained",
+      {"spool", "target", "name", "lanes", "batch_max_ops", "max_update_statements", "from", "until", "stop_when_drained",
        "dry_run", "map", "on_error", "checkpoint_interval", "progress_interval", "metrics_port"},
       &RunApplyCmd};
 }

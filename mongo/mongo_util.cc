@@ -47,6 +47,23 @@ void InitOnce() {
   });
 }
 
+bool IsFerretDB(mongoc_client_t* client) {
+  bson_t cmd = BSON_INITIALIZER;
+  BSON_APPEND_INT32(&cmd, "buildInfo", 1);
+  bson_t reply;
+  bool ferret = false;
+  if (mongoc_client_command_simple(client, "admin", &cmd, nullptr, &reply, nullptr)) {
+    bson_iter_t it;
+    ferret = bson_iter_init_find(&it, &reply, "ferretdbVersion");
+    if (!ferret && bson_iter_init_find(&it, &reply, "version") && BSON_ITER_HOLDS_UTF8(&it)) {
+      ferret = std::strstr(bson_iter_utf8(&it, nullptr), "FerretDB") != nullptr;
+    }
+  }
+  bson_destroy(&reply);
+  bson_destroy(&cmd);
+  return ferret;
+}
+
 std::string RedactUri(const std::string& uri) {
   // mongodb://user:pass@host → mongodb://user:***@host (also mongodb+srv://).
   auto scheme = uri.find("://");

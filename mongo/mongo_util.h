@@ -52,6 +52,10 @@ using BulkPtr = std::unique_ptr<mongoc_bulk_operation_t, BulkFree>;
 void EarlyLogHandler(mongoc_log_level_t level, const char* domain, const char* message,
                      void* user_data);
 
+// The server identifies as FerretDB (buildInfo carries ferretdbVersion)? False when the
+// command fails.
+bool IsFerretDB(mongoc_client_t* client);
+
 // Calls mongoc_init once per process (and registers cleanup at exit).
 void InitOnce();
 

@@ -64,8 +64,11 @@ DEFINE_int32(batch, 1000, "Operations per bulk write.");
 DEFINE_string(spool, "", "bulk: the spool to replay.");
 DEFINE_bool(scan_ranges, false, "scan: also cut each collection into --connections _id "
                                   "ranges (default: one find per collection).");
-DEFINE_int32(max_bulk_ops, 16, "bulk: largest bulk write (FerretDB v1 slows down, even stalls, "
-                                 "on update commands of ~1000 statements from 4 connections).");
+DEFINE_int32(max_bulk_ops, 0, "bulk: largest bulk write (0 = --batch).");
+DEFINE_int32(max_update_statements, -1, "bulk: most update/replace statements per bulk, the "
+             "same rule as docshift apply's flag: -1 = none, except 32/connections on a FerretDB "
+             "target (its v1.24 update handler deadlocks past its connection pool).");
+int g_max_update_statements = 0;  // resolved --max_update_statements
 DEFINE_string(create, "", "drop: then create these comma-separated db.coll collections.");
 DEFINE_string(label, "", "Prefix of the printed keys instead of B_INS/B_SCAN/B_BULK.");
 
@@ -309,12 +312,18 @@ class Worker {
         }
         std::stable_sort(order.begin(), order.end());
         std::vector<size_t> bulk;
+        int statements = 0;  // update/replace statements in this bulk
+        const size_t max_ops = FLAGS_max_bulk_ops > 0 ? FLAGS_max_bulk_ops : FLAGS_batch;
         for (size_t o = 0; o < order.size(); ++o) {
           bulk.push_back(std::get<2>(order[o]));
+          statements += std::get<1>(order[o]) == 1;
+          const bool next_is_statement = o + 1 < order.size() && std::get<1>(order[o + 1]) == 1;
           if (o + 1 == order.size() || std::get<0>(order[o + 1]) != std::get<0>(order[o]) ||
-              bulk.size() >= static_cast<size_t>(FLAGS_max_bulk_ops)) {
+              bulk.size() >= max_ops ||
+              (g_max_update_statements > 0 && next_is_statement && statements >= g_max_update_statements)) {
             Execute(client.get(), work, bulk);
             bulk.clear();
+            statements = 0;
           }
         }
         i = end;
@@ -410,6 +419,13 @@ class Worker {
 };
 
 int RunBulk(mongoc_client_pool_t* pool) {
+  g_max_update_statements = std::max(0, FLAGS_max_update_statements);
+  if (FLAGS_max_update_statements < 0) {
+    docshift::mongo::PooledClient c(pool);
+    if (docshift::mongo::IsFerretDB(c.get())) g_max_update_statements = std::max(1, 32 / std::max(1, FLAGS_connections));
+  }
+  std::fprintf(stderr, "db_baseline: at most %d update statements per bulk (0 = no limit)\n",
+               g_max_update_statements);
   Env* env = Env::Default();
   spool::SpoolView view;
   Status s = spool::OpenSpoolView(env, FLAGS_spool, &view);

@@ -8,9 +8,9 @@
 # . build/testbed.env; set +a): SOURCE_OPLOG_URI (FerretDB/SQLite) is the source, the
 # target is TARGET_PG_URI (FerretDB/PostgreSQL), else TARGET_URI (FerretDB/SQLite).
 # Without them it prints why and exits 77 (skipped). BENCH_TARGET_URI overrides the target
-# (e.g. BENCH_TARGET_URI=$TARGET_URI: FerretDB v1.24/PostgreSQL can wedge under the plain
-# bulk client's concurrent update bulks, every pooled PostgreSQL connection idle and
-# FerretDB answering nothing; see bench/RESULTS.md).
+# (e.g. BENCH_TARGET_URI=$TARGET_URI). Both docshift apply and the plain bulk client cap
+# update commands on a FerretDB target (32 / connections statements): without the cap
+# FerretDB v1.24 deadlocks (tests/README.md).
 #
 # Environment knobs: SECTIONS (default "baseline snapshot apply"; snapshot and apply
 # imply the baselines they need), DOCS (source documents, default 100000, --quick 5000),
