@@ -686,8 +686,8 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     ASSIGN_OR_RETURN(pool, mongo::NewPool(uri.get(), opts.lanes + 2));
     mongo::PooledClient c(pool.get());
     RETURN_IF_ERROR(mongo::Ping(c.get(), "target " + mongo::RedactUri(opts.target_uri)));
-    if (opts.max_update_statements < 0 && mongo::IsFerretDB(c.get())) {
-      max_update_statements = std::max(1, 32 / std::max(1, opts.lanes));
+    if (opts.max_update_statements < 0) max_update_statements = mongo::UpdateStatementCap(c.get(), opts.lanes);
+    if (opts.max_update_statements < 0 && max_update_statements > 0) {
       LOG(INFO) << "apply: the target is FerretDB; at most " << max_update_statements
                 << " update statements per command (its update handler holds a connection "
                 << "per statement until the command ends and deadlocks when its pool runs "

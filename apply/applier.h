@@ -34,13 +34,8 @@ struct ApplyOptions {
   int lanes = 4;
   int batch_max_ops = 1000;
   // Most update/replace statements in one bulk's "update" command; 0 = no limit, -1 = auto:
-  // no limit, except 32/lanes on a FerretDB target. Workaround, named: FerretDB v1.24's
-  // update handler keeps every statement's query (and its pooled backend connection) open
-  // until the whole command ends (a defer inside its per-statement loop,
-  // internal/handler/msg_update.go), and each statement needs one more connection for its
-  // transaction; so a command of more statements than its pool holds (SQLite 100 per
-  // database, PostgreSQL 50), or several concurrent ones, deadlock the server: it stops
-  // answering until restarted (tests/README.md). Inserts and deletes are not affected.
+  // mongo::UpdateStatementCap (no limit, except 32/lanes on a FerretDB target, whose v1.24
+  // update handler deadlocks past its connection pool: a workaround, named there).
   int max_update_statements = -1;
   // Replay from this sequence instead of the checkpoint (0 = from the checkpoint).
   uint64_t from_seq = 0;

@@ -175,17 +175,8 @@ std::string BuildOptions(Options* opts) {
 
 int main(int argc, char** argv) {
   using namespace docshift::bench;
+  if (const int rc = ParseFlagsOrExitCode(argc, argv, "make_spool", kUsage, "make_spool.cc"); rc >= 0) return rc;
   std::string error;
-  switch (ParseFlagsStrict(argc, argv, &error)) {
-    case FlagParse::kHelp:
-      PrintUsage(kUsage, "make_spool.cc");
-      return 0;
-    case FlagParse::kError:
-      std::fprintf(stderr, "make_spool: %s\n", error.c_str());
-      return 2;
-    case FlagParse::kOk:
-      break;
-  }
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   Options opts;

@@ -887,17 +887,8 @@ std::string BuildOptions(Options* o) {
 
 int main(int argc, char** argv) {
   using namespace docshift::bench;
+  if (const int rc = ParseFlagsOrExitCode(argc, argv, "spool_bench", kUsage, "spool_bench.cc"); rc >= 0) return rc;
   std::string error;
-  switch (ParseFlagsStrict(argc, argv, &error)) {
-    case FlagParse::kHelp:
-      PrintUsage(kUsage, "spool_bench.cc");
-      return 0;
-    case FlagParse::kError:
-      std::fprintf(stderr, "spool_bench: %s\n", error.c_str());
-      return 2;
-    case FlagParse::kOk:
-      break;
-  }
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   Options opts;

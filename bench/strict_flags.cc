@@ -70,4 +70,20 @@ void PrintUsage(const char* usage, const char* file_substring) {
   }
 }
 
+int ParseFlagsOrExitCode(int argc, char** argv, const char* prog, const char* usage,
+                         const char* file_substring) {
+  std::string error;
+  switch (ParseFlagsStrict(argc, argv, &error)) {
+    case FlagParse::kHelp:
+      PrintUsage(usage, file_substring);
+      return 0;
+    case FlagParse::kError:
+      std::fprintf(stderr, "%s: %s\n", prog, error.c_str());
+      return 2;
+    case FlagParse::kOk:
+      break;
+  }
+  return -1;
+}
+
 }  // namespace docshift::bench

@@ -21,4 +21,9 @@ FlagParse ParseFlagsStrict(int argc, char** argv, std::string* error);
 // Prints "usage" and the flags defined in files whose path contains `file_substring`.
 void PrintUsage(const char* usage, const char* file_substring);
 
+// The start of a bench tool's main: ParseFlagsStrict, then on --help PrintUsage and 0, on
+// a bad argument "PROG: error" on stderr and 2; -1 when main should go on.
+int ParseFlagsOrExitCode(int argc, char** argv, const char* prog, const char* usage,
+                         const char* file_substring);
+
 }  // namespace docshift::bench

@@ -64,6 +64,10 @@ bool IsFerretDB(mongoc_client_t* client) {
   return ferret;
 }
 
+int UpdateStatementCap(mongoc_client_t* client, int connections) {
+  return IsFerretDB(client) ? std::max(1, 32 / std::max(1, connections)) : 0;
+}
+
 std::string RedactUri(const std::string& uri) {
   // mongodb://user:pass@host → mongodb://user:***@host (also mongodb+srv://).
   auto scheme = uri.find("://");

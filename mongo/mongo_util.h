@@ -56,6 +56,14 @@ void EarlyLogHandler(mongoc_log_level_t level, const char* domain, const char* m
 // command fails.
 bool IsFerretDB(mongoc_client_t* client);
 
+// Most update statements per "update" command for `connections` concurrent writers: 0 (no
+// limit), except 32 / connections on a FerretDB server. FerretDB v1.24's update handler
+// keeps every statement's query (a pooled backend connection) open until the command
+// ends and needs one more per statement; statements in flight beyond its pool (SQLite
+// 100 per database, PostgreSQL 50) deadlock it (tests/README.md). docshift apply and the
+// bench's plain bulk client share this rule.
+int UpdateStatementCap(mongoc_client_t* client, int connections);
+
 // Calls mongoc_init once per process (and registers cleanup at exit).
 void InitOnce();
 

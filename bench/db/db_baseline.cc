@@ -422,7 +422,7 @@ int RunBulk(mongoc_client_pool_t* pool) {
   g_max_update_statements = std::max(0, FLAGS_max_update_statements);
   if (FLAGS_max_update_statements < 0) {
     docshift::mongo::PooledClient c(pool);
-    if (docshift::mongo::IsFerretDB(c.get())) g_max_update_statements = std::max(1, 32 / std::max(1, FLAGS_connections));
+    g_max_update_statements = docshift::mongo::UpdateStatementCap(c.get(), FLAGS_connections);
   }
   std::fprintf(stderr, "db_baseline: at most %d update statements per bulk (0 = no limit)\n",
                g_max_update_statements);
@@ -505,17 +505,7 @@ int RunDrop(mongoc_client_pool_t* pool) {
 
 int main(int argc, char** argv) {
   using namespace docshift::bench;
-  std::string error;
-  switch (ParseFlagsStrict(argc, argv, &error)) {
-    case FlagParse::kHelp:
-      PrintUsage(kUsage, "db_baseline.cc");
-      return 0;
-    case FlagParse::kError:
-      std::fprintf(stderr, "db_baseline: %s\n", error.c_str());
-      return 2;
-    case FlagParse::kOk:
-      break;
-  }
+  if (const int rc = ParseFlagsOrExitCode(argc, argv, "db_baseline", kUsage, "db_baseline.cc"); rc >= 0) return rc;
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   if (FLAGS_uri.empty() || FLAGS_connections < 1 || FLAGS_batch < 1 || FLAGS_docs < 1 ||

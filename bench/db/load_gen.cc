@@ -299,17 +299,7 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string error;
-  switch (docshift::bench::ParseFlagsStrict(argc, argv, &error)) {
-    case docshift::bench::FlagParse::kHelp:
-      docshift::bench::PrintUsage(kUsage, "load_gen");
-      return 0;
-    case docshift::bench::FlagParse::kError:
-      std::fprintf(stderr, "load_gen: %s\n", error.c_str());
-      return 2;
-    case docshift::bench::FlagParse::kOk:
-      break;
-  }
+  if (const int rc = docshift::bench::ParseFlagsOrExitCode(argc, argv, "load_gen", kUsage, "load_gen"); rc >= 0) return rc;
   if (FLAGS_uri.empty()) {
     std::fprintf(stderr, "load_gen: --uri is required\n");
     return 2;

@@ -95,6 +95,20 @@ bool Latest(mongoc_client_t* c, uint64_t* ts, std::string* error) {
   return ok;
 }
 
+// Runs one find to its end; *ms its wall time. False (and *err) on a cursor error.
+bool TimedFind(mongoc_collection_t* coll, const bson_t* filter, const bson_t* opts, double* ms,
+               bson_error_t* err) {
+  const auto t0 = Clock::now();
+  mongoc_cursor_t* cur = mongoc_collection_find_with_opts(coll, filter, opts, nullptr);
+  const bson_t* d;
+  while (mongoc_cursor_next(cur, &d)) {
+  }
+  const bool bad = mongoc_cursor_error(cur, err);
+  mongoc_cursor_destroy(cur);
+  *ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  return !bad;
+}
+
 int Probe(mongoc_client_t* c) {
   std::string error;
   uint64_t latest;
@@ -115,22 +129,17 @@ int Probe(mongoc_client_t* c) {
     BSON_APPEND_INT32(&sort, "ts", 1);
     bson_append_document_end(&opts, &sort);
     BSON_APPEND_INT64(&opts, "limit", 1000);
-    const auto t0 = Clock::now();
-    mongoc_cursor_t* cur = mongoc_collection_find_with_opts(coll, &filter, &opts, nullptr);
-    const bson_t* d;
-    while (mongoc_cursor_next(cur, &d)) {
-    }
     bson_error_t err;
-    const bool bad = mongoc_cursor_error(cur, &err);
-    mongoc_cursor_destroy(cur);
+    double took;
+    const bool good = TimedFind(coll, &filter, &opts, &took, &err);
     bson_destroy(&filter);
     bson_destroy(&opts);
-    if (bad) {
+    if (!good) {
       std::fprintf(stderr, "oplog_tail: probe: %s\n", err.message);
       mongoc_collection_destroy(coll);
       return 1;
     }
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    ms.push_back(took);
   }
   // The same newest entries read in natural (insertion) order, newest first, limit 100:
   // whether the server can answer that without scanning the whole oplog.
@@ -141,18 +150,13 @@ int Probe(mongoc_client_t* c) {
     BSON_APPEND_INT32(&sort, "$natural", -1);
     bson_append_document_end(&opts, &sort);
     BSON_APPEND_INT64(&opts, "limit", 100);
-    const auto t0 = Clock::now();
-    mongoc_cursor_t* cur = mongoc_collection_find_with_opts(coll, &filter, &opts, nullptr);
-    const bson_t* d;
-    while (mongoc_cursor_next(cur, &d)) {
-    }
     bson_error_t err;
-    const bool bad = mongoc_cursor_error(cur, &err);
-    mongoc_cursor_destroy(cur);
+    double took;
+    const bool good = TimedFind(coll, &filter, &opts, &took, &err);
     bson_destroy(&filter);
     bson_destroy(&opts);
-    if (bad) break;
-    nat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (!good) break;
+    nat.push_back(took);
   }
   std::sort(nat.begin(), nat.end());
   if (!nat.empty()) std::printf("OPLOG_NATURAL_DESC_LIMIT100_MS_MEDIAN=%.1f\n", nat[nat.size() / 2]);
@@ -285,17 +289,7 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string error;
-  switch (docshift::bench::ParseFlagsStrict(argc, argv, &error)) {
-    case docshift::bench::FlagParse::kHelp:
-      docshift::bench::PrintUsage(kUsage, "oplog_tail");
-      return 0;
-    case docshift::bench::FlagParse::kError:
-      std::fprintf(stderr, "oplog_tail: %s\n", error.c_str());
-      return 2;
-    case docshift::bench::FlagParse::kOk:
-      break;
-  }
+  if (const int rc = docshift::bench::ParseFlagsOrExitCode(argc, argv, "oplog_tail", kUsage, "oplog_tail"); rc >= 0) return rc;
   if (FLAGS_uri.empty()) {
     std::fprintf(stderr, "oplog_tail: --uri is required\n");
     return 2;
