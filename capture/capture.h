@@ -1,15 +1,16 @@
 // `docshift capture`: reads a source's changes into the spool.
 //
-// Source readers (one thread per change stream, or one oplog tailer) push events into a
-// bounded queue; the writer loop groups them into batches (by events, bytes and time),
-// appends each batch to the spool and fsyncs it (group commit) before the batch's resume
-// position counts as reached. On restart capture resumes from the last durable position
-// (the spool's resume token); if the source no longer holds that position, capture stops:
-// the spool is no longer continuous and a new snapshot is needed. It never skips.
+// RunCapture validates the options, connects, opens (and recovers) the spool, picks the
+// ChangeSource for --source_kind (capture/source.h; change_stream_source.cc,
+// oplog_source.cc) and runs the one writer loop (capture/writer.h), which batches,
+// filters by namespace, group-commits and resumes the same way for every source. On
+// restart capture resumes from the last durable position (the spool's resume token); if
+// the source no longer holds that position, capture stops: the spool is no longer
+// continuous and a new snapshot is needed. It never skips.
 //
 // Resume token stored in the spool (BSON):
-//   change streams: {v: 1, kind: "streams", streams: [{k: "<db>[.<coll>]", t: <token>}, ...]}
-//   oplog:          {v: 1, kind: "oplog", ts: Timestamp}
+//   change streams: {v: 1, kind: "streams", start: Timestamp, streams: [{k: "<db>[.<coll>]", t: <token>}, ...]}
+//   oplog:          {v: 1, kind: "oplog", ts: Timestamp[, i: <events of the entry at ts captured>]}
 #pragma once
 
 #include <atomic>

@@ -318,6 +318,9 @@ Status ConvertOne(const bson_t* entry, const OplogOptions& opts, uint64_t ct, in
   }
   if (bson_iter_init_find(&it, entry, "o2") && BSON_ITER_HOLDS_DOCUMENT(&it)) o2 = mongo::SubdocBytes(&it);
   if (op == "n" || op.empty()) return Status::OK();
+  // A chunk migration's copy or clean-up on a shard (the write was captured where the
+  // application made it): documented as to be ignored by oplog readers.
+  if (bson_iter_init_find(&it, entry, "fromMigrate") && bson_iter_as_bool(&it)) return Status::OK();
   pb::ChangeEvent e;
   e.set_cluster_time(ct);
   e.set_wall_time_ms(wall);
@@ -375,7 +378,17 @@ Status ConvertOne(const bson_t* entry, const OplogOptions& opts, uint64_t ct, in
         bson_iter_document(&ops, &len, &data);
         bson_t inner;
         bson_init_static(&inner, data, len);
+        const size_t first = out->size();
         RETURN_IF_ERROR(ConvertOne(&inner, opts, ct, wall, out));
+        // A transaction's operations carry its identity (the entry's lsid and txnNumber),
+        // so they stay recognisably together in the spool.
+        for (size_t k = first; k < out->size(); ++k) {
+          pb::ChangeEvent& inner_ev = (*out)[k];
+          if (inner_ev.txn_number() == 0 && inner_ev.lsid().empty()) {
+            inner_ev.set_txn_number(e.txn_number());
+            inner_ev.set_lsid(e.lsid());
+          }
+        }
       }
       return Status::OK();
     }

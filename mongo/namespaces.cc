@@ -11,13 +11,34 @@ bool IsSystemNs(const std::string& db, const std::string& coll) {
   return coll.rfind("system.", 0) == 0;
 }
 
+bool GlobCouldMatchInDb(const std::string& glob, const std::string& db) {
+  // The glob matches some "db.coll" iff a prefix of it matches db exactly and the rest can
+  // start with the dot (a literal '.', '?' or a bracket), or a prefix matches a prefix of
+  // db and a '*' after it absorbs the rest of db, the dot and more. What follows is taken
+  // to match some collection name (conservative: at worst a database is looked at whose
+  // collections all fail the full match later).
+  for (size_t k = 0; k < glob.size(); ++k) {
+    const char c = glob[k];
+    const std::string prefix = glob.substr(0, k);
+    if (c == '*' && fnmatch((prefix + "*").c_str(), db.c_str(), 0) == 0) return true;
+    if ((c == '.' || c == '?' || c == '[') && fnmatch(prefix.c_str(), db.c_str(), 0) == 0) return true;
+    if (c == '\\' && k + 1 < glob.size()) {
+      ++k;  // an escaped character is literal
+    } else if (c == '[') {
+      const size_t close = glob.find(']', k + 2);  // "[]...]" and "[!]...]" hold a ']'
+      if (close == std::string::npos) return false;  // unterminated: fnmatch matches it literally
+      k = close;
+    }
+  }
+  return false;
+}
+
 bool NamespaceFilter::Selected(const std::string& db, const std::string& coll) const {
   if (IsSystemNs(db, coll)) return false;
-  const std::string ns = coll.empty() ? db : db + "." + coll;
+  const std::string ns = db + "." + coll;
   auto match = [&](const std::vector<std::string>& globs) {
     for (const auto& g : globs) {
-      if (fnmatch(g.c_str(), ns.c_str(), 0) == 0) return true;
-      if (coll.empty() && g.rfind(db + ".", 0) == 0) return true;  // db-level: any glob inside it
+      if (coll.empty() ? GlobCouldMatchInDb(g, db) : fnmatch(g.c_str(), ns.c_str(), 0) == 0) return true;
     }
     return false;
   };

@@ -14,6 +14,10 @@ namespace docshift::mongo {
 
 bool IsSystemNs(const std::string& db, const std::string& coll);
 
+// Whether fnmatch(glob, db + "." + C) could hold for some collection name C: the
+// database-level test, right for globs that start with a wildcard ("*.orders").
+bool GlobCouldMatchInDb(const std::string& glob, const std::string& db);
+
 struct NamespaceFilter {
   std::vector<std::string> include;  // empty = everything
   std::vector<std::string> exclude;

@@ -1,0 +1,79 @@
+#include "capture/source.h"
+
+#include <thread>
+
+#include "status/reporter.h"
+
+namespace docshift::capture {
+
+bool ItemQueue::Push(SourceItem item) {
+  const size_t b = item.bytes();
+  std::unique_lock<std::mutex> l(mu_);
+  space_.wait(l, [&] { return bytes_ + b <= max_bytes_ || bytes_ == 0 || closed_; });
+  if (closed_) return false;
+  bytes_ += b;
+  q_.push_back(std::move(item));
+  ready_.notify_one();
+  return true;
+}
+
+bool ItemQueue::Pop(SourceItem* out, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(mu_);
+  if (!ready_.wait_for(l, timeout, [&] { return !q_.empty(); })) return false;
+  *out = std::move(q_.front());
+  q_.pop_front();
+  bytes_ -= out->bytes();
+  space_.notify_all();
+  return true;
+}
+
+bool ItemQueue::Empty() {
+  std::lock_guard<std::mutex> l(mu_);
+  return q_.empty();
+}
+
+void ItemQueue::Close() {
+  std::lock_guard<std::mutex> l(mu_);
+  closed_ = true;
+  space_.notify_all();
+  ready_.notify_all();
+}
+
+void SourceContext::NoteError(const std::string& message) {
+  if (reporter != nullptr) reporter->NoteError(message);
+}
+
+void SourceContext::Fail(const Status& s) {
+  std::lock_guard<std::mutex> l(mu);
+  if (fatal.ok()) fatal = s;
+  stopping = true;
+}
+
+bool SourceContext::SleepUnlessStopped(int64_t ms) const {
+  for (int64_t waited = 0; waited < ms; waited += 20) {
+    if (Stopped()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(20, ms - waited)));
+  }
+  return Stopped();
+}
+
+bool EventSelected(const mongo::NamespaceFilter& filter, const pb::ChangeEvent& ev) {
+  if (ev.db().empty()) return true;  // no namespace (an invalidate): the stream's own business
+  if (filter.Selected(ev.db(), ev.coll())) return true;
+  // A rename into a selected namespace creates it there.
+  return ev.op() == pb::OP_RENAME && !ev.to_db().empty() && filter.Selected(ev.to_db(), ev.to_coll());
+}
+
+bool IsHistoryLostCode(int code) {
+  return code == 286 /*ChangeStreamHistoryLost*/ || code == 280 /*ChangeStreamFatalError*/ ||
+         code == 136 /*CappedPositionLost*/;
+}
+
+Status HistoryLostStatus(const std::string& what, const std::string& detail) {
+  return Status::FailedPrecondition(
+      what + ": the source no longer holds the position this spool resumes from (" + detail +
+      "); the spool is no longer continuous with the source. Take a new snapshot into a new "
+      "spool (docshift snapshot); nothing was skipped");
+}
+
+}  // namespace docshift::capture

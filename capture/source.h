@@ -1,0 +1,149 @@
+// What every capture source shares with the one writer loop (capture/writer.h).
+//
+// A ChangeSource reads one kind of source (change streams, with the Cosmos DB pipeline as
+// a mode; the oplog; later DynamoDB Streams) on threads of its own and pushes SourceItems
+// into a SourceContext: an event with the source position that covers it, or a position
+// alone (an idle stream's advancing token, a filtered entry). The writer pops them, keeps
+// or drops each event by the namespace filter (the one place it is applied, for every
+// kind), folds each position into the source's combined position (Advance, on the writer
+// thread), and makes batches durable with EncodePosition() as their resume token. A
+// position pushed must cover exactly the events pushed before it from that stream: never
+// part of what one source record expanded into (an oplog applyOps entry carries the index
+// inside the entry), so a restart from any durable batch neither loses nor repeats one.
+//
+// Thread safety: SourceContext is shared by the readers and the writer; ChangeSource's
+// methods are called from the writer thread only (its readers are its own business).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "capture/capture.h"
+#include "proto/spool.pb.h"
+#include "util/status.h"
+
+namespace docshift::status {
+class StatusReporter;
+}
+
+namespace docshift::capture {
+
+// An event and/or a stream's new position.
+struct SourceItem {
+  std::string stream_key;  // which of the source's streams ("" for single-stream sources)
+  bool has_event = false;
+  pb::ChangeEvent event;
+  std::string token;  // the stream's position after this item (BSON)
+  size_t bytes() const { return event.ByteSizeLong() + token.size() + 64; }
+};
+
+// Bounded by bytes: readers block when the writer falls behind (bounded memory).
+class ItemQueue {
+ public:
+  explicit ItemQueue(size_t max_bytes) : max_bytes_(max_bytes) {}
+  // False if closed.
+  bool Push(SourceItem item);
+  // Waits up to timeout for an item.
+  bool Pop(SourceItem* out, std::chrono::milliseconds timeout);
+  bool Empty();
+  void Close();
+
+ private:
+  const size_t max_bytes_;
+  std::mutex mu_;
+  std::condition_variable ready_, space_;
+  std::deque<SourceItem> q_;
+  size_t bytes_ = 0;
+  bool closed_ = false;
+};
+
+// What readers share with the writer. Thread-safe.
+struct SourceContext {
+  const CaptureOptions* opts = nullptr;
+  ItemQueue* queue = nullptr;
+  std::atomic<bool> stopping{false};
+  std::atomic<int> ready{0};  // readers whose stream/cursor is open (logged once for tests/ops)
+  // Readers whose last read returned something (or that have not read yet). Capture is
+  // caught up (lag 0) when this is 0 and everything read is durable.
+  std::atomic<int> readers_behind{0};
+  status::StatusReporter* reporter = nullptr;
+  std::mutex mu;
+  Status fatal;
+
+  // For the status file's last_error (the log has it too).
+  void NoteError(const std::string& message);
+  // Stops capture with s (the first failure wins).
+  void Fail(const Status& s);
+  bool Stopped() const { return stopping || (opts->stop != nullptr && opts->stop->load()); }
+  // Waits up to ms, returning early (true) once capture is stopping.
+  bool SleepUnlessStopped(int64_t ms) const;
+};
+
+// One reader's share of SourceContext::readers_behind: behind until a read comes back empty.
+class CaughtUpFlag {
+ public:
+  explicit CaughtUpFlag(std::atomic<int>* behind) : behind_(behind) { ++*behind_; }
+  ~CaughtUpFlag() {
+    if (!caught_up_) --*behind_;
+  }
+  CaughtUpFlag(const CaughtUpFlag&) = delete;
+  CaughtUpFlag& operator=(const CaughtUpFlag&) = delete;
+  void Set(bool caught_up) {
+    if (caught_up == caught_up_) return;
+    caught_up_ = caught_up;
+    *behind_ += caught_up ? -1 : 1;
+  }
+
+ private:
+  std::atomic<int>* behind_;
+  bool caught_up_ = false;
+};
+
+class ChangeSource {
+ public:
+  virtual ~ChangeSource() = default;
+  // Starts the readers from the spool's last durable position (resume_token; empty for a
+  // new spool). FailedPrecondition when the token belongs to another kind of source.
+  virtual Status Start(const std::string& resume_token) = 0;
+  // Readers that must report ready (ctx->ready) before capture is ready.
+  virtual int ExpectedReady() const = 0;
+  // Whether a new spool's starting position must be written before ready (the source
+  // queues none of its own).
+  virtual bool InitialPositionPending() const = 0;
+  // Folds the position of an item popped from the queue into the combined position.
+  virtual void Advance(const SourceItem& item) = 0;
+  // The combined position covering every item advanced so far (a batch's resume token),
+  // and the source cluster time it corresponds to (0 if unknown).
+  virtual std::string EncodePosition() const = 0;
+  virtual uint64_t PositionClusterTime() const = 0;
+  // Periodic work on the writer thread (namespace discovery).
+  virtual void Tick() {}
+  virtual size_t StreamCount() const = 0;
+  // Stops and joins the readers (ctx->stopping is already set and the queue closed).
+  virtual void Stop() = 0;
+};
+
+// The source no longer holds a position (a server code that says so).
+bool IsHistoryLostCode(int code);
+// FailedPrecondition: the spool is no longer continuous with the source.
+Status HistoryLostStatus(const std::string& what, const std::string& detail);
+
+// Sources, one file each.
+// The client pool capture starts with; a source whose readers hold clients for their
+// life grows it (mongoc_client_pool_max_size).
+constexpr uint32_t kInitialPoolSize = 64;
+std::unique_ptr<ChangeSource> NewChangeStreamSource(SourceContext* ctx, mongoc_client_pool_t* pool);
+std::unique_ptr<ChangeSource> NewOplogSource(SourceContext* ctx, mongoc_client_pool_t* pool);
+
+// Whether the namespace filter keeps an event: a rename when either side is selected, a
+// database-wide event when anything in the database could be, an event with no namespace
+// (invalidate) always.
+bool EventSelected(const mongo::NamespaceFilter& filter, const pb::ChangeEvent& ev);
+
+}  // namespace docshift::capture
