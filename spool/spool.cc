@@ -100,7 +100,15 @@ std::string RecoveryReport::ToString() const {
 }
 
 SpoolWriter::SpoolWriter(const SpoolWriterOptions& opts)
-    : opts_(opts), env_(opts.env), segments_dir_(JoinPath(opts.dir, kSegmentsDir)) {}
+    : opts_(opts), env_(opts.env), segments_dir_(JoinPath(opts.dir, kSegmentsDir)),
+      mark_(std::make_unique<DurableMarkPublisher>(opts.env, opts.dir)) {}
+
+void SpoolWriter::PublishMark(uint64_t segment_first_seq, uint64_t durable_bytes) {
+  Status s = mark_->Publish(segment_first_seq, durable_bytes);
+  if (!s.ok()) {
+    LOG(WARNING) << s.ToString() << "; apply waits for the next sync to see new events";
+  }
+}
 
 SpoolWriter::~SpoolWriter() {
   if (inflight_.valid()) inflight_.wait();  // never leave the sync thread running
@@ -210,6 +218,14 @@ Status SpoolWriter::Recover(RecoveryReport* report) {
   if (!open.empty()) RETURN_IF_ERROR(RecoverOpenSegment(open.front(), report));
   durable_.next_seq = next_seq_;
   pending_ = durable_;
+  if (open_) {
+    // What a killed capture appended may still be only in the page cache: make it
+    // durable before any reader is told it may read it.
+    RETURN_IF_ERROR(env_->SyncPath(open_->path(), open_->file_size()));
+    PublishMark(open_->stats().first_seq, open_->file_size());
+  } else {
+    PublishMark(next_seq_, 0);
+  }
   return Status::OK();
 }
 
@@ -283,6 +299,7 @@ Status SpoolWriter::Append(pb::ChangeBatch* batch) {
     h.set_created_wall_ms(NowMs());
     h.set_writer_version(DOCSHIFT_VERSION);
     ASSIGN_OR_RETURN(open_, SegmentWriter::Create(env_, segments_dir_, h, opts_.zstd_level));
+    PublishMark(next_seq_, open_->file_size());  // Create synced the header
   }
   batch->set_first_seq(next_seq_);
   RETURN_IF_ERROR(open_->Append(*batch));
@@ -311,8 +328,13 @@ Status SpoolWriter::SyncAsync() {
   dirty_ = false;
   const std::string path = open_->path();
   const uint64_t covered = open_->file_size();
+  const uint64_t first_seq = open_->stats().first_seq;
   Env* env = env_;
-  inflight_ = std::async(std::launch::async, [env, path, covered] { return env->SyncPath(path, covered); });
+  inflight_ = std::async(std::launch::async, [this, env, path, covered, first_seq] {
+    Status s = env->SyncPath(path, covered);
+    if (s.ok()) PublishMark(first_seq, covered);
+    return s;
+  });
   return Status::OK();
 }
 
@@ -322,6 +344,7 @@ Status SpoolWriter::Sync() {
   RETURN_IF_ERROR(open_->Sync());
   durable_ = pending_;
   dirty_ = false;
+  PublishMark(open_->stats().first_seq, open_->file_size());
   return Status::OK();
 }
 
@@ -339,7 +362,9 @@ Status SpoolWriter::SealOpenSegment(int64_t now_ms) {
   RETURN_IF_ERROR(Sync());
   ASSIGN_OR_RETURN(pb::SegmentSealed sealed, open_->Seal(now_ms));
   open_.reset();
-  return RecordSealed(sealed);
+  RETURN_IF_ERROR(RecordSealed(sealed));
+  PublishMark(sealed.last_seq() + 1, 0);  // every segment before the next is sealed
+  return Status::OK();
 }
 
 Status SpoolWriter::Close(int64_t now_ms) {
@@ -451,10 +476,12 @@ StatusOr<SpoolEnd> ReadSpoolEnd(Env* env, const std::string& dir) {
     end.last_batch_wall_ms = last.sealed_wall_ms();
   }
   if (!view.segments.empty() && !view.segments.back().sealed) {
-    // The open segment: its complete records are what capture has written. (If capture
-    // seals it meanwhile, the reader still sees the whole file; a newer segment is
-    // missed, so the answer may be a little behind, never ahead.)
-    auto reader = SegmentReader::Open(env, view.segments.back().path);
+    // The open segment, up to what capture has made durable (DIR/SYNCED). (If capture
+    // seals it meanwhile, a newer segment is missed, so the answer may be a little
+    // behind, never ahead.)
+    const uint64_t limit =
+        ReadableBytes(ReadDurableMark(env, dir), view.segments.back().first_seq, false);
+    auto reader = SegmentReader::Open(env, view.segments.back().path, false, limit);
     if (reader.ok() && (*reader)->has_header()) {
       pb::ChangeBatch batch;
       Status s;

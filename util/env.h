@@ -88,6 +88,10 @@ class Env {
   Status ReadFileToString(const std::string& path, std::string* out, uint64_t max_bytes);
   // Small state file, atomically: path.tmp → write → fsync → rename → fsync dir.
   Status WriteFileAtomic(const std::string& path, std::string_view contents);
+  // Small advisory file, replaced atomically for readers but not made durable:
+  // path.tmp → write → rename (no fsync). After a machine crash the file may hold an
+  // older version or be missing; readers must treat that as "nothing published".
+  Status PublishFile(const std::string& path, std::string_view contents);
 };
 
 // "a/b" + "c" → "a/b/c".

@@ -255,6 +255,17 @@ Status Env::WriteFileAtomic(const std::string& path, std::string_view contents) 
   return SyncDir(DirName(path));
 }
 
+Status Env::PublishFile(const std::string& path, std::string_view contents) {
+  const std::string tmp = path + ".tmp";
+  if (FileExists(tmp)) RETURN_IF_ERROR(DeleteFile(tmp));
+  {
+    ASSIGN_OR_RETURN(auto f, NewWritableFile(tmp));
+    RETURN_IF_ERROR(f->Append(contents));
+    RETURN_IF_ERROR(f->Close());
+  }
+  return RenameFile(tmp, path);
+}
+
 std::string JoinPath(std::string_view a, std::string_view b) {
   std::string r(a);
   if (!r.empty() && r.back() != '/') r += '/';
