@@ -11,6 +11,7 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <thread>
@@ -108,6 +109,15 @@ std::string DroppedCollFromOplog(mongoc_client_t* client, const std::string& db,
 
 BsonPtr NsMatchStage(const mongo::NamespaceFilter& filter);
 
+// How long the server may hold an empty getMore (maxAwaitTimeMS), and the least time
+// between two polls of an idle stream. MongoDB holds an empty getMore for this long, so
+// there the pace costs nothing; a server that answers at once (Azure Cosmos DB for
+// MongoDB, where every getMore costs request units; mongo-java-server, which holds one for
+// 100 ms on one of its few worker threads) would otherwise be polled in a tight loop by
+// every idle stream: with hundreds of per-collection streams that starves the server
+// of the threads its other clients need.
+constexpr int64_t kIdlePollMs = 500;
+
 // One change stream (deployment, database or collection), in its own thread.
 class ChangeStreamReader {
  public:
@@ -164,7 +174,7 @@ class ChangeStreamReader {
     BsonPtr opts(bson_new());
     BSON_APPEND_UTF8(opts.get(), "fullDocument", "updateLookup");
     BSON_APPEND_INT32(opts.get(), "batchSize", 1000);
-    BSON_APPEND_INT64(opts.get(), "maxAwaitTimeMS", 500);
+    BSON_APPEND_INT64(opts.get(), "maxAwaitTimeMS", kIdlePollMs);
     if (!token_.empty()) {
       bson_t tok;
       if (mongo::ViewBytes(token_, &tok)) BSON_APPEND_DOCUMENT(opts.get(), "resumeAfter", &tok);
@@ -213,6 +223,7 @@ class ChangeStreamReader {
         shared_->ready++;
       }
       while (!shared_->Stopped()) {
+        const auto poll_start = std::chrono::steady_clock::now();
         if (mongoc_change_stream_next(stream.get(), &doc)) {
           caught_up_.Set(false);
           SourceItem item;
@@ -268,6 +279,10 @@ class ChangeStreamReader {
             if (!shared_->queue->Push(std::move(item))) return;
           }
         }
+        const int64_t waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - poll_start)
+                                   .count();
+        if (waited < kIdlePollMs) shared_->SleepUnlessStopped(kIdlePollMs - waited);
       }
       if (shared_->Stopped()) return;
       if (IsHistoryLostCode(static_cast<int>(err.code))) {
