@@ -675,6 +675,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   int max_update_statements = std::max(0, opts.max_update_statements);
   if (!opts.dry_run) {
     ASSIGN_OR_RETURN(auto uri, mongo::ParseUri(opts.target_uri, "--target"));
+    mongo::ApplyStallTimeout(uri.get());
     target_id = mongo::EndpointIdentity(uri.get(), "mongo");
     if (have_ckpt && !ckpt.target_id().empty() && ckpt.target_id() != target_id &&
         opts.from_seq == 0 && opts.from_time_ms == 0) {

@@ -28,8 +28,13 @@ Status RunWriter(const CaptureOptions& opts, spool::SpoolWriter* writer, ChangeS
     std::atomic<int> caught_up_at_exit{-1};  // frozen before the readers stop
   } progress;
   progress.durable_seq = writer->resume_state().next_seq - 1;
+  // A reader counts as caught up for this long after its last empty read: longer than any
+  // legitimate wait between two reads (a change stream's 500 ms, the oplog's await), short
+  // enough that a stalled connection shows as lag, not as "caught up".
+  const int64_t fresh_ms = std::max<int64_t>(10'000, 2 * opts.oplog_max_await_ms + 2'000);
   auto caught_up_now = [&] {
-    return progress.ready && ctx->readers_behind.load() == 0 && queue.Empty() && !progress.batch_pending;
+    return progress.ready && queue.Empty() && !progress.batch_pending &&
+           ctx->AllCaughtUp(SteadyMs(), fresh_ms);
   };
   // Lag: 0 when caught up, else now - source time of the newest event read (never 0 while
   // nothing arrives from a source that has not said it is caught up); -1: no event yet.
@@ -206,7 +211,7 @@ Status RunWriter(const CaptureOptions& opts, spool::SpoolWriter* writer, ChangeS
   progress.caught_up_at_exit = caught_up_now() ? 1 : 0;
   ctx->stopping = true;
   queue.Close();
-  source->Stop();
+  if (!source->Stop()) ctx->readers_left_running = true;
   if (status.ok() || !status.IsIOError()) {
     Status fs = flush(true);
     if (status.ok()) status = fs;
