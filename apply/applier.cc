@@ -699,9 +699,10 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   // Bad --from/--until are usage errors, found before anything else (checked again below,
   // against the spool as it is when apply starts reading).
   const bool range_times = opts.from.is_time || opts.until.is_time;
+  ApplyRange early_range;
   {
     ASSIGN_OR_RETURN(const SpoolRange sr, ReadSpoolRange(env, opts.spool_dir, range_times));
-    RETURN_IF_ERROR(ResolveRange(opts.from, opts.until, sr).status());
+    ASSIGN_OR_RETURN(early_range, ResolveRange(opts.from, opts.until, sr));
   }
   // One apply per name (a dry run writes nothing and takes no lock).
   std::unique_ptr<spool::ApplyLock> apply_lock;
@@ -715,6 +716,13 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   Status cs = spool::ReadCheckpoint(env, ckpt_path, &ckpt);
   if (!cs.ok() && !cs.IsNotFound()) return cs;
   const bool have_ckpt = cs.ok();
+  if (have_ckpt && !early_range.replay) {
+    // --until below the checkpoint, early too (unless a snapshot may move the start down).
+    pb::SnapshotState unused;
+    if (spool::ReadSnapshotState(env, opts.spool_dir, &unused).IsNotFound()) {
+      RETURN_IF_ERROR(CheckUntilAfterStart(early_range, ckpt.applied_seq() + 1, opts.name));
+    }
+  }
 
   mongo::PoolPtr pool;
   std::string target_id;
@@ -1042,8 +1050,10 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   result.replay = range.replay;
   result.dead_letters = shared.dead_letters.load();
   result.checkpoint_seq = last_ckpt;
-  LOG(INFO) << "apply: stopped; " << result.events_applied << " events this run, checkpoint seq "
-            << result.checkpoint_seq << ", dead letters " << result.dead_letters
+  LOG(INFO) << "apply: stopped; " << result.events_applied << " events this run, "
+            << (range.replay ? std::string("a replay: checkpoint left alone")
+                             : "checkpoint seq " + std::to_string(result.checkpoint_seq))
+            << ", dead letters " << result.dead_letters
             << ", end-to-end lag " << LagFigures(shared.lag)
             << (shared.updates_from_description > 0
                     ? ", " + std::to_string(shared.updates_from_description.load()) +

@@ -348,7 +348,8 @@ Status SpoolWriter::Close(int64_t now_ms) {
   return SealOpenSegment(now_ms);
 }
 
-StatusOr<PruneResult> SpoolWriter::Prune(int64_t retention_ms, int64_t now_ms) {
+StatusOr<PruneResult> SpoolWriter::Prune(int64_t retention_ms, int64_t now_ms,
+                                           int64_t lock_timeout_ms) {
   PruneResult result;
   RETURN_IF_ERROR(WaitSync());
   if (!open_) {
@@ -356,7 +357,7 @@ StatusOr<PruneResult> SpoolWriter::Prune(int64_t retention_ms, int64_t now_ms) {
                                        manifest_writer_.get()));
   }
   // Held until the deletions are done: no apply decides its start meanwhile (apply_lock.h).
-  ASSIGN_OR_RETURN(auto prune_lock, LockPrune(env_, opts_.dir));
+  ASSIGN_OR_RETURN(auto prune_lock, LockPrune(env_, opts_.dir, lock_timeout_ms));
   ASSIGN_OR_RETURN(auto ckpts, ListCheckpoints(env_, opts_.dir));
   result.checkpoints = static_cast<int>(ckpts.size());
   if (ckpts.empty()) return result;  // no apply has passed anything

@@ -110,8 +110,8 @@ class SpoolWriter {
   // at least retention_ms before now_ms. Never deletes a segment an apply has not
   // passed, nor one a running apply reads from its start on (apply_lock.h: it holds
   // locks/prune.lock meanwhile), nor the newest sealed one, nor anything if there is no
-  // checkpoint.
-  StatusOr<PruneResult> Prune(int64_t retention_ms, int64_t now_ms);
+  // checkpoint. Busy if prune.lock stays held for lock_timeout_ms.
+  StatusOr<PruneResult> Prune(int64_t retention_ms, int64_t now_ms, int64_t lock_timeout_ms = 60'000);
 
   const ManifestState& manifest() const { return manifest_; }
   const std::string& dir() const { return opts_.dir; }
