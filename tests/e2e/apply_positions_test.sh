@@ -10,7 +10,8 @@
 #      --until 2000-01-01T00:00:00Z and --from 2099-01-01T00:00:00Z are refused (exit 2)
 #      and move no checkpoint; a replay (--from 10 --until 40) prints what it applied
 #      (31 events, seq 10..40) and leaves the name's checkpoint (30) alone; the next
-#      plain apply resumes at 31.
+#      plain apply resumes at 31; a time range (--from/--until the last event's second)
+#      prints the events of that second only, not the earlier ones it skipped.
 #   4. A second apply of a running name is refused at start (exit 3) naming the
 #      running one's pid.
 #   6. Replaying the events already dead-lettered (twice) records no more copies (12,
@@ -76,10 +77,15 @@ MongoClient(sys.argv[1])[sys.argv[2] + "0"].create_collection("docs")' "$SRC" "$
 cap_pid=$!
 wait_for 60 grep -q "capture: ready" "$WORK/capture.log" || fail "capture did not become ready"
 "$PY" - "$SRC" "$PREFIX" "$N" <<'EOF' || fail "cannot write to the source"
-import os, sys
+import os, sys, time
 from pymongo import MongoClient
 c = MongoClient(sys.argv[1])[sys.argv[2] + "0"]["docs"]
-for i in range(1, int(sys.argv[3]) + 1):
+n = int(sys.argv[3])
+for i in range(1, n + 1):
+    if i == n // 2 + 1:  # the second half in a later source second than the first
+        second = int(time.time())
+        while int(time.time()) == second:
+            time.sleep(0.01)
     doc = {"_id": i, "pad": os.urandom(100).hex()}  # incompressible: several segments
     if i % 5 == 0:
         doc["nested"] = [[i], [i, i]]  # FerretDB refuses nested arrays: a dead letter
@@ -126,6 +132,17 @@ check "... and leaves checkpoint main at 30" ckpt_is main 30
 run apply --spool "$SPOOL" --target "$TGT" --name main --stop_when_drained
 check "the next plain apply resumes at 31" \
   eval 'rc_is 0 && summary_is "applied 30 events, checkpoint at seq $N"'
+
+# A time range counts what it applied, not the earlier events it skipped: --from the
+# source second of the last event applies the events of that second only.
+read -r A T < <("$DS" inspect dump --spool "$SPOOL" |
+  sed -nE 's/^\{"seq": ([0-9]+),.*"\$timestamp": \{"t": ([0-9]+),.*/\1 \2/p' |
+  awk -v n=$N '{ seq[NR] = $1; t[NR] = $2 } END { a = n; while (a > 1 && t[a - 1] == t[n]) a--; print a, t[n] }')
+TLAST=$(date -u -d "@$T" +%Y-%m-%dT%H:%M:%SZ)
+run apply --spool "$SPOOL" --target "$TGT" --name timed --from "$TLAST" --until "$TLAST" --stop_when_drained
+check "--from/--until $TLAST prints the $((N - A + 1)) events of that second (seq $A..$N)" \
+  eval 'rc_is 0 && summary_is "applied $((N - A + 1)) events \(seq $A\.\.$N\), a replay"'
+check "... and writes no checkpoint" ckpt_is timed none
 
 # --- 6. Dead letters of replayed events are not recorded again.
 echo "6. dead letters"
