@@ -181,8 +181,11 @@ Status RunWriter(const CaptureOptions& opts, spool::SpoolWriter* writer, ChangeS
     }
     source->Tick();
     if (opts.retention_ms >= 0 && now - last_prune >= std::chrono::seconds(60)) {
-      auto r = writer->Prune(opts.retention_ms, NowMs());
-      if (!r.ok()) {
+      // Never holds capture up for long: an apply deciding its start holds prune.lock.
+      auto r = writer->Prune(opts.retention_ms, NowMs(), /*lock_timeout_ms=*/2000);
+      if (!r.ok() && r.status().IsBusy()) {
+        LOG(INFO) << "capture: retention skipped this minute: " << r.status().message();
+      } else if (!r.ok()) {
         LOG(WARNING) << "capture: retention: " << r.status().ToString();
         reporter.NoteError("retention: " + r.status().ToString());
       } else if (r->segments_deleted > 0) {

@@ -60,5 +60,8 @@ inline constexpr std::string_view kSnapshotDir = "snapshot";
 inline constexpr std::string_view kSnapshotStateFile = "STATE";
 inline constexpr std::string_view kStatusDir = "status";
 inline constexpr std::string_view kTempSuffix = ".tmp";
+// Apply/prune coordination (spool/apply_lock.h): locks/prune.lock, locks/apply-<name>.lock.
+inline constexpr std::string_view kLocksDir = "locks";
+inline constexpr std::string_view kPruneLockFile = "prune.lock";
 
 }  // namespace docshift::spool

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <set>
 
+#include "spool/apply_lock.h"
 #include "spool/checkpoint.h"
 #include "spool/format.h"
 #include "util/duration.h"
@@ -372,18 +373,28 @@ Status SpoolWriter::Close(int64_t now_ms) {
   return SealOpenSegment(now_ms);
 }
 
-StatusOr<PruneResult> SpoolWriter::Prune(int64_t retention_ms, int64_t now_ms) {
+StatusOr<PruneResult> SpoolWriter::Prune(int64_t retention_ms, int64_t now_ms,
+                                           int64_t lock_timeout_ms) {
   PruneResult result;
   RETURN_IF_ERROR(WaitSync());
   if (!open_) {
     RETURN_IF_ERROR(RecordUnlistedSeal(env_, segments_dir_, next_seq_, &manifest_,
                                        manifest_writer_.get()));
   }
+  // Held until the deletions are done: no apply decides its start meanwhile (apply_lock.h).
+  ASSIGN_OR_RETURN(auto prune_lock, LockPrune(env_, opts_.dir, lock_timeout_ms));
   ASSIGN_OR_RETURN(auto ckpts, ListCheckpoints(env_, opts_.dir));
   result.checkpoints = static_cast<int>(ckpts.size());
   if (ckpts.empty()) return result;  // no apply has passed anything
   uint64_t min_applied = UINT64_MAX;
   for (const auto& c : ckpts) min_applied = std::min(min_applied, c.ckpt.applied_seq());
+  // A running apply reads from its recorded start on (or has not recorded one yet: keep all).
+  ASSIGN_OR_RETURN(const LiveApplies live, ReadLiveApplies(env_, opts_.dir));
+  result.running_applies = live.running;
+  if (live.running > 0) {
+    result.lowest_running_start = live.lowest_start;
+    min_applied = std::min(min_applied, live.lowest_start == 0 ? 0 : live.lowest_start - 1);
+  }
   result.min_applied_seq = min_applied;
   while (manifest_.segments.size() > 1) {
     const pb::SegmentSealed seg = manifest_.segments.front();

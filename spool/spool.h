@@ -70,8 +70,10 @@ struct RecoveryReport {
 struct PruneResult {
   int segments_deleted = 0;
   uint64_t bytes_deleted = 0;
-  uint64_t min_applied_seq = 0;
+  uint64_t min_applied_seq = 0;  // what was kept: every segment holding a later sequence
   int checkpoints = 0;
+  int running_applies = 0;        // apply locks held (spool/apply_lock.h)
+  uint64_t lowest_running_start = 0;  // their lowest recorded start; 0: one has none yet
 };
 
 class SpoolWriter {
@@ -110,8 +112,10 @@ class SpoolWriter {
 
   // Deletes sealed segments that every apply checkpoint has passed and that were sealed
   // at least retention_ms before now_ms. Never deletes a segment an apply has not
-  // passed, nor the newest sealed one, nor anything if there is no checkpoint.
-  StatusOr<PruneResult> Prune(int64_t retention_ms, int64_t now_ms);
+  // passed, nor one a running apply reads from its start on (apply_lock.h: it holds
+  // locks/prune.lock meanwhile), nor the newest sealed one, nor anything if there is no
+  // checkpoint. Busy if prune.lock stays held for lock_timeout_ms.
+  StatusOr<PruneResult> Prune(int64_t retention_ms, int64_t now_ms, int64_t lock_timeout_ms = 60'000);
 
   const ManifestState& manifest() const { return manifest_; }
   const std::string& dir() const { return opts_.dir; }

@@ -45,9 +45,13 @@ class RandomAccessFile {
 };
 
 // An exclusive advisory lock (flock). Released when destroyed or when the process dies.
+// The lock file holds the holder's pid as its first line.
 class FileLock {
  public:
   virtual ~FileLock() = default;
+  // Replaces the lock file's contents in place (the same inode, so the lock stays): other
+  // processes see them at once. Not synced: a lock and what it says end with its process.
+  virtual Status Rewrite(std::string_view contents) = 0;
 };
 
 class Env {
