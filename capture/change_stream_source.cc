@@ -554,16 +554,17 @@ class ChangeStreamSource final : public ChangeSource {
     const CaptureOptions& opts = *ctx_->opts;
     resuming_ = !resume_token.empty();
     if (resuming_) RETURN_IF_ERROR(DecodeStreamsToken(resume_token, &tokens_, &start_));
+    const uint64_t source_now = SourceNow();
     if (start_ == 0) {
-      // New spool (or one written before "start" existed): begin at --start_at, else a
-      // couple of seconds before now (replaying a few events twice is harmless; apply is
-      // idempotent). Cosmos gets no implicit start: its API may not take one.
-      start_ = opts.start_at != 0 ? opts.start_at
-               : opts.source_kind == "mongo" ? (static_cast<uint64_t>(NowMs() / 1000 - 2) << 32)
-                                             : 0;
+      // New spool (or one written before "start" existed): begin at --start_at, else at
+      // the source's own time now (its operationTime, or its clock less 2 s: replaying a
+      // few events twice is harmless, apply is idempotent); never this host's clock,
+      // which may run ahead of the source's. Cosmos gets no implicit start: its API may
+      // not take one.
+      start_ = opts.start_at != 0 ? opts.start_at : opts.source_kind == "mongo" ? source_now : 0;
     }
     discovery_floor_ = start_;
-    prev_discovery_s_ = NowMs() / 1000;
+    prev_discovery_ = source_now != 0 ? source_now : start_;
     last_discovery_ = std::chrono::steady_clock::now();
     if (opts.scope == "deployment" && (tokens_.empty() || tokens_.count(""))) {
       auto saved = tokens_.find("");
@@ -610,8 +611,10 @@ class ChangeStreamSource final : public ChangeSource {
       return;
     }
     // Collections found now were created after the previous discovery.
-    discovery_floor_ = static_cast<uint64_t>(prev_discovery_s_ - 2) << 32;
-    prev_discovery_s_ = NowMs() / 1000;
+    // By the source's clock, read before listing, so a collection created meanwhile is
+    // watched from before its creation.
+    discovery_floor_ = prev_discovery_;
+    if (const uint64_t t = SourceNow(); t != 0) prev_discovery_ = t;
     // An ended stream goes once its end marker has come through the queue, so that a
     // collection of that name found again is watched from after the end.
     for (auto it = streams_.begin(); it != streams_.end();) {
@@ -686,6 +689,18 @@ class ChangeStreamSource final : public ChangeSource {
     LOG(INFO) << "capture: watching " << (key.empty() ? "the whole deployment" : key);
   }
 
+  // The source's time now (mongo::SourceClusterTime); 0 if it reports none.
+  uint64_t SourceNow() {
+    mongo::PooledClient c(pool_);
+    const uint64_t t = mongo::SourceClusterTime(c.get());
+    if (t == 0 && !warned_no_source_time_) {
+      warned_no_source_time_ = true;
+      LOG(WARNING) << "capture: the source reports neither operationTime nor localTime; new "
+                   << "streams start at the spool's start position";
+    }
+    return t;
+  }
+
   Status Discover(bool at_start) {
     const CaptureOptions& opts = *ctx_->opts;
     mongo::PooledClient c(pool_);
@@ -724,7 +739,8 @@ class ChangeStreamSource final : public ChangeSource {
   uint64_t start_ = 0;
   uint64_t cluster_time_ = 0;
   uint64_t discovery_floor_ = 0;
-  int64_t prev_discovery_s_ = 0;
+  uint64_t prev_discovery_ = 0;  // the source's time when the previous discovery began
+  bool warned_no_source_time_ = false;
   std::chrono::steady_clock::time_point last_discovery_;
   std::map<std::string, std::unique_ptr<ChangeStreamReader>> streams_;
 };

@@ -89,6 +89,33 @@ int32_t ApplyStallTimeout(mongoc_uri_t* uri, int32_t default_ms) {
   return default_ms;
 }
 
+uint64_t SourceClusterTime(mongoc_client_t* client, int margin_s) {
+  bson_t cmd = BSON_INITIALIZER;
+  BSON_APPEND_INT32(&cmd, "isMaster", 1);  // not hello: mongo-java-server has none
+  bson_t reply;
+  bson_error_t err;
+  uint64_t ts = 0;
+  if (mongoc_client_command_simple(client, "admin", &cmd, nullptr, &reply, &err)) {
+    bson_iter_t it;
+    uint32_t t = 0, i = 0;
+    if (bson_iter_init_find(&it, &reply, "operationTime") && BSON_ITER_HOLDS_TIMESTAMP(&it)) {
+      bson_iter_timestamp(&it, &t, &i);
+      ts = (static_cast<uint64_t>(t) << 32) | i;
+    } else if (bson_iter_init(&it, &reply) &&
+               bson_iter_find_descendant(&it, "$clusterTime.clusterTime", &it) &&
+               BSON_ITER_HOLDS_TIMESTAMP(&it)) {
+      bson_iter_timestamp(&it, &t, &i);
+      ts = (static_cast<uint64_t>(t) << 32) | i;
+    } else if (bson_iter_init_find(&it, &reply, "localTime") && BSON_ITER_HOLDS_DATE_TIME(&it)) {
+      const int64_t s = bson_iter_date_time(&it) / 1000 - margin_s;
+      if (s > 0) ts = static_cast<uint64_t>(s) << 32;
+    }
+  }
+  bson_destroy(&reply);
+  bson_destroy(&cmd);
+  return ts;
+}
+
 bool IsStallTimeout(const bson_error_t& err) {
   // libmongoc: "Failed to read 4 bytes: socket error or timeout" / "Failed to send ...".
   return err.domain == MONGOC_ERROR_STREAM && err.code == MONGOC_ERROR_STREAM_SOCKET;

@@ -81,6 +81,13 @@ std::string RedactUri(const std::string& uri);
 inline constexpr int32_t kDefaultStallTimeoutMs = 60'000;
 // Sets socketTimeoutMS to default_ms unless the URI sets it; returns the value in effect.
 int32_t ApplyStallTimeout(mongoc_uri_t* uri, int32_t default_ms = kDefaultStallTimeoutMs);
+// The source's own clock, as a cluster timestamp ((seconds << 32) | increment) for
+// startAtOperationTime: the reply's operationTime (replica sets, sharded clusters), else
+// the server's localTime minus margin_s (servers that report no cluster time). 0 when the
+// server answers neither. Positions come from here, never from this host's clock: a host
+// clock ahead of the source would start a stream after events it must capture.
+uint64_t SourceClusterTime(mongoc_client_t* client, int margin_s = 2);
+
 // Whether err is a read or write that went unanswered for socketTimeoutMS.
 bool IsStallTimeout(const bson_error_t& err);
 // A stable, credential-free identity: "<kind>:<host:port,...sorted>[/rs=<set>]".

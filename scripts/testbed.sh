@@ -114,6 +114,7 @@ ensure_tools() {
   command -v mvn >/dev/null || pkgs+=(maven)
   command -v runuser >/dev/null || pkgs+=(util-linux)
   command -v flock >/dev/null || pkgs+=(util-linux)
+  command -v faketime >/dev/null || pkgs+=(faketime)  # e2e.clock_skew
   python3 -c 'import ensurepip, venv' 2>/dev/null || pkgs+=(python3-venv)
   apt_ensure "${pkgs[@]}"
   [[ -x $PG_BIN/initdb ]] || die "postgresql-15 installed but $PG_BIN/initdb missing"
