@@ -18,6 +18,7 @@
 
 #include "apply/translate.h"
 #include "mongo/mongo_util.h"
+#include "util/backoff.h"
 #include "spool/apply_lock.h"
 #include "spool/checkpoint.h"
 #include "spool/dead_letter.h"
@@ -538,8 +539,7 @@ class Lane {
       if (shared_->opts->stop && shared_->opts->stop->load()) {
         return Status::Aborted("stopped while retrying a transient error");
       }
-      const int64_t backoff = std::min<int64_t>(5000, 100LL << std::min(attempt, 6));
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+      SleepUnlessStopped(BackoffDelayMs(attempt), shared_->opts->stop);
       ++attempt;
     }
   }
@@ -571,16 +571,14 @@ class Lane {
         }
       }
       if (!mongo::IsTransient(err)) return DeadLetter(item, static_cast<int>(err.code), err.message);
-      if (shared_->opts->stop && shared_->opts->stop->load()) {
+      if (SleepUnlessStopped(BackoffDelayMs(attempt), shared_->opts->stop)) {
         return Status::Aborted("stopped while retrying a transient error");
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(5000, 100LL << std::min(attempt, 6))));
     }
   }
 
-  // 11000, or FerretDB on PostgreSQL's code 1 with PostgreSQL's message (tests/README.md).
   static bool IsDuplicateKey(const bson_error_t& err) {
-    return err.code == 11000 || strstr(err.message, "duplicate key") != nullptr;
+    return mongo::Classify(err) == mongo::ErrorClass::kDuplicateKey;
   }
 
   Status ApplyOrderedUpdates(mongoc_collection_t* coll, const DocWrite& w, const Item& item) {
@@ -593,7 +591,10 @@ class Lane {
       ok = ok && mongoc_collection_update_one(coll, w.filter.get(), w.doc.get(), nullptr, nullptr, &err);
       if (ok) return Status::OK();
       if (!mongo::IsTransient(err)) return DeadLetter(item, static_cast<int>(err.code), err.message);
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(5000, 100LL << std::min(attempt, 6))));
+      // This loop had no stop check: a stop while the target was down waited for ever.
+      if (SleepUnlessStopped(BackoffDelayMs(attempt), shared_->opts->stop)) {
+        return Status::Aborted("stopped while retrying a transient error");
+      }
     }
   }
 
@@ -617,7 +618,7 @@ Status RunDdl(mongoc_client_t* client, const Item& item, const pb::ChangeEvent& 
   switch (e.op()) {
     case pb::OP_DROP:
       ok = mongoc_collection_drop(coll.get(), &err);
-      if (!ok && (err.code == 26 || std::string(err.message).find("ns not found") != std::string::npos)) ok = true;
+      if (!ok && mongo::Classify(err) == mongo::ErrorClass::kNamespaceNotFound) ok = true;
       break;
     case pb::OP_DROP_DATABASE: {
       mongoc_database_t* db = mongoc_client_get_database(client, item.db.c_str());
@@ -627,7 +628,7 @@ Status RunDdl(mongoc_client_t* client, const Item& item, const pb::ChangeEvent& 
     }
     case pb::OP_RENAME:
       ok = mongoc_collection_rename(coll.get(), e.to_db().c_str(), e.to_coll().c_str(), true, &err);
-      if (!ok && (err.code == 26 || std::string(err.message).find("not exist") != std::string::npos)) ok = true;
+      if (!ok && mongo::Classify(err) == mongo::ErrorClass::kNamespaceNotFound) ok = true;
       break;
     case pb::OP_CREATE: {
       mongoc_database_t* db = mongoc_client_get_database(client, item.db.c_str());
@@ -635,7 +636,7 @@ Status RunDdl(mongoc_client_t* client, const Item& item, const pb::ChangeEvent& 
       ok = c != nullptr;
       if (c) mongoc_collection_destroy(c);
       mongoc_database_destroy(db);
-      if (!ok && err.code == 48) ok = true;  // NamespaceExists
+      if (!ok && mongo::Classify(err) == mongo::ErrorClass::kNamespaceExists) ok = true;
       break;
     }
     default:

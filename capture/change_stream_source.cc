@@ -20,6 +20,7 @@
 #include "capture/source.h"
 #include "mongo/mongo_util.h"
 #include "mongo/namespaces.h"
+#include "util/backoff.h"
 #include "util/duration.h"
 
 namespace docshift::capture {
@@ -299,7 +300,7 @@ class ChangeStreamReader {
         if (waited < kIdlePollMs) shared_->SleepUnlessStopped(kIdlePollMs - waited);
       }
       if (shared_->Stopped()) return;
-      if (IsHistoryLostCode(static_cast<int>(err.code))) {
+      if (mongo::IsHistoryLostCode(static_cast<int>(err.code))) {
         shared_->Fail(HistoryLostStatus("stream " + key_, err.message));
         return;
       }
@@ -322,7 +323,7 @@ class ChangeStreamReader {
                      << "); retrying with backoff from the last position";
       }
       ++failures;
-      shared_->SleepUnlessStopped(std::min<int64_t>(5000, 100LL << std::min(failures, 6)));
+      shared_->SleepUnlessStopped(BackoffDelayMs(failures));
     }
   }
 

@@ -11,6 +11,7 @@
 #include "capture/oplog_position.h"
 #include "capture/source.h"
 #include "mongo/mongo_util.h"
+#include "util/backoff.h"
 
 namespace docshift::capture {
 
@@ -169,7 +170,7 @@ class OplogReader {
         if (failures == 0) LOG(WARNING) << "oplog: " << s.ToString() << "; retrying with backoff";
         ++failures;
       }
-      shared_->SleepUnlessStopped(s.ok() ? 100 : std::min<int64_t>(5000, 100LL << std::min(failures, 6)));
+      shared_->SleepUnlessStopped(s.ok() ? 100 : BackoffDelayMs(failures));
     }
   }
 
@@ -331,7 +332,7 @@ class OplogReader {
     bson_t reply;
     if (!mongoc_client_command_simple(client.get(), "local", find.get(), nullptr, &reply, &err)) {
       bson_destroy(&reply);
-      if (IsHistoryLostCode(static_cast<int>(err.code))) return HistoryLostStatus("oplog", err.message);
+      if (mongo::IsHistoryLostCode(static_cast<int>(err.code))) return HistoryLostStatus("oplog", err.message);
       return mongo::FromBsonError(err, "tailing local.oplog.rs");
     }
     BsonPtr owned(bson_copy(&reply));
@@ -408,7 +409,7 @@ class OplogReader {
       BSON_APPEND_INT32(more.get(), "maxTimeMS", static_cast<int32_t>(shared_->opts->oplog_max_await_ms));
       if (!mongoc_client_command_simple(client.get(), "local", more.get(), nullptr, &reply, &err)) {
         bson_destroy(&reply);
-        if (IsHistoryLostCode(static_cast<int>(err.code))) return HistoryLostStatus("oplog", err.message);
+        if (mongo::IsHistoryLostCode(static_cast<int>(err.code))) return HistoryLostStatus("oplog", err.message);
         // FerretDB fails a getMore that finds nothing new in some cases
         // (QuirkTailableBatchSizeZero); reopening from last_ is always correct.
         cursor_id = 0;

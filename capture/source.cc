@@ -102,11 +102,6 @@ bool EventSelected(const mongo::NamespaceFilter& filter, const pb::ChangeEvent& 
   return ev.op() == pb::OP_RENAME && !ev.to_db().empty() && filter.Selected(ev.to_db(), ev.to_coll());
 }
 
-bool IsHistoryLostCode(int code) {
-  return code == 286 /*ChangeStreamHistoryLost*/ || code == 280 /*ChangeStreamFatalError*/ ||
-         code == 136 /*CappedPositionLost*/;
-}
-
 Status HistoryLostStatus(const std::string& what, const std::string& detail) {
   return Status::FailedPrecondition(
       what + ": the source no longer holds the position this spool resumes from (" + detail +

@@ -178,8 +178,6 @@ class ChangeSource {
   virtual bool Stop() = 0;
 };
 
-// The source no longer holds a position (a server code that says so).
-bool IsHistoryLostCode(int code);
 // FailedPrecondition: the spool is no longer continuous with the source.
 Status HistoryLostStatus(const std::string& what, const std::string& detail);
 

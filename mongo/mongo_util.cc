@@ -177,30 +177,6 @@ Status Ping(mongoc_client_t* client, std::string_view what) {
   return Status::OK();
 }
 
-bool IsTransient(const bson_error_t& err) {
-  if (err.domain == MONGOC_ERROR_STREAM || err.domain == MONGOC_ERROR_SERVER_SELECTION ||
-      err.domain == MONGOC_ERROR_PROTOCOL) {
-    return true;
-  }
-  switch (err.code) {
-    case 6:      // HostUnreachable
-    case 7:      // HostNotFound
-    case 89:     // NetworkTimeout
-    case 91:     // ShutdownInProgress
-    case 189:    // PrimarySteppedDown
-    case 262:    // ExceededTimeLimit
-    case 9001:   // SocketException
-    case 10107:  // NotWritablePrimary
-    case 11600:  // InterruptedAtShutdown
-    case 11602:  // InterruptedDueToReplStateChange
-    case 13435:  // NotPrimaryNoSecondaryOk
-    case 13436:  // NotPrimaryOrSecondary
-      return true;
-    default:
-      return false;
-  }
-}
-
 Status FromBsonError(const bson_error_t& err, std::string_view context) {
   std::string m(context);
   m += ": ";

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "mongo/errors.h"
 #include "util/status.h"
 
 namespace docshift::mongo {
@@ -119,8 +120,7 @@ Status Ping(mongoc_client_t* client, std::string_view what);
 // Maps a libmongoc error to a Status: network/selection errors are Unavailable (retry),
 // the rest carry the server's code and message.
 Status FromBsonError(const bson_error_t& err, std::string_view context);
-// True for errors worth retrying: network, server selection, not primary, shutdown.
-bool IsTransient(const bson_error_t& err);
+// IsTransient and the rest of the error classification: mongo/errors.h.
 
 // BSON helpers.
 BsonPtr FromJson(std::string_view json);  // REQUIRES: valid JSON (tests, constants)

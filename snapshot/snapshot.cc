@@ -21,6 +21,7 @@
 #include "apply/translate.h"
 #include "mongo/id_ranges.h"
 #include "mongo/mongo_util.h"
+#include "util/backoff.h"
 #include "proto/spool.pb.h"
 #include "snapshot/indexes.h"
 #include "spool/checkpoint.h"
@@ -50,7 +51,7 @@ std::string NewSnapshotId(int64_t now_ms) {
 bool Stopped(const SnapshotOptions& o) { return o.stop != nullptr && o.stop->load(); }
 
 void Backoff(int attempt) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));
+  std::this_thread::sleep_for(std::chrono::milliseconds(BackoffDelayMs(attempt)));
 }
 
 // Is the process holding the spool's writer lock (capture) alive? Unknown → false.

@@ -1,0 +1,89 @@
+#include "mongo/errors.h"
+
+#include <mongoc/mongoc.h>
+
+#include <cstring>
+
+namespace docshift::mongo {
+namespace {
+
+struct CodeRow {
+  int code;
+  ErrorClass cls;
+  const char* name;
+};
+
+// Server codes (src/mongo/base/error_codes.yml).
+constexpr CodeRow kCodes[] = {
+    {6, ErrorClass::kTransient, "HostUnreachable"},
+    {7, ErrorClass::kTransient, "HostNotFound"},
+    {89, ErrorClass::kTransient, "NetworkTimeout"},
+    {91, ErrorClass::kTransient, "ShutdownInProgress"},
+    {189, ErrorClass::kTransient, "PrimarySteppedDown"},
+    {262, ErrorClass::kTransient, "ExceededTimeLimit"},
+    {9001, ErrorClass::kTransient, "SocketException"},
+    {10107, ErrorClass::kTransient, "NotWritablePrimary"},
+    {11600, ErrorClass::kTransient, "InterruptedAtShutdown"},
+    {11602, ErrorClass::kTransient, "InterruptedDueToReplStateChange"},
+    {13435, ErrorClass::kTransient, "NotPrimaryNoSecondaryOk"},
+    {13436, ErrorClass::kTransient, "NotPrimaryOrSecondary"},
+    {11000, ErrorClass::kDuplicateKey, "DuplicateKey"},
+    {11001, ErrorClass::kDuplicateKey, "DuplicateKey (legacy)"},
+    {26, ErrorClass::kNamespaceNotFound, "NamespaceNotFound"},
+    {48, ErrorClass::kNamespaceExists, "NamespaceExists"},
+    {136, ErrorClass::kHistoryLost, "CappedPositionLost"},
+    {280, ErrorClass::kHistoryLost, "ChangeStreamFatalError"},
+    {286, ErrorClass::kHistoryLost, "ChangeStreamHistoryLost"},
+};
+
+struct TextRow {
+  const char* text;
+  ErrorClass cls;
+  const char* server;
+};
+
+// Conditions some servers report without their code.
+constexpr TextRow kTexts[] = {
+    {"duplicate key", ErrorClass::kDuplicateKey, "FerretDB on PostgreSQL (code 1)"},
+    {"ns not found", ErrorClass::kNamespaceNotFound, "FerretDB, mongo-java-server (drop)"},
+    {"does not exist", ErrorClass::kNamespaceNotFound, "FerretDB (renameCollection)"},
+};
+
+}  // namespace
+
+ErrorClass Classify(const bson_error_t& err) {
+  if (err.domain == MONGOC_ERROR_STREAM || err.domain == MONGOC_ERROR_SERVER_SELECTION ||
+      err.domain == MONGOC_ERROR_PROTOCOL) {
+    return ErrorClass::kTransient;  // the connection, not the request
+  }
+  for (const CodeRow& r : kCodes) {
+    if (static_cast<int>(err.code) == r.code) return r.cls;
+  }
+  for (const TextRow& r : kTexts) {
+    if (std::strstr(err.message, r.text) != nullptr) return r.cls;
+  }
+  return ErrorClass::kPermanent;
+}
+
+std::string_view ErrorClassName(ErrorClass c) {
+  switch (c) {
+    case ErrorClass::kTransient: return "transient";
+    case ErrorClass::kDuplicateKey: return "duplicate key";
+    case ErrorClass::kNamespaceNotFound: return "namespace not found";
+    case ErrorClass::kNamespaceExists: return "namespace exists";
+    case ErrorClass::kHistoryLost: return "history lost";
+    case ErrorClass::kPermanent: return "permanent";
+  }
+  return "permanent";
+}
+
+bool IsTransient(const bson_error_t& err) { return Classify(err) == ErrorClass::kTransient; }
+
+bool IsHistoryLostCode(int code) {
+  for (const CodeRow& r : kCodes) {
+    if (code == r.code) return r.cls == ErrorClass::kHistoryLost;
+  }
+  return false;
+}
+
+}  // namespace docshift::mongo

@@ -1,0 +1,79 @@
+// The one error classification (mongo/errors.h), and the one retry pacing (util/backoff.h).
+#include "mongo/errors.h"
+
+#include <gtest/gtest.h>
+#include <mongoc/mongoc.h>
+
+#include <cstring>
+
+#include "util/backoff.h"
+
+namespace docshift::mongo {
+namespace {
+
+bson_error_t Err(uint32_t domain, uint32_t code, const char* msg = "") {
+  bson_error_t e{};
+  e.domain = domain;
+  e.code = code;
+  std::strncpy(e.message, msg, sizeof(e.message) - 1);
+  return e;
+}
+
+TEST(ErrorsTest, ByDomainCodeAndServerText) {
+  struct Case {
+    bson_error_t err;
+    ErrorClass want;
+  } cases[] = {
+      {Err(MONGOC_ERROR_STREAM, MONGOC_ERROR_STREAM_SOCKET, "Failed to read 4 bytes: socket error or timeout"), ErrorClass::kTransient},
+      {Err(MONGOC_ERROR_SERVER_SELECTION, MONGOC_ERROR_SERVER_SELECTION_FAILURE, "No suitable servers"), ErrorClass::kTransient},
+      {Err(MONGOC_ERROR_SERVER, 10107, "not primary"), ErrorClass::kTransient},
+      {Err(MONGOC_ERROR_SERVER, 91, "shutdown in progress"), ErrorClass::kTransient},
+      {Err(MONGOC_ERROR_SERVER, 11000, "E11000 duplicate key error"), ErrorClass::kDuplicateKey},
+      // FerretDB on PostgreSQL: code 1 and PostgreSQL's text (tests/README.md).
+      {Err(MONGOC_ERROR_SERVER, 1, "ERROR: duplicate key value violates unique constraint"), ErrorClass::kDuplicateKey},
+      {Err(MONGOC_ERROR_SERVER, 26, "ns not found"), ErrorClass::kNamespaceNotFound},
+      {Err(MONGOC_ERROR_SERVER, 0, "ns not found"), ErrorClass::kNamespaceNotFound},
+      {Err(MONGOC_ERROR_SERVER, 2, "Collection a.b does not exist"), ErrorClass::kNamespaceNotFound},
+      {Err(MONGOC_ERROR_SERVER, 48, "collection already exists"), ErrorClass::kNamespaceExists},
+      {Err(MONGOC_ERROR_SERVER, 286, "resume point no longer in the oplog"), ErrorClass::kHistoryLost},
+      {Err(MONGOC_ERROR_SERVER, 136, "CappedPositionLost"), ErrorClass::kHistoryLost},
+      {Err(MONGOC_ERROR_SERVER, 2, "BadValue"), ErrorClass::kPermanent},
+      {Err(MONGOC_ERROR_SERVER, 121, "Document failed validation"), ErrorClass::kPermanent},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(Classify(c.err), c.want) << c.err.message << " (code " << c.err.code << "): got "
+                                       << ErrorClassName(Classify(c.err));
+  }
+  EXPECT_TRUE(IsTransient(cases[0].err));
+  EXPECT_FALSE(IsTransient(cases[4].err));
+  EXPECT_TRUE(IsHistoryLostCode(280));
+  EXPECT_FALSE(IsHistoryLostCode(11000));
+}
+
+TEST(BackoffTest, DoublesFromAHundredMillisecondsToFiveSeconds) {
+  Backoff b;
+  EXPECT_EQ(b.Next(), 100);
+  EXPECT_EQ(b.Next(), 200);
+  EXPECT_EQ(b.Next(), 400);
+  for (int i = 0; i < 40; ++i) EXPECT_LE(b.Next(), 5000);
+  EXPECT_EQ(b.Next(), 5000);
+  b.Reset();
+  EXPECT_EQ(b.Next(), 100);
+  EXPECT_EQ(BackoffDelayMs(0), 100);
+  EXPECT_EQ(BackoffDelayMs(3), 800);
+  EXPECT_EQ(BackoffDelayMs(1000), 5000);
+  EXPECT_EQ(BackoffDelayMs(-1), 100);
+}
+
+TEST(BackoffTest, SleepEndsEarlyOnStop) {
+  std::atomic<bool> stop{true};
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(SleepUnlessStopped(10'000, &stop));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  stop = false;
+  EXPECT_FALSE(SleepUnlessStopped(30, &stop));
+  EXPECT_FALSE(SleepUnlessStopped(30, nullptr));
+}
+
+}  // namespace
+}  // namespace docshift::mongo
