@@ -42,6 +42,7 @@ int ExitCodeFor(const Status& s) {
     case Status::Code::kInvalidArgument:
     case Status::Code::kNotFound: return kExitUsage;
     case Status::Code::kCorruption: return kExitCorruption;
+    case Status::Code::kNotSupported: return kExitNotSupported;
     default: return kExitError;
   }
 }
@@ -140,7 +141,8 @@ void PrintCommandHelp(const Command& cmd, std::ostream& out) {
   }
   out << "\nLogging: --v=N, --log_dir=DIR (default: log to stderr), --minloglevel=N\n"
       << "Exit codes: 0 ok, 1 ran fine but found a problem, 2 bad usage or input,\n"
-      << "            3 runtime error, 4 corruption on disk (file and offset named).\n";
+      << "            3 runtime error, 4 corruption on disk (file and offset named),\n"
+      << "            5 spool written by a newer docshift (upgrade docshift).\n";
 }
 
 void PrintTopHelp(std::ostream& out) {
@@ -153,7 +155,8 @@ void PrintTopHelp(std::ostream& out) {
     out << "  " << name << c.summary << "\n";
   }
   out << "\nExit codes: 0 ok, 1 ran fine but found a problem, 2 bad usage or input,\n"
-      << "            3 runtime error, 4 corruption on disk.\n";
+      << "            3 runtime error, 4 corruption on disk, 5 spool written by a newer\n"
+      << "            docshift.\n";
 }
 
 }  // namespace docshift::cli

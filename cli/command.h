@@ -20,6 +20,7 @@ enum ExitCode : int {
   kExitUsage = 2,         // bad flags or input: the message names it and the fix
   kExitError = 3,         // runtime failure: IO, server unreachable, lock held, ...
   kExitCorruption = 4,    // bad bytes on disk: the message names file and offset
+  kExitNotSupported = 5,  // written by a newer docshift (format version): upgrade docshift
 };
 int ExitCodeFor(const Status& s);
 

@@ -122,7 +122,7 @@ const std::vector<Case>& Cases() {
       {"empty file", [](std::string* f) { f->clear(); }, 0},
       {"shorter than preamble", [](std::string* f) { f->resize(5); }, 0},
       {"wrong magic", [](std::string* f) { f->replace(0, 8, kManifestMagic); }, 0},
-      {"unsupported version", [](std::string* f) { (*f)[8] = 3; }, 8},
+      {"format version 0", [](std::string* f) { (*f)[8] = 0; }, 8},
       {"preamble only", [](std::string* f) { f->resize(kPreambleSize); }, kPreambleSize},
       {"truncated header", [](std::string* f) { f->resize(kPreambleSize + 5); }, kPreambleSize},
       {"truncated payload", [](std::string* f) { f->pop_back(); }, kPreambleSize},
@@ -174,6 +174,22 @@ TEST(CheckpointTest, ReaderCorruptionTable) {
   WriteBytes(path, base);
   pb::ApplyCheckpoint got;
   EXPECT_TRUE(ReadCheckpoint(Env::Default(), path, &got).ok());
+}
+
+// A checkpoint (or any state file) from a newer format version is NotSupported, not
+// corruption: the fix is a newer docshift, not a repair.
+TEST(CheckpointTest, NewerFormatVersionIsNotSupported) {
+  TempDir dir;
+  ASSERT_TRUE(WriteCheckpoint(Env::Default(), dir.path(), "main", Ckpt(10)).ok());
+  const std::string path = CheckpointPath(dir.path(), "main");
+  std::string f = ReadBytes(path);
+  f[8] = 2;
+  WriteBytes(path, f);
+  pb::ApplyCheckpoint got;
+  test_util::ExpectNewerFormat(ReadCheckpoint(Env::Default(), path, &got), path, 2);
+  auto all = ListCheckpoints(Env::Default(), dir.path());
+  ASSERT_FALSE(all.ok());
+  test_util::ExpectNewerFormat(all.status(), path, 2);
 }
 
 }  // namespace
