@@ -5,6 +5,7 @@
 
 #include "apply/applier.h"
 #include "cli/command.h"
+#include "cli/flag_ranges.h"
 #include "cli/signals.h"
 #include "spool/inspect.h"
 #include "util/duration.h"
@@ -38,10 +39,12 @@ DECLARE_int32(metrics_port);
 namespace docshift::cli {
 namespace {
 
-// "123" → seq; otherwise a time.
+// "123" → seq; otherwise a time. (ParseCommandFlags has checked the range.)
 Status ParsePoint(const std::string& text, const char* flag, uint64_t* seq, int64_t* time_ms) {
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
-    *seq = std::stoull(text);
+    auto v = ParseUint64(text);
+    if (!v.ok()) return v.status().WithContext(flag);
+    *seq = v.value();
     return Status::OK();
   }
   auto t = spool::ParseTimeMs(text);
@@ -77,6 +80,16 @@ int RunApplyCmd(const std::vector<std::string>& args) {
     if (!s.ok()) return Fail(cmd, s);
     if (seq) o.until_seq = seq;
     if (t) o.until_time_ms = t;
+    const bool from_is_seq = !FLAGS_from.empty() && o.from_time_ms == 0;
+    const bool from_is_time = o.from_time_ms != 0;
+    Status order;
+    if (from_is_seq && seq) {
+      order = CheckFlagOrder("--from", FLAGS_from, static_cast<int64_t>(o.from_seq), "--until",
+                             FLAGS_until, static_cast<int64_t>(seq));
+    } else if (from_is_time && t) {
+      order = CheckFlagOrder("--from", FLAGS_from, o.from_time_ms, "--until", FLAGS_until, t);
+    }
+    if (!order.ok()) return Fail(cmd, order);
   }
   o.stop_when_drained = FLAGS_stop_when_drained;
   o.dry_run = FLAGS_dry_run;
@@ -91,7 +104,6 @@ int RunApplyCmd(const std::vector<std::string>& args) {
   auto pi = ParseDurationMs(FLAGS_progress_interval);
   if (!pi.ok()) return Fail(cmd, pi.status().WithContext("--progress_interval"));
   o.progress_interval_ms = pi.value();
-  if (Status p = CheckPortFlag(FLAGS_metrics_port, "--metrics_port"); !p.ok()) return Fail(cmd, p);
   o.metrics_port = FLAGS_metrics_port;
   o.stop = InstallStopSignals();
   auto r = apply::RunApply(o);

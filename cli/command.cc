@@ -1,5 +1,7 @@
 #include "cli/command.h"
 
+#include "cli/flag_ranges.h"
+
 #include <gflags/gflags.h>
 
 #include <algorithm>
@@ -28,12 +30,6 @@ std::vector<std::string> SplitList(const std::string& s) {
   while (std::getline(ss, item, ','))
     if (!item.empty()) out.push_back(item);
   return out;
-}
-
-Status CheckPortFlag(int32_t value, const std::string& flag) {
-  if (value >= 0 && value <= 65535) return Status::OK();
-  return Status::InvalidArgument(flag + " " + std::to_string(value) +
-                                 " is not a TCP port: use 1..65535, or 0 for none");
 }
 
 int ExitCodeFor(const Status& s) {
@@ -122,6 +118,9 @@ Status ParseCommandFlags(const Command& cmd, int argc, char** argv,
         return Status::InvalidArgument("flag --" + name + " needs a value (" + info.type + ")");
       }
     }
+    if (const FlagRange* range = FindFlagRange(cmd.name, name)) {
+      RETURN_IF_ERROR(CheckFlagValue(*range, value));
+    }
     if (gflags::SetCommandLineOption(name.c_str(), value.c_str()).empty()) {
       return Status::InvalidArgument("invalid value '" + value + "' for --" + name +
                                      " (expected " + info.type + ")");
@@ -138,6 +137,9 @@ void PrintCommandHelp(const Command& cmd, std::ostream& out) {
     out << "  --" << name << " (" << info.type << ")";
     if (!info.default_value.empty()) out << "  default: " << info.default_value;
     out << "\n      " << info.description << "\n";
+    if (const FlagRange* range = FindFlagRange(cmd.name, name)) {
+      out << "      range: " << DescribeRange(*range) << "\n";
+    }
   }
   out << "\nLogging: --v=N, --log_dir=DIR (default: log to stderr), --minloglevel=N\n"
       << "Exit codes: 0 ok, 1 ran fine but found a problem, 2 bad usage or input,\n"

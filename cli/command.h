@@ -50,9 +50,6 @@ void PrintTopHelp(std::ostream& out);
 // (so credentials stay out of `ps`). InvalidArgument naming the flag if empty or unset.
 StatusOr<std::string> ResolveUriFlag(const std::string& value, const std::string& flag);
 
-// A TCP port flag: 0 (off) or 1..65535; InvalidArgument naming the flag otherwise.
-Status CheckPortFlag(int32_t value, const std::string& flag);
-
 // "a,b,,c" → {"a", "b", "c"}: comma-separated flag values.
 std::vector<std::string> SplitList(const std::string& s);
 

@@ -14,6 +14,7 @@
 #include "spool/checkpoint.h"
 #include "spool/dead_letter.h"
 #include "spool/spool.h"
+#include "util/duration.h"
 
 namespace docshift::spool {
 namespace {
@@ -192,8 +193,9 @@ const char* OpName(int op) { return op >= 0 && op < kOpCount ? kOpNames[op] : "u
 
 StatusOr<int64_t> ParseTimeMs(const std::string& text) {
   if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
-    if (text.size() > 12) return Status::InvalidArgument("time '" + text + "' is out of range; give seconds since the epoch or RFC 3339 like 2026-11-22T01:00:00Z");
-    return static_cast<int64_t>(std::stoll(text)) * 1000;
+    auto secs = ParseInt64(text);
+    if (text.size() > 12 || !secs.ok()) return Status::InvalidArgument("time '" + text + "' is out of range; give seconds since the epoch or RFC 3339 like 2026-11-22T01:00:00Z");
+    return secs.value() * 1000;
   }
   struct tm tm = {};
   const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
