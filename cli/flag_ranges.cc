@@ -161,8 +161,8 @@ StatusOr<uint64_t> ParseClusterTime(const std::string& text, int64_t now_ms,
   const std::string what = std::string(flag) + " " + Quoted(text);
   if (!secs.ok() || !inc.ok() || text[0] == '+' || (dot != std::string::npos && text[dot + 1] == '+') ||
       inc.value() > 0xffffffffull) {
-    return Status::InvalidArgument(what + " is not SECONDS or SECONDS.INCREMENT (a cluster time, "
-                                          "e.g. 1764547200 or 1764547200.3)");
+    return Status::InvalidArgument(what + " is not a cluster time: use SECONDS or "
+                                          "SECONDS.INCREMENT, e.g. 1764547200 or 1764547200.3");
   }
   const uint64_t now_secs = static_cast<uint64_t>(now_ms / 1000);
   if (secs.value() == 0 || secs.value() > now_secs) {

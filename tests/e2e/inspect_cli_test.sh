@@ -160,6 +160,20 @@ expect_rc 1 "verify finds the bad magic"
 expect_out "$segname: wrong magic .* at offset 0" "bad magic named with offset 0"
 cp "$TMP/pristine/segments/$segname" "$seg"
 
+# --- a segment and a manifest from a newer format version: NotSupported, exit 5, one line
+printf '\x02' | dd of="$seg" bs=1 seek=8 conv=notrunc status=none
+run "$DS" inspect dump --spool "$S"
+expect_rc 5 "dump of a segment from a newer format"
+expect_err "^docshift inspect: NotSupported: $segname: written by a newer docshift \(format version 2, this build reads up to 1\); upgrade docshift" "newer segment named"
+[ "$(grep -c . "$TMP/err")" -eq 1 ] || fail "newer-format error is not one line: $(cat "$TMP/err")"; ok
+cp "$TMP/pristine/segments/$segname" "$seg"
+cp "$S/MANIFEST" "$TMP/MANIFEST.keep"
+printf '\x07' | dd of="$S/MANIFEST" bs=1 seek=8 conv=notrunc status=none
+run "$DS" status --spool "$S"
+expect_rc 5 "status on a manifest from a newer format"
+expect_err "NotSupported: MANIFEST: written by a newer docshift \(format version 7, this build reads up to 1\); upgrade docshift" "newer manifest named"
+cp "$TMP/MANIFEST.keep" "$S/MANIFEST"
+
 # --- torn tail of the open segment is a note, not a problem
 open_seg=$(ls "$S"/segments/*.seg | tail -1)
 printf '\x10\x00\x00\x00\x00\x00' >>"$open_seg"
