@@ -1,6 +1,7 @@
 #include "cli/command.h"
 
 #include "cli/flag_ranges.h"
+#include "mongo/mongo_util.h"
 
 #include <gflags/gflags.h>
 
@@ -60,7 +61,7 @@ StatusOr<std::string> ResolveUriFlag(const std::string& value, const std::string
 }
 
 int Fail(const std::string& cmd, const Status& s) {
-  std::cerr << "docshift " << cmd << ": " << s.ToString() << std::endl;
+  std::cerr << "docshift " << cmd << ": " << mongo::ScrubCredentials(s.ToString()) << std::endl;
   return ExitCodeFor(s);
 }
 

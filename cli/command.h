@@ -53,7 +53,8 @@ StatusOr<std::string> ResolveUriFlag(const std::string& value, const std::string
 // "a,b,,c" → {"a", "b", "c"}: comma-separated flag values.
 std::vector<std::string> SplitList(const std::string& s);
 
-// Prints "docshift CMD: message" to stderr and returns the exit code for s.
+// Prints "docshift CMD: message" to stderr, credentials scrubbed (mongo::ScrubCredentials),
+// and returns the exit code for s.
 int Fail(const std::string& cmd, const Status& s);
 
 }  // namespace docshift::cli
