@@ -9,19 +9,10 @@
 # server.
 # Usage: credentials_cli_test.sh DOCSHIFT MAKE_SPOOL TMPDIR
 set -uo pipefail
-DS=$1
-MK=$2
-TMP=$3/credentials_cli.$$
-HERE=$(cd "$(dirname "$0")" && pwd)
-rm -rf "$TMP"
-mkdir -p "$TMP/logs"
-pids=""
-trap 'for p in $pids; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 # shellcheck source=tests/e2e/lib.sh
-. "$HERE/lib.sh"
-checks=0
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { checks=$((checks + 1)); }
+. "$(dirname "$0")/lib.sh"
+offline_init credentials_cli "$@"
+mkdir -p "$TMP/logs"
 
 "$MK" --spool "$TMP/spool" --events 20 --batch_events 10 --source_id e2e >"$TMP/mk.out" 2>&1 ||
   fail "make_spool: $(tail -3 "$TMP/mk.out")"

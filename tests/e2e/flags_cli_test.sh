@@ -8,21 +8,10 @@
 # without a row here fails the test.
 # Usage: flags_cli_test.sh DOCSHIFT MAKE_SPOOL TMPDIR
 set -uo pipefail
-DS=$1
-MK=$2
-TMP=$3/flags_cli.$$
-rm -rf "$TMP"
-mkdir -p "$TMP"
-trap 'rm -rf "$TMP"' EXIT
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+offline_init flags_cli "$@"
 S=$TMP/spool
-checks=0
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { checks=$((checks + 1)); }
-run() {
-  "$@" >"$TMP/out" 2>"$TMP/err"
-  rc=$?
-}
 
 "$MK" --spool "$S" --events 50 --batch_events 10 --source_id e2e >"$TMP/mk.log" 2>&1 ||
   fail "make_spool: $(tail -3 "$TMP/mk.log")"

@@ -4,22 +4,10 @@
 # test with a message saying what was expected.
 # Usage: inspect_cli_test.sh DOCSHIFT MAKE_SPOOL TMPDIR
 set -uo pipefail
-DS=$1
-MK=$2
-TMP=$3/inspect_cli.$$
-rm -rf "$TMP"
-mkdir -p "$TMP"
-trap 'rm -rf "$TMP"' EXIT
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+offline_init inspect_cli "$@"
 S=$TMP/spool
-checks=0
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { checks=$((checks + 1)); }
-# run CMD...: captures stdout, stderr and rc
-run() {
-  "$@" >"$TMP/out" 2>"$TMP/err"
-  rc=$?
-}
 expect_rc() { [ "$rc" -eq "$1" ] || { cat "$TMP/out" "$TMP/err" >&2; fail "$2: exit $rc, expected $1"; }; ok; }
 expect_out() { grep -qE -- "$1" "$TMP/out" || { cat "$TMP/out" >&2; fail "$2: stdout lacks /$1/"; }; ok; }
 expect_err() { grep -qE -- "$1" "$TMP/err" || { cat "$TMP/err" >&2; fail "$2: stderr lacks /$1/"; }; ok; }
