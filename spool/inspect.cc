@@ -436,16 +436,22 @@ StatusOr<uint64_t> InspectDeadLetters(Env* env, const InspectOptions& opts, std:
 
 StatusOr<int> InspectVerify(Env* env, const InspectOptions& opts, std::ostream& out) {
   int problems = 0;
+  Status newer;  // the first file from a newer format version: the verdict is "upgrade"
   auto problem = [&](const std::string& what) {
     ++problems;
     out << "PROBLEM: " << what << "\n";
+  };
+  auto failed = [&](const Status& st) {
+    if (st.IsNotSupported() && newer.ok()) newer = st;
+    problem(st.ToString());
   };
   SpoolView view;
   Status s = OpenSpoolView(env, opts.dir, &view);
   if (s.IsNotFound()) return s;
   if (!s.ok()) {
-    problem(s.ToString());
+    failed(s);
     out << "cannot check segments without a readable manifest\n";
+    if (!newer.ok()) return newer;
     return problems;
   }
   if (view.manifest.torn_tail) {
@@ -458,7 +464,7 @@ StatusOr<int> InspectVerify(Env* env, const InspectOptions& opts, std::ostream& 
   for (const auto& seg : view.segments) {
     auto r = SegmentReader::Open(env, seg.path, /*compute_file_crc=*/true);
     if (!r.ok()) {
-      problem(r.status().ToString());
+      failed(r.status());
       continue;
     }
     auto& reader = *r.value();
@@ -528,7 +534,7 @@ StatusOr<int> InspectVerify(Env* env, const InspectOptions& opts, std::ostream& 
     problem("segments/" + f + " is neither listed in the manifest nor the open segment");
   auto ckpts = ListCheckpoints(env, opts.dir);
   if (!ckpts.ok()) {
-    problem(ckpts.status().ToString());
+    failed(ckpts.status());
   } else {
     for (const auto& c : ckpts.value()) {
       if (c.ckpt.applied_seq() >= expect_seq && expect_seq != 0) {
@@ -540,6 +546,7 @@ StatusOr<int> InspectVerify(Env* env, const InspectOptions& opts, std::ostream& 
   out << "checked " << view.segments.size() << " segments (" << segments_ok
       << " sealed ok), " << events << " events: "
       << (problems == 0 ? "no problems" : std::to_string(problems) + " problem(s)") << "\n";
+  if (!newer.ok()) return newer;
   return problems;
 }
 

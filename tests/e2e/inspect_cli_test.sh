@@ -154,6 +154,9 @@ run "$DS" inspect dump --spool "$S"
 expect_rc 5 "dump of a segment from a newer format"
 expect_err "^docshift inspect: NotSupported: $segname: written by a newer docshift \(format version 2, this build reads up to 1\); upgrade docshift" "newer segment named"
 [ "$(grep -c . "$TMP/err")" -eq 1 ] || fail "newer-format error is not one line: $(cat "$TMP/err")"; ok
+run "$DS" inspect verify --spool "$S"
+expect_rc 5 "verify of a segment from a newer format says upgrade, not damage"
+expect_out "PROBLEM: NotSupported: $segname: written by a newer docshift" "verify lists the newer segment"
 cp "$TMP/pristine/segments/$segname" "$seg"
 cp "$S/MANIFEST" "$TMP/MANIFEST.keep"
 printf '\x07' | dd of="$S/MANIFEST" bs=1 seek=8 conv=notrunc status=none
