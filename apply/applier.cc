@@ -18,6 +18,7 @@
 
 #include "apply/translate.h"
 #include "mongo/mongo_util.h"
+#include "spool/apply_lock.h"
 #include "spool/checkpoint.h"
 #include "spool/dead_letter.h"
 #include "spool/spool.h"
@@ -31,12 +32,6 @@ namespace {
 
 using mongo::BsonPtr;
 using Clock = std::chrono::steady_clock;
-
-int64_t EventTimeMs(const pb::ChangeEvent& e) {
-  if (e.cluster_time() != 0) return static_cast<int64_t>(e.cluster_time() >> 32) * 1000;
-  if (e.wall_time_ms() != 0) return e.wall_time_ms();
-  return e.capture_wall_ms();
-}
 
 // End-to-end lag of an event whose write the target acknowledged at now_ms: source wall
 // time (ms) where the source gives it, else its cluster time (whole seconds).
@@ -78,7 +73,12 @@ class Tracker {
     ns_[n].pending.emplace(seq, capture_ms);
     dispatched_ = seq;
   }
-  // An event that needs no lane (skipped, DDL run by the reader, dead-lettered early).
+  // An event before --from's time: read, neither applied nor counted.
+  void Skipped(uint64_t seq) {
+    std::lock_guard<std::mutex> l(mu_);
+    dispatched_ = seq;
+  }
+  // An event that needs no lane (DDL run by the reader, noop, dry run).
   // With a namespace, it counts as applied there (a DDL run).
   void Passed(uint64_t seq, int64_t time_ms, const std::string* ns = nullptr) {
     std::lock_guard<std::mutex> l(mu_);
@@ -367,11 +367,14 @@ class Lane {
           " (code " + std::to_string(code) + "); stopped because of --on_error=stop");
     }
     shared_->dead_letters++;
+    bool appended = false;
+    RETURN_IF_ERROR(shared_->dlq->Append(item.seq, item.ev, code, message, item.db + "." + item.coll, &appended));
+    const char* again = appended ? "" : " (recorded already)";  // a replay of the event
     LOG(WARNING) << "dead letter: seq " << item.seq << " " << item.db << "." << item.coll
-                 << ": " << message << " (code " << code << ")";
+                 << ": " << message << " (code " << code << ")" << again;
     shared_->NoteError("dead letter: seq " + std::to_string(item.seq) + " " + item.db + "." +
-                       item.coll + ": " + message + " (code " + std::to_string(code) + ")");
-    return shared_->dlq->Append(item.seq, item.ev, code, message, item.db + "." + item.coll);
+                       item.coll + ": " + message + " (code " + std::to_string(code) + ")" + again);
+    return Status::OK();
   }
 
   Status ApplyBulk(mongoc_client_t* client, std::vector<Item>& items, size_t begin, size_t end) {
@@ -645,6 +648,37 @@ Status RunDdl(mongoc_client_t* client, const Item& item, const pb::ChangeEvent& 
   return Status::OK();
 }
 
+// The events the spool holds now (positions.h); their source times only when asked (they
+// cost reading the first and the last batch).
+StatusOr<SpoolRange> ReadSpoolRange(Env* env, const std::string& dir, bool times) {
+  SpoolRange r;
+  ASSIGN_OR_RETURN(const spool::SpoolEnd end, spool::ReadSpoolEnd(env, dir));
+  spool::SpoolView view;  // after the end: it lists every segment up to there
+  RETURN_IF_ERROR(spool::OpenSpoolView(env, dir, &view));
+  r.next_seq = end.next_seq;
+  r.first_seq = std::min(r.next_seq, view.segments.empty() ? view.manifest.next_seq_after_sealed()
+                                                           : view.segments.front().first_seq);
+  if (!times || r.next_seq <= r.first_seq) return r;
+  auto time_at = [&](uint64_t seq, int64_t* time_ms) -> Status {
+    spool::SpoolReader::Options o;
+    o.from_seq = seq;
+    spool::SpoolReader reader(env, &view, o);
+    pb::ChangeBatch b;
+    for (;;) {
+      Status s = reader.Next(&b);
+      if (s.IsEndOfFile()) return Status::OK();
+      RETURN_IF_ERROR(s);
+      if (b.events_size() > 0) {
+        *time_ms = EventTimeMs(b.events(0));
+        return Status::OK();
+      }
+    }
+  };
+  RETURN_IF_ERROR(time_at(r.first_seq, &r.first_time_ms));
+  RETURN_IF_ERROR(time_at(r.next_seq - 1, &r.last_time_ms));
+  return r;
+}
+
 }  // namespace
 
 StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
@@ -663,6 +697,19 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     spool::SpoolView view;  // fails early and clearly when --spool is not a spool
     RETURN_IF_ERROR(spool::OpenSpoolView(env, opts.spool_dir, &view));
   }
+  // Bad --from/--until are usage errors, found before anything else (checked again below,
+  // against the spool as it is when apply starts reading).
+  const bool range_times = opts.from.is_time || opts.until.is_time;
+  ApplyRange early_range;
+  {
+    ASSIGN_OR_RETURN(const SpoolRange sr, ReadSpoolRange(env, opts.spool_dir, range_times));
+    ASSIGN_OR_RETURN(early_range, ResolveRange(opts.from, opts.until, sr));
+  }
+  // One apply per name (a dry run writes nothing and takes no lock).
+  std::unique_ptr<spool::ApplyLock> apply_lock;
+  if (!opts.dry_run) {
+    ASSIGN_OR_RETURN(apply_lock, spool::ApplyLock::Acquire(env, opts.spool_dir, opts.name));
+  }
 
   // Where to start.
   pb::ApplyCheckpoint ckpt;
@@ -670,19 +717,26 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   Status cs = spool::ReadCheckpoint(env, ckpt_path, &ckpt);
   if (!cs.ok() && !cs.IsNotFound()) return cs;
   const bool have_ckpt = cs.ok();
+  if (have_ckpt && !early_range.replay) {
+    // --until below the checkpoint, early too (unless a snapshot may move the start down).
+    pb::SnapshotState unused;
+    if (spool::ReadSnapshotState(env, opts.spool_dir, &unused).IsNotFound()) {
+      RETURN_IF_ERROR(CheckUntilAfterStart(early_range, ckpt.applied_seq() + 1, opts.name));
+    }
+  }
 
   mongo::PoolPtr pool;
   std::string target_id;
   int max_update_statements = std::max(0, opts.max_update_statements);
   if (!opts.dry_run) {
     ASSIGN_OR_RETURN(auto uri, mongo::ParseUri(opts.target_uri, "--target"));
+    mongo::ApplyStallTimeout(uri.get());
     target_id = mongo::EndpointIdentity(uri.get(), "mongo");
-    if (have_ckpt && !ckpt.target_id().empty() && ckpt.target_id() != target_id &&
-        opts.from_seq == 0 && opts.from_time_ms == 0) {
+    if (have_ckpt && !ckpt.target_id().empty() && ckpt.target_id() != target_id && !opts.from.set) {
       return Status::FailedPrecondition(
           "checkpoint '" + opts.name + "' in " + opts.spool_dir + " was written for target " +
           ckpt.target_id() + ", not " + target_id +
-          "; use --name for a separate checkpoint, or --from_seq to replay deliberately");
+          "; use --name for a separate checkpoint, or --from to replay deliberately");
     }
     ASSIGN_OR_RETURN(pool, mongo::NewPool(uri.get(), opts.lanes + 2));
     mongo::PooledClient c(pool.get());
@@ -719,16 +773,37 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(opts.poll_interval_ms, 100)));
   }
+  // Where to start: decided under prune.lock, against the spool as it is now, and recorded
+  // in the apply lock before prune may run again (spool/apply_lock.h).
+  std::unique_ptr<FileLock> prune_lock;
+  if (apply_lock) {
+    ASSIGN_OR_RETURN(prune_lock, spool::LockPrune(env, opts.spool_dir));
+  }
+  ASSIGN_OR_RETURN(const SpoolRange spool_range, ReadSpoolRange(env, opts.spool_dir, range_times));
+  ASSIGN_OR_RETURN(const ApplyRange range, ResolveRange(opts.from, opts.until, spool_range));
   uint64_t start = 1;
   const char* why = have_ckpt ? " (checkpoint)" : " (new)";
-  if (opts.from_seq > 0) {
-    start = opts.from_seq;
-    why = " (--from)";
+  if (range.replay) {
+    start = range.from_seq;
+    why = " (--from: a replay; the checkpoint is left alone)";
   } else if (have_snap && (!have_ckpt || ckpt.snapshot_id() != snap.snapshot_id())) {
     start = snap.start_seq() + 1;
     why = " (just after the snapshot's start)";
   } else if (have_ckpt) {
     start = ckpt.applied_seq() + 1;
+  }
+  if (!range.replay) {
+    RETURN_IF_ERROR(CheckUntilAfterStart(range, start, opts.name));
+    if (start < spool_range.first_seq) {
+      return Status::FailedPrecondition(
+          "apply '" + opts.name + "' resumes at seq " + std::to_string(start) +
+          ", which was pruned: the spool holds " + DescribeRange(spool_range) +
+          "; --from " + std::to_string(spool_range.first_seq) + " replays what is left");
+    }
+  }
+  if (apply_lock) {
+    RETURN_IF_ERROR(apply_lock->RecordStart(start));
+    prune_lock.reset();
   }
   LOG(INFO) << "apply: starting at sequence " << start << why
             << (opts.dry_run ? ", dry run: nothing is written" : "");
@@ -737,7 +812,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   if (!opts.dry_run) RETURN_IF_ERROR(dlq.Open());
 
   // The source time of the last applied event carries over a restart.
-  Tracker tracker(opts.lanes, start, have_ckpt && opts.from_seq == 0 ? ckpt.applied_event_wall_ms() : 0);
+  Tracker tracker(opts.lanes, start, have_ckpt && !range.replay ? ckpt.applied_event_wall_ms() : 0);
   Shared shared;
   shared.opts = &opts;
   shared.pool = pool.get();
@@ -803,6 +878,8 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   uint64_t events_base = have_ckpt ? ckpt.events_applied_total() : 0;
   auto write_ckpt = [&](bool force) -> Status {
     if (opts.dry_run) return Status::OK();
+    // A replay leaves the checkpoint alone; its dead letters are durable all the same.
+    if (range.replay) return dlq.Sync();
     const uint64_t safe = tracker.Safe();
     if (safe <= last_ckpt && !force) return Status::OK();
     if (safe < last_ckpt) return Status::OK();
@@ -879,14 +956,16 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
         const uint64_t seq = batch.first_seq() + static_cast<uint64_t>(i);
         pb::ChangeEvent* e = batch.mutable_events(i);
         const int64_t t = EventTimeMs(*e);
-        if (seq > opts.until_seq || t > opts.until_time_ms) {
+        if (range.Past(seq, t)) {
           reached_until = true;
           break;
         }
-        if (opts.from_time_ms != 0 && t < opts.from_time_ms) {
-          tracker.Passed(seq, t);
+        if (range.Before(t)) {
+          tracker.Skipped(seq);
           continue;
         }
+        if (result.first_seq == 0) result.first_seq = seq;
+        result.last_seq = seq;
         Item item;
         item.seq = seq;
         std::tie(item.db, item.coll) = map.Map(e->db(), e->coll());
@@ -970,10 +1049,13 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     reporter->Stop();
   }
   result.events_applied = tracker.total_done();
+  result.replay = range.replay;
   result.dead_letters = shared.dead_letters.load();
   result.checkpoint_seq = last_ckpt;
-  LOG(INFO) << "apply: stopped; " << result.events_applied << " events this run, checkpoint seq "
-            << result.checkpoint_seq << ", dead letters " << result.dead_letters
+  LOG(INFO) << "apply: stopped; " << result.events_applied << " events this run, "
+            << (range.replay ? std::string("a replay: checkpoint left alone")
+                             : "checkpoint seq " + std::to_string(result.checkpoint_seq))
+            << ", dead letters " << result.dead_letters
             << ", end-to-end lag " << LagFigures(shared.lag)
             << (shared.updates_from_description > 0
                     ? ", " + std::to_string(shared.updates_from_description.load()) +

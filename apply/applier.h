@@ -6,6 +6,9 @@
 // _id across lanes is how peers stall on duplicate keys). DDL events are barriers: every
 // lane drains, the DDL runs, then the stream continues.
 //
+// One apply per name: locks/apply-<name>.lock (spool/apply_lock.h) is held for the run; it
+// records the start sequence, which prune keeps.
+//
 // Checkpoint: the highest sequence S such that every event <= S is applied (the minimum
 // over lanes of their oldest unfinished event, minus one), written atomically at an
 // interval and at exit. Restarting resumes at S+1; events in (S, what was written] are
@@ -23,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "apply/positions.h"
 #include "util/status.h"
 
 namespace docshift::apply {
@@ -37,11 +41,11 @@ struct ApplyOptions {
   // mongo::UpdateStatementCap (no limit, except 32/lanes on a FerretDB target, whose v1.24
   // update handler deadlocks past its connection pool: a workaround, named there).
   int max_update_statements = -1;
-  // Replay from this sequence instead of the checkpoint (0 = from the checkpoint).
-  uint64_t from_seq = 0;
-  int64_t from_time_ms = 0;  // or from the first event at/after this source time
-  uint64_t until_seq = std::numeric_limits<uint64_t>::max();
-  int64_t until_time_ms = std::numeric_limits<int64_t>::max();
+  // --from: replay from this point (a sequence, or the first event at/after a source
+  // time) instead of the checkpoint, leaving the checkpoint alone. --until: stop after
+  // the last event at/before it. Checked against the spool (positions.h).
+  Point from;
+  Point until;
   // Stop once everything currently in the spool is applied (instead of following).
   bool stop_when_drained = false;
   bool dry_run = false;
@@ -61,9 +65,11 @@ struct ApplyOptions {
 };
 
 struct ApplyResult {
-  uint64_t events_applied = 0;
+  uint64_t events_applied = 0;  // written or dead-lettered (not those skipped by --from TIME)
+  uint64_t first_seq = 0, last_seq = 0;  // of those; 0 when none
   uint64_t dead_letters = 0;
   uint64_t checkpoint_seq = 0;
+  bool replay = false;  // --from: the checkpoint was neither read nor written
 };
 
 StatusOr<ApplyResult> RunApply(const ApplyOptions& opts);

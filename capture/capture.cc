@@ -20,6 +20,13 @@ Status RunCapture(const CaptureOptions& opts) {
     return Status::InvalidArgument("--scope '" + opts.scope + "' is not one of deployment, database, collection");
   }
   ASSIGN_OR_RETURN(auto uri, mongo::ParseUri(opts.source_uri, "--source"));
+  const int32_t stall_ms = mongo::ApplyStallTimeout(uri.get());
+  if (kind == "oplog" && stall_ms > 0 && stall_ms <= opts.oplog_max_await_ms + 2'000) {
+    return Status::InvalidArgument(
+        "--source: socketTimeoutMS=" + std::to_string(stall_ms) + " is not above --oplog_max_await (" +
+        std::to_string(opts.oplog_max_await_ms) + " ms) plus 2 s: every idle read would time out; "
+        "raise socketTimeoutMS in the URI or lower --oplog_max_await");
+  }
   const std::string source_id = mongo::EndpointIdentity(uri.get(), kind);
   const std::string redacted = mongo::RedactUri(opts.source_uri);
 
@@ -53,13 +60,22 @@ Status RunCapture(const CaptureOptions& opts) {
     LOG(INFO) << "capture: new spool, starting from now";
   }
 
-  ItemQueue queue(64u << 20);
-  SourceContext ctx;
-  ctx.opts = &opts;
-  ctx.queue = &queue;
+  auto queue = std::make_unique<ItemQueue>(64u << 20);
+  auto ctx = std::make_unique<SourceContext>();
+  ctx->opts = &opts;
+  ctx->queue = queue.get();
   std::unique_ptr<ChangeSource> source =
-      kind == "oplog" ? NewOplogSource(&ctx, pool.get()) : NewChangeStreamSource(&ctx, pool.get());
-  Status s = RunWriter(opts, writer.get(), source.get(), &ctx);
+      kind == "oplog" ? NewOplogSource(ctx.get(), pool.get()) : NewChangeStreamSource(ctx.get(), pool.get());
+  Status s = RunWriter(opts, writer.get(), source.get(), ctx.get());
+  if (ctx->readers_left_running) {
+    // Readers still blocked in the network use these; everything they read is already
+    // discarded (the queue is closed) and the spool is sealed. Leave them to the exit.
+    LOG(WARNING) << "capture: stopped without waiting for readers blocked in the network";
+    (void)queue.release();
+    (void)ctx.release();
+    (void)source.release();
+    (void)pool.release();
+  }
   if (s.IsFailedPrecondition() && s.message().find("position;") != std::string::npos) {
     return s.WithContext("spool " + opts.spool_dir + " (--source_kind " + kind + ")");
   }

@@ -11,6 +11,7 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <thread>
@@ -108,6 +109,22 @@ std::string DroppedCollFromOplog(mongoc_client_t* client, const std::string& db,
 
 BsonPtr NsMatchStage(const mongo::NamespaceFilter& filter);
 
+// How long the server may hold an empty getMore (maxAwaitTimeMS), and the least time
+// between two polls of an idle stream. MongoDB holds an empty getMore for this long, so
+// there the pace costs nothing; a server that answers at once (Azure Cosmos DB for
+// MongoDB, where every getMore costs request units; mongo-java-server, which holds one for
+// 100 ms on one of its few worker threads) would otherwise be polled in a tight loop by
+// every idle stream: with hundreds of per-collection streams that starves the server
+// of the threads its other clients need.
+constexpr int64_t kIdlePollMs = 500;
+// A read that took this long was not a server's await: the connection stalled.
+constexpr int64_t kStalledReadMs = 10'000;
+
+int64_t MsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t)
+      .count();
+}
+
 // One change stream (deployment, database or collection), in its own thread.
 class ChangeStreamReader {
  public:
@@ -115,19 +132,17 @@ class ChangeStreamReader {
                      std::string resume_token, uint64_t start_at)
       : shared_(shared), pool_(pool), key_(std::move(key)), db_(std::move(db)), coll_(std::move(coll)),
         token_(std::move(resume_token)), start_at_(start_at),
-        caught_up_(&shared->readers_behind) {
+        caught_up_(shared) {
     ctx_.stream_db = db_;
     ctx_.stream_coll = coll_;
     ctx_.cosmos_projection = shared_->opts->source_kind == "cosmos";
   }
-  ~ChangeStreamReader() { Join(); }
+  ~ChangeStreamReader() = default;
   // The stream ended with its collection's drop or rename, or an invalidate: nothing more
   // can come from it (its position is an EndedToken).
   bool ended() const { return ended_.load(); }
-  void Start() { thread_ = std::thread([this] { Run(); }); }
-  void Join() {
-    if (thread_.joinable()) thread_.join();
-  }
+  void Start() { thread_.Start([this] { Run(); }); }
+  bool JoinBy(std::chrono::steady_clock::time_point deadline) { return thread_.JoinBy(deadline); }
   // For the deployment-scope probe: opens the stream and reads once.
   Status Probe() {
     mongo::PooledClient client(pool_);
@@ -164,7 +179,7 @@ class ChangeStreamReader {
     BsonPtr opts(bson_new());
     BSON_APPEND_UTF8(opts.get(), "fullDocument", "updateLookup");
     BSON_APPEND_INT32(opts.get(), "batchSize", 1000);
-    BSON_APPEND_INT64(opts.get(), "maxAwaitTimeMS", 500);
+    BSON_APPEND_INT64(opts.get(), "maxAwaitTimeMS", kIdlePollMs);
     if (!token_.empty()) {
       bson_t tok;
       if (mongo::ViewBytes(token_, &tok)) BSON_APPEND_DOCUMENT(opts.get(), "resumeAfter", &tok);
@@ -213,7 +228,19 @@ class ChangeStreamReader {
         shared_->ready++;
       }
       while (!shared_->Stopped()) {
-        if (mongoc_change_stream_next(stream.get(), &doc)) {
+        const auto poll_start = std::chrono::steady_clock::now();
+        const bool got = mongoc_change_stream_next(stream.get(), &doc);
+        if (const int64_t took = MsSince(poll_start); took >= kStalledReadMs) {
+          // libmongoc resumes a change stream once by itself after a network error, so a
+          // stalled connection shows only as a read that took socketTimeoutMS.
+          LOG(WARNING) << "stream " << key_ << ": a read from the source took " << took / 1000
+                       << " s: the source did not answer within socketTimeoutMS (default 60 s) "
+                       << "or the connection broke; the driver dropped the connection and the "
+                       << "stream resumed from its last position";
+          shared_->NoteError("stream " + key_ + ": connection stalled for " +
+                             std::to_string(took / 1000) + " s; resumed");
+        }
+        if (got) {
           caught_up_.Set(false);
           SourceItem item;
           item.stream_key = key_;
@@ -268,6 +295,8 @@ class ChangeStreamReader {
             if (!shared_->queue->Push(std::move(item))) return;
           }
         }
+        const int64_t waited = MsSince(poll_start);
+        if (waited < kIdlePollMs) shared_->SleepUnlessStopped(kIdlePollMs - waited);
       }
       if (shared_->Stopped()) return;
       if (IsHistoryLostCode(static_cast<int>(err.code))) {
@@ -284,7 +313,11 @@ class ChangeStreamReader {
       caught_up_.Set(false);
       shared_->NoteError("stream " + key_ + ": " + err.message + " (code " + std::to_string(err.code) +
                          "); retrying");
-      if (failures == 0) {
+      if (failures == 0 && mongo::IsStallTimeout(err)) {
+        LOG(WARNING) << "stream " << key_ << ": " << err.message << ": the source did not answer "
+                     << "within socketTimeoutMS (default 60 s) or the connection broke; dropped it, "
+                     << "reconnecting and resuming from the last position";
+      } else if (failures == 0) {
         LOG(WARNING) << "stream " << key_ << ": " << err.message << " (code " << err.code
                      << "); retrying with backoff from the last position";
       }
@@ -298,7 +331,7 @@ class ChangeStreamReader {
     const uint64_t ct = item.event.cluster_time();
     item.token = EndedToken(ct);
     token_ = item.token;
-    caught_up_.Set(true);
+    caught_up_.SetEnded();
     if (!shared_->queue->Push(std::move(item))) return;
     LOG(INFO) << "stream " << key_ << ": ended by " << why << "; a collection of that name "
               << "created later is picked up by namespace discovery";
@@ -406,7 +439,7 @@ class ChangeStreamReader {
   bool warned_key_ = false;
   bool counted_ready_ = false;
   CaughtUpFlag caught_up_;
-  std::thread thread_;
+  ReaderThread thread_;  // last: destroyed (joined) first
 };
 
 
@@ -598,7 +631,20 @@ class ChangeStreamSource final : public ChangeSource {
     last_discovery_ = now;
   }
 
-  void Stop() override { streams_.clear(); }
+  bool Stop() override {
+    const auto deadline = std::chrono::steady_clock::now() + kReaderStopGrace;
+    bool all = true;
+    for (auto& [key, r] : streams_) {
+      if (!r->JoinBy(deadline)) {
+        all = false;
+        LOG(WARNING) << "capture: stream " << (key.empty() ? "(deployment)" : key)
+                     << " is blocked in a read from the source; not waiting for it";
+        r.release();  // still running: it must outlive this source (the process exits)
+      }
+    }
+    streams_.clear();
+    return all;
+  }
 
  private:
   void AddStream(const std::string& key, const std::string& db, const std::string& coll,

@@ -104,7 +104,7 @@ class OplogReader {
               OplogOptions conv, bool poll)
       : shared_(shared), pool_(pool), last_(from.ts), skip_(from.covered), resuming_(resuming), conv_(conv),
         poll_(poll),
-        caught_up_(&shared->readers_behind) {}
+        caught_up_(shared) {}
 
   // For --start_at: the oldest entry must be at or before it, or history is missing.
   // The oldest entry is the first in natural (insertion) order, which is ts order in an
@@ -130,10 +130,8 @@ class OplogReader {
     anchor_ = oldest;
     return Status::OK();
   }
-  ~OplogReader() {
-    if (thread_.joinable()) thread_.join();
-  }
-  void Start() { thread_ = std::thread([this] { Run(); }); }
+  void Start() { thread_.Start([this] { Run(); }); }
+  bool JoinBy(std::chrono::steady_clock::time_point deadline) { return thread_.JoinBy(deadline); }
 
  private:
   static uint64_t TsOf(const bson_t* d) {
@@ -435,7 +433,7 @@ class OplogReader {
   const bool poll_;
   std::vector<SourceItem> items_;
   CaughtUpFlag caught_up_;
-  std::thread thread_;
+  ReaderThread thread_;  // last: destroyed (joined) first
 };
 
 class OplogSource final : public ChangeSource {
@@ -479,7 +477,15 @@ class OplogSource final : public ChangeSource {
   std::string EncodePosition() const override { return EncodeOplogToken(pos_); }
   uint64_t PositionClusterTime() const override { return pos_.ts; }
   size_t StreamCount() const override { return reader_ ? 1 : 0; }
-  void Stop() override { reader_.reset(); }
+  bool Stop() override {
+    if (reader_ && !reader_->JoinBy(std::chrono::steady_clock::now() + kReaderStopGrace)) {
+      LOG(WARNING) << "capture: the oplog reader is blocked in a read from the source; not waiting for it";
+      reader_.release();  // still running: it must outlive this source (the process exits)
+      return false;
+    }
+    reader_.reset();
+    return true;
+  }
 
  private:
   SourceContext* ctx_;

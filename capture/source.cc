@@ -57,6 +57,44 @@ bool SourceContext::SleepUnlessStopped(int64_t ms) const {
   return Stopped();
 }
 
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+CaughtUpFlag::CaughtUpFlag(SourceContext* ctx) : ctx_(ctx) {
+  std::lock_guard<std::mutex> l(ctx_->flags_mu_);
+  ctx_->flags_.insert(this);
+}
+
+CaughtUpFlag::~CaughtUpFlag() {
+  std::lock_guard<std::mutex> l(ctx_->flags_mu_);
+  ctx_->flags_.erase(this);
+}
+
+bool SourceContext::AllCaughtUp(int64_t now_ms, int64_t fresh_ms) {
+  std::lock_guard<std::mutex> l(flags_mu_);
+  for (const CaughtUpFlag* f : flags_) {
+    const int64_t at = f->caught_up_at_ms();
+    if (at < 0 || now_ms - at > fresh_ms) return false;
+  }
+  return true;
+}
+
+bool ReaderThread::JoinBy(std::chrono::steady_clock::time_point deadline) {
+  if (!thread_.joinable()) return true;
+  while (!done_->load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (done_->load()) {
+    thread_.join();
+    return true;
+  }
+  thread_.detach();
+  return false;
+}
+
 bool EventSelected(const mongo::NamespaceFilter& filter, const pb::ChangeEvent& ev) {
   if (ev.db().empty()) return true;  // no namespace (an invalidate): the stream's own business
   if (filter.Selected(ev.db(), ev.coll())) return true;

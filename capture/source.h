@@ -20,9 +20,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "capture/capture.h"
 #include "proto/spool.pb.h"
@@ -63,16 +66,17 @@ class ItemQueue {
   bool closed_ = false;
 };
 
+class CaughtUpFlag;
+
 // What readers share with the writer. Thread-safe.
 struct SourceContext {
   const CaptureOptions* opts = nullptr;
   ItemQueue* queue = nullptr;
   std::atomic<bool> stopping{false};
   std::atomic<int> ready{0};  // readers whose stream/cursor is open (logged once for tests/ops)
-  // Readers whose last read returned something (or that have not read yet). Capture is
-  // caught up (lag 0) when this is 0 and everything read is durable.
-  std::atomic<int> readers_behind{0};
   status::StatusReporter* reporter = nullptr;
+  // Set when a stop left readers blocked in the network (ChangeSource::Stop).
+  std::atomic<bool> readers_left_running{false};
   std::mutex mu;
   Status fatal;
 
@@ -83,26 +87,68 @@ struct SourceContext {
   bool Stopped() const { return stopping || (opts->stop != nullptr && opts->stop->load()); }
   // Waits up to ms, returning early (true) once capture is stopping.
   bool SleepUnlessStopped(int64_t ms) const;
-};
-
-// One reader's share of SourceContext::readers_behind: behind until a read comes back empty.
-class CaughtUpFlag {
- public:
-  explicit CaughtUpFlag(std::atomic<int>* behind) : behind_(behind) { ++*behind_; }
-  ~CaughtUpFlag() {
-    if (!caught_up_) --*behind_;
-  }
-  CaughtUpFlag(const CaughtUpFlag&) = delete;
-  CaughtUpFlag& operator=(const CaughtUpFlag&) = delete;
-  void Set(bool caught_up) {
-    if (caught_up == caught_up_) return;
-    caught_up_ = caught_up;
-    *behind_ += caught_up ? -1 : 1;
-  }
+  // Whether every reader's last read came back empty (the source had nothing newer), and
+  // did so within fresh_ms of now_ms (steady clock): a reader stuck in a read that never
+  // returns (a stalled connection) stops counting as caught up after fresh_ms, so lag is
+  // then computed from the newest event's source time instead of shown as 0.
+  bool AllCaughtUp(int64_t now_ms, int64_t fresh_ms);
 
  private:
-  std::atomic<int>* behind_;
-  bool caught_up_ = false;
+  friend class CaughtUpFlag;
+  std::mutex flags_mu_;
+  std::set<const CaughtUpFlag*> flags_;
+};
+
+// Steady-clock milliseconds (for CaughtUpFlag and AllCaughtUp).
+int64_t SteadyMs();
+
+// One reader's part in SourceContext::AllCaughtUp: behind until a read comes back empty.
+class CaughtUpFlag {
+ public:
+  explicit CaughtUpFlag(SourceContext* ctx);
+  ~CaughtUpFlag();
+  CaughtUpFlag(const CaughtUpFlag&) = delete;
+  CaughtUpFlag& operator=(const CaughtUpFlag&) = delete;
+  // true: a read just came back empty (stamped now); false: behind.
+  void Set(bool caught_up) { at_ms_ = caught_up ? SteadyMs() : -1; }
+  // The reader ended for good (its stream is over): caught up from now on.
+  void SetEnded() { at_ms_ = std::numeric_limits<int64_t>::max(); }
+  // When the last empty read ended; -1 while behind.
+  int64_t caught_up_at_ms() const { return at_ms_.load(); }
+
+ private:
+  SourceContext* ctx_;
+  std::atomic<int64_t> at_ms_{-1};
+};
+
+// A reader's thread, which a stop need not wait for: a reader can be blocked in a network
+// call the driver cannot cancel (a stalled connection: up to socketTimeoutMS; server
+// selection: up to serverSelectionTimeoutMS). JoinBy joins it if it finishes by the
+// deadline and otherwise detaches it; the caller must then keep everything the reader
+// uses alive (capture leaks it: the process is about to exit).
+class ReaderThread {
+ public:
+  ReaderThread() = default;
+  ReaderThread(const ReaderThread&) = delete;
+  ReaderThread& operator=(const ReaderThread&) = delete;
+  ~ReaderThread() {
+    if (thread_.joinable()) thread_.join();
+  }
+  template <typename F>
+  void Start(F run) {
+    auto done = done_;
+    thread_ = std::thread([run = std::move(run), done]() mutable {
+      run();
+      done->store(true);
+    });
+  }
+  // True when the thread finished (and was joined) by the deadline.
+  bool JoinBy(std::chrono::steady_clock::time_point deadline);
+  bool finished() const { return done_->load(); }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> done_ = std::make_shared<std::atomic<bool>>(false);
+  std::thread thread_;
 };
 
 class ChangeSource {
@@ -125,8 +171,11 @@ class ChangeSource {
   // Periodic work on the writer thread (namespace discovery).
   virtual void Tick() {}
   virtual size_t StreamCount() const = 0;
-  // Stops and joins the readers (ctx->stopping is already set and the queue closed).
-  virtual void Stop() = 0;
+  // Stops the readers (ctx->stopping is already set and the queue closed), waiting for
+  // each until a second or two from now at most (ReaderThread::JoinBy). Returns false if
+  // any reader was left running (blocked in the network): the caller must then keep the
+  // SourceContext, the queue, the pool and the source alive until the process exits.
+  virtual bool Stop() = 0;
 };
 
 // The source no longer holds a position (a server code that says so).
@@ -138,6 +187,8 @@ Status HistoryLostStatus(const std::string& what, const std::string& detail);
 // The client pool capture starts with; a source whose readers hold clients for their
 // life grows it (mongoc_client_pool_max_size).
 constexpr uint32_t kInitialPoolSize = 64;
+// How long a stop waits for readers blocked in the network before leaving them.
+constexpr std::chrono::milliseconds kReaderStopGrace{1500};
 std::unique_ptr<ChangeSource> NewChangeStreamSource(SourceContext* ctx, mongoc_client_pool_t* pool);
 std::unique_ptr<ChangeSource> NewOplogSource(SourceContext* ctx, mongoc_client_pool_t* pool);
 

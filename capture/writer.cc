@@ -28,8 +28,13 @@ Status RunWriter(const CaptureOptions& opts, spool::SpoolWriter* writer, ChangeS
     std::atomic<int> caught_up_at_exit{-1};  // frozen before the readers stop
   } progress;
   progress.durable_seq = writer->resume_state().next_seq - 1;
+  // A reader counts as caught up for this long after its last empty read: longer than any
+  // legitimate wait between two reads (a change stream's 500 ms, the oplog's await), short
+  // enough that a stalled connection shows as lag, not as "caught up".
+  const int64_t fresh_ms = std::max<int64_t>(10'000, 2 * opts.oplog_max_await_ms + 2'000);
   auto caught_up_now = [&] {
-    return progress.ready && ctx->readers_behind.load() == 0 && queue.Empty() && !progress.batch_pending;
+    return progress.ready && queue.Empty() && !progress.batch_pending &&
+           ctx->AllCaughtUp(SteadyMs(), fresh_ms);
   };
   // Lag: 0 when caught up, else now - source time of the newest event read (never 0 while
   // nothing arrives from a source that has not said it is caught up); -1: no event yet.
@@ -176,8 +181,11 @@ Status RunWriter(const CaptureOptions& opts, spool::SpoolWriter* writer, ChangeS
     }
     source->Tick();
     if (opts.retention_ms >= 0 && now - last_prune >= std::chrono::seconds(60)) {
-      auto r = writer->Prune(opts.retention_ms, NowMs());
-      if (!r.ok()) {
+      // Never holds capture up for long: an apply deciding its start holds prune.lock.
+      auto r = writer->Prune(opts.retention_ms, NowMs(), /*lock_timeout_ms=*/2000);
+      if (!r.ok() && r.status().IsBusy()) {
+        LOG(INFO) << "capture: retention skipped this minute: " << r.status().message();
+      } else if (!r.ok()) {
         LOG(WARNING) << "capture: retention: " << r.status().ToString();
         reporter.NoteError("retention: " + r.status().ToString());
       } else if (r->segments_deleted > 0) {
@@ -206,7 +214,7 @@ Status RunWriter(const CaptureOptions& opts, spool::SpoolWriter* writer, ChangeS
   progress.caught_up_at_exit = caught_up_now() ? 1 : 0;
   ctx->stopping = true;
   queue.Close();
-  source->Stop();
+  if (!source->Stop()) ctx->readers_left_running = true;
   if (status.ok() || !status.IsIOError()) {
     Status fs = flush(true);
     if (status.ok()) status = fs;

@@ -47,7 +47,7 @@ class FixtureSource final : public ChangeSource {
   std::string EncodePosition() const override { return position_; }
   uint64_t PositionClusterTime() const override { return 0; }
   size_t StreamCount() const override { return 1; }
-  void Stop() override {}
+  bool Stop() override { return true; }
 
   uint64_t stop_after = 0;
   std::string started_from_;
@@ -350,6 +350,53 @@ TEST(EventSelectedTest, RenameDropDatabaseAndNoNamespace) {
   pb::ChangeEvent inv;
   inv.set_op(pb::OP_INVALIDATE);
   EXPECT_TRUE(EventSelected(f, inv));
+}
+
+}  // namespace
+}  // namespace docshift::capture
+
+namespace docshift::capture {
+namespace {
+
+// A reader stuck in a read that never returns (a stalled connection) stops counting as
+// caught up once its last empty read is older than the freshness window (issue #16.7:
+// capture's progress said "lag 0" through a 5-minute stall).
+TEST(CaughtUpTest, AReaderThatStopsReportingGoesStale) {
+  SourceContext ctx;
+  EXPECT_TRUE(ctx.AllCaughtUp(SteadyMs(), 1000));  // no readers
+  CaughtUpFlag a(&ctx), b(&ctx);
+  EXPECT_FALSE(ctx.AllCaughtUp(SteadyMs(), 1000));  // behind until a read comes back empty
+  a.Set(true);
+  EXPECT_FALSE(ctx.AllCaughtUp(SteadyMs(), 1000));
+  b.Set(true);
+  const int64_t now = SteadyMs();
+  EXPECT_TRUE(ctx.AllCaughtUp(now, 1000));
+  EXPECT_FALSE(ctx.AllCaughtUp(now + 1001, 1000)) << "a silent reader still counts as caught up";
+  a.SetEnded();  // an ended stream stays caught up
+  b.Set(true);
+  EXPECT_TRUE(ctx.AllCaughtUp(SteadyMs() + 500, 1000));
+  b.Set(false);
+  EXPECT_FALSE(ctx.AllCaughtUp(SteadyMs(), 1000));
+  {
+    CaughtUpFlag gone(&ctx);  // a reader that is destroyed no longer counts
+  }
+  b.Set(true);
+  EXPECT_TRUE(ctx.AllCaughtUp(SteadyMs(), 1000));
+}
+
+TEST(ReaderThreadTest, JoinByLeavesABlockedReaderAndJoinsAFinishedOne) {
+  ReaderThread quick;
+  quick.Start([] {});
+  EXPECT_TRUE(quick.JoinBy(std::chrono::steady_clock::now() + std::chrono::seconds(5)));
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto* blocked = new ReaderThread;  // leaked like capture leaks a blocked reader
+  blocked->Start([release] {
+    while (!release->load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(blocked->JoinBy(t0 + std::chrono::milliseconds(100)));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  release->store(true);  // let the detached thread end
 }
 
 }  // namespace

@@ -5,9 +5,7 @@
 
 #include "apply/applier.h"
 #include "cli/command.h"
-#include "cli/flag_ranges.h"
 #include "cli/signals.h"
-#include "spool/inspect.h"
 #include "util/duration.h"
 
 DECLARE_string(spool);
@@ -19,10 +17,11 @@ DEFINE_int32(max_update_statements, -1, "Most update/replace statements in one u
              "0 = no limit; -1 (default) = no limit, except 32/lanes on a FerretDB target, whose "
              "v1.24 update handler deadlocks when one command's statements outnumber its "
              "connection pool");
-DEFINE_string(from, "", "Replay from this point instead of the checkpoint: a sequence number, "
-                        "or a source time (RFC 3339 UTC).");
+DEFINE_string(from, "", "Replay from this point instead of the checkpoint: a sequence number the "
+                        "spool holds, or a source time (RFC 3339 UTC) no later than its newest "
+                        "event. A replay leaves the checkpoint of --name alone.");
 DEFINE_string(until, "", "Stop before the first event past this point: a sequence number, or a "
-                         "source time (RFC 3339 UTC).");
+                         "source time (RFC 3339 UTC); it must leave at least one event to apply.");
 DEFINE_bool(stop_when_drained, false, "Exit once everything in the spool is applied, instead of "
                                       "following capture.");
 DEFINE_bool(dry_run, false, "Write nothing: apply prints the writes as JSON lines (and writes no "
@@ -39,20 +38,6 @@ DECLARE_int32(metrics_port);
 namespace docshift::cli {
 namespace {
 
-// "123" → seq; otherwise a time. (ParseCommandFlags has checked the range.)
-Status ParsePoint(const std::string& text, const char* flag, uint64_t* seq, int64_t* time_ms) {
-  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
-    auto v = ParseUint64(text);
-    if (!v.ok()) return v.status().WithContext(flag);
-    *seq = v.value();
-    return Status::OK();
-  }
-  auto t = spool::ParseTimeMs(text);
-  if (!t.ok()) return t.status().WithContext(flag);
-  *time_ms = t.value();
-  return Status::OK();
-}
-
 int RunApplyCmd(const std::vector<std::string>& args) {
   const std::string cmd = "apply";
   if (!args.empty()) return Fail(cmd, Status::InvalidArgument("unexpected argument '" + args[0] + "'"));
@@ -68,29 +53,12 @@ int RunApplyCmd(const std::vector<std::string>& args) {
   o.lanes = FLAGS_lanes;
   o.batch_max_ops = FLAGS_batch_max_ops;
   o.max_update_statements = FLAGS_max_update_statements;
-  if (!FLAGS_from.empty()) {
-    Status s = ParsePoint(FLAGS_from, "--from", &o.from_seq, &o.from_time_ms);
-    if (!s.ok()) return Fail(cmd, s);
-    if (o.from_time_ms != 0) o.from_seq = 1;  // scan from the start, skip earlier events
-  }
-  if (!FLAGS_until.empty()) {
-    uint64_t seq = 0;
-    int64_t t = 0;
-    Status s = ParsePoint(FLAGS_until, "--until", &seq, &t);
-    if (!s.ok()) return Fail(cmd, s);
-    if (seq) o.until_seq = seq;
-    if (t) o.until_time_ms = t;
-    const bool from_is_seq = !FLAGS_from.empty() && o.from_time_ms == 0;
-    const bool from_is_time = o.from_time_ms != 0;
-    Status order;
-    if (from_is_seq && seq) {
-      order = CheckFlagOrder("--from", FLAGS_from, static_cast<int64_t>(o.from_seq), "--until",
-                             FLAGS_until, static_cast<int64_t>(seq));
-    } else if (from_is_time && t) {
-      order = CheckFlagOrder("--from", FLAGS_from, o.from_time_ms, "--until", FLAGS_until, t);
-    }
-    if (!order.ok()) return Fail(cmd, order);
-  }
+  auto from = apply::ParsePoint(FLAGS_from, "--from");
+  if (!from.ok()) return Fail(cmd, from.status());
+  o.from = from.value();
+  auto until = apply::ParsePoint(FLAGS_until, "--until");
+  if (!until.ok()) return Fail(cmd, until.status());
+  o.until = until.value();
   o.stop_when_drained = FLAGS_stop_when_drained;
   o.dry_run = FLAGS_dry_run;
   o.maps = SplitList(FLAGS_map);
@@ -109,8 +77,14 @@ int RunApplyCmd(const std::vector<std::string>& args) {
   auto r = apply::RunApply(o);
   std::cout.flush();
   if (!r.ok()) return Fail(cmd, r.status());
-  std::cerr << "docshift apply: applied " << r->events_applied << " events, checkpoint at seq "
-            << r->checkpoint_seq << ", " << r->dead_letters << " dead letters" << std::endl;
+  std::cerr << "docshift apply: applied " << r->events_applied << " events";
+  if (r->replay) {
+    if (r->events_applied > 0) std::cerr << " (seq " << r->first_seq << ".." << r->last_seq << ")";
+    std::cerr << ", a replay: checkpoint '" << FLAGS_name << "' left alone";
+  } else {
+    std::cerr << ", checkpoint at seq " << r->checkpoint_seq;
+  }
+  std::cerr << ", " << r->dead_letters << " dead letters" << std::endl;
   return kExitOk;
 }
 
@@ -130,6 +104,13 @@ Command MakeApplyCommand() {
       "resumes there, and re-applying events leaves the target unchanged. Every second it\n"
       "writes status/apply-NAME.status for `docshift status`; --metrics_port also serves\n"
       "Prometheus metrics on 127.0.0.1.\n\n"
+      "One apply per --name runs at a time (locks/apply-NAME.lock; a second one is refused\n"
+      "with the first one's pid), and prune keeps what a running apply reads.\n"
+      "--from replays from a sequence the spool holds, or from a source time no later than\n"
+      "its newest event, and leaves the checkpoint of --name alone: a replay never moves it.\n"
+      "--until stops after the last event at or before it; without --from the checkpoint\n"
+      "then stops there. Ranges selecting no event are refused (exit 2), naming the spool's\n"
+      "range. Dead letters are recorded once per sequence number, however often replayed.\n\n"
       "Examples:\n"
       "  docshift apply --spool /data/spool --target mongodb://dst:27017/\n"
       "  docshift apply --spool S --target env:DST --from 2026-11-22T01:00:00Z --until 50000\n"

@@ -42,7 +42,13 @@ int RunPrune(const std::vector<std::string>& args) {
   } else {
     std::cout << "deleted " << r->segments_deleted << " segments (" << r->bytes_deleted
               << " bytes); lowest applied sequence over " << r->checkpoints
-              << " checkpoint(s): " << r->min_applied_seq << "\n";
+              << " checkpoint(s)";
+    if (r->running_applies > 0) {
+      std::cout << " and " << r->running_applies << " running apply(s)"
+                << (r->lowest_running_start == 0 ? " (one still deciding its start: nothing deleted)"
+                                                 : ", starting at seq " + std::to_string(r->lowest_running_start));
+    }
+    std::cout << ": " << r->min_applied_seq << "\n";
   }
   return kExitOk;
 }
@@ -56,8 +62,10 @@ Command MakePruneCommand() {
       "Usage: docshift prune --spool DIR [--retention 24h]\n\n"
       "Deletes sealed segments whose events every apply checkpoint in the spool has passed\n"
       "and that were sealed longer ago than --retention. Never deletes a segment an apply\n"
-      "has not passed, the newest sealed segment, or anything when no apply has a\n"
-      "checkpoint. Takes the writer lock: it cannot run while capture holds the spool.",
+      "has not passed, one a running apply reads (from the start it recorded in\n"
+      "locks/apply-NAME.lock; nothing while one is still starting), the newest sealed\n"
+      "segment, or anything when no apply has a checkpoint. Takes the writer lock: it\n"
+      "cannot run while capture holds the spool.",
       {"spool", "retention"},
       &RunPrune};
 }

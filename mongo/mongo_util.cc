@@ -159,6 +159,20 @@ void ScrubCredentialsInPlace(char* s) {
   for (const auto& [b, e] : CredentialSpans(text)) std::memset(s + b, 'x', e - b);
 }
 
+int32_t ApplyStallTimeout(mongoc_uri_t* uri, int32_t default_ms) {
+  if (mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS)) {
+    // libmongoc reads 0 as "its own default" (5 minutes), and so does this.
+    return mongoc_uri_get_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, MONGOC_DEFAULT_SOCKETTIMEOUTMS);
+  }
+  mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, default_ms);
+  return default_ms;
+}
+
+bool IsStallTimeout(const bson_error_t& err) {
+  // libmongoc: "Failed to read 4 bytes: socket error or timeout" / "Failed to send ...".
+  return err.domain == MONGOC_ERROR_STREAM && err.code == MONGOC_ERROR_STREAM_SOCKET;
+}
+
 StatusOr<UriPtr> ParseUri(const std::string& uri, std::string_view what) {
   InitOnce();
   bson_error_t err;

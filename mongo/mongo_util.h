@@ -89,6 +89,17 @@ std::string ScrubCredentials(std::string_view text);
 // Overwrites every credential in the NUL-terminated string with 'x', keeping its length
 // (argv, so `ps` and /proc/PID/cmdline stop showing them).
 void ScrubCredentialsInPlace(char* s);
+
+// How long capture and apply let a read or write go unanswered before they treat the
+// connection as stalled (a black-holed network path, a hung server): the connection is
+// dropped, the failure logged once as a warning, and the work retried on a new one.
+// libmongoc's own default is 5 minutes, during which nothing is said. Above every
+// legitimate wait (a change stream's 500 ms await, the oplog's --oplog_max_await).
+inline constexpr int32_t kDefaultStallTimeoutMs = 60'000;
+// Sets socketTimeoutMS to default_ms unless the URI sets it; returns the value in effect.
+int32_t ApplyStallTimeout(mongoc_uri_t* uri, int32_t default_ms = kDefaultStallTimeoutMs);
+// Whether err is a read or write that went unanswered for socketTimeoutMS.
+bool IsStallTimeout(const bson_error_t& err);
 // A stable, credential-free identity: "<kind>:<host:port,...sorted>[/rs=<set>]".
 std::string EndpointIdentity(const mongoc_uri_t* uri, std::string_view kind);
 

@@ -395,6 +395,9 @@ TARGET_URI=$(uri "$TARGET_PORT")
 TARGET_PG_URI=$(uri "$PG_TARGET_PORT")
 TESTBED_POSTGRES_URL=$(pg_url)
 TESTBED_PYTHON=$PY
+# The mongo-java-server launcher, for a test that needs a server of its own.
+TESTBED_JAVA_JAR=$JAVA_JAR
+TESTBED_READY=$READY
 # The ports, so a test that restarts a server (testbed.sh up) with this file sourced
 # brings it back where it was, not on the defaults.
 TESTBED_OPLOG_PORT=$OPLOG_PORT

@@ -40,7 +40,13 @@ Status DeadLetterWriter::Open() {
   }
   RETURN_IF_ERROR(s);
   Record rec;
+  recorded_.clear();
   while ((s = scanner.Next(&rec)).ok()) {
+    pb::DeadLetter d;
+    if (rec.type != kRecordDeadLetter || !d.ParseFromString(rec.payload)) {
+      return CorruptionAt(path, rec.offset, "not a dead-letter record");
+    }
+    if (d.seq() != 0) recorded_.insert(d.seq());
   }
   if (!s.IsEndOfFile()) return s;
   if (scanner.stop() == RecordScanner::Stop::kTornTail) {
@@ -51,7 +57,13 @@ Status DeadLetterWriter::Open() {
 }
 
 Status DeadLetterWriter::Append(uint64_t seq, const pb::ChangeEvent& event, int code,
-                                const std::string& message, const std::string& target_ns) {
+                                const std::string& message, const std::string& target_ns,
+                                bool* appended) {
+  if (appended != nullptr) *appended = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (seq != 0 && recorded_.count(seq) != 0) return Status::OK();
+  }
   pb::DeadLetter d;
   d.set_seq(seq);
   *d.mutable_event() = event;
@@ -65,8 +77,14 @@ Status DeadLetterWriter::Append(uint64_t seq, const pb::ChangeEvent& event, int 
   EncodeRecord(kRecordDeadLetter, d.SerializeAsString(), &buf);
   std::lock_guard<std::mutex> l(mu_);
   if (!file_) return Status::Internal("dead-letter file not open");
-  RETURN_IF_ERROR(file_->Append(buf));
+  if (seq != 0 && !recorded_.insert(seq).second) return Status::OK();  // a racing lane
+  Status s = file_->Append(buf);
+  if (!s.ok()) {
+    recorded_.erase(seq);
+    return s;
+  }
   dirty_ = true;
+  if (appended != nullptr) *appended = true;
   return Status::OK();
 }
 

@@ -17,6 +17,7 @@ inline constexpr std::string_view kDeadLetterMagic = "DSHDLQ01";
 inline constexpr std::string_view kSnapshotMagic = "DSHSNP01";
 inline constexpr std::string_view kStatusMagic = "DSHSTA01";
 inline constexpr std::string_view kVerifyStateMagic = "DSHVFY01";  // verify --state, outside spools
+inline constexpr std::string_view kDurableMarkMagic = "DSHSYN01";  // DIR/SYNCED
 inline constexpr uint32_t kFormatVersion = 1;
 inline constexpr size_t kPreambleSize = 12;  // magic (8) + version (4)
 
@@ -35,6 +36,7 @@ enum RecordType : uint8_t {
   kRecordSnapshotState = 7,   // SnapshotState protobuf, uncompressed
   kRecordProcessStatus = 8,   // ProcessStatus protobuf, uncompressed (advisory)
   kRecordVerifyState = 9,     // VerifyStateRecord protobuf, uncompressed (verify --state)
+  kRecordDurableMark = 10,    // DurableMark protobuf, uncompressed (DIR/SYNCED)
 };
 
 // Limits checked before anything is allocated. A length above these is corruption.
@@ -50,6 +52,7 @@ inline constexpr size_t kSegmentNameDigits = 20;
 // Layout of a spool directory.
 inline constexpr std::string_view kManifestFile = "MANIFEST";
 inline constexpr std::string_view kLockFile = "LOCK";
+inline constexpr std::string_view kDurableMarkFile = "SYNCED";
 inline constexpr std::string_view kSegmentsDir = "segments";
 inline constexpr std::string_view kCheckpointsDir = "checkpoints";
 inline constexpr std::string_view kCheckpointSuffix = ".ckpt";
@@ -57,5 +60,8 @@ inline constexpr std::string_view kSnapshotDir = "snapshot";
 inline constexpr std::string_view kSnapshotStateFile = "STATE";
 inline constexpr std::string_view kStatusDir = "status";
 inline constexpr std::string_view kTempSuffix = ".tmp";
+// Apply/prune coordination (spool/apply_lock.h): locks/prune.lock, locks/apply-<name>.lock.
+inline constexpr std::string_view kLocksDir = "locks";
+inline constexpr std::string_view kPruneLockFile = "prune.lock";
 
 }  // namespace docshift::spool

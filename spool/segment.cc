@@ -1,5 +1,7 @@
 #include "spool/segment.h"
 
+#include <algorithm>
+
 #include <zstd.h>
 
 #include <chrono>
@@ -258,9 +260,11 @@ SegmentReader::SegmentReader(std::unique_ptr<RandomAccessFile> f, uint64_t size,
       compute_crc_(compute_crc) {}
 
 StatusOr<std::unique_ptr<SegmentReader>> SegmentReader::Open(Env* env, const std::string& path,
-                                                             bool compute_file_crc) {
+                                                             bool compute_file_crc,
+                                                             uint64_t read_limit) {
   ASSIGN_OR_RETURN(auto f, env->NewRandomAccessFile(path));
   ASSIGN_OR_RETURN(uint64_t size, f->Size());
+  size = std::min(size, read_limit);
   std::unique_ptr<SegmentReader> r(new SegmentReader(std::move(f), size, compute_file_crc));
   Status s = r->scanner_.ReadPreamble(kSegmentMagic);
   if (s.IsEndOfFile()) {
@@ -345,13 +349,15 @@ Status SegmentReader::CheckFooterAndEnd(const Record& rec) {
   return Status::OK();
 }
 
-Status SegmentReader::Refresh() {
+Status SegmentReader::Refresh(uint64_t read_limit) {
   if (sealed_) return Status::OK();
   if (!has_header_) return Status::Unavailable(path() + ": header not complete yet; reopen");
   if (scanner_.stop() == RecordScanner::Stop::kCorruption) {
     return CorruptionAt(path(), scanner_.stop_offset(), scanner_.stop_reason());
   }
   ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+  size = std::min(size, read_limit);
+  if (size < file_size_) size = file_size_;  // a limit never takes back what was read
   // A footer whose end magic was still missing is re-read as a record.
   scanner_.Resume(size);
   file_size_ = size;

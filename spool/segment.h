@@ -114,8 +114,11 @@ class SegmentReader {
  public:
   // compute_file_crc: also crc32c the raw file bytes as they are read (recovery and
   // `inspect verify` need it; apply does not).
+  // read_limit: read at most this many bytes of the file (the durable watermark of an
+  // open segment, spool/durable_mark.h); what lies beyond is treated as not written yet.
   static StatusOr<std::unique_ptr<SegmentReader>> Open(Env* env, const std::string& path,
-                                                       bool compute_file_crc = false);
+                                                       bool compute_file_crc = false,
+                                                       uint64_t read_limit = UINT64_MAX);
 
   const pb::SegmentHeader& header() const { return header_; }
   // False when the file ends before a complete header record: a creation cut short
@@ -127,7 +130,7 @@ class SegmentReader {
   // For tailing an open segment: after Next() returned EndOfFile at an unsealed end,
   // picks up what the writer appended since. Unavailable if the header itself was not
   // complete when opened (reopen the file instead); no-op once sealed.
-  Status Refresh();
+  Status Refresh(uint64_t read_limit = UINT64_MAX);
   bool sealed() const { return sealed_; }
   const pb::SegmentFooter& footer() const { return footer_; }
   RecordScanner::Stop stop() const { return scanner_.stop(); }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <set>
 
+#include "spool/apply_lock.h"
 #include "spool/checkpoint.h"
 #include "spool/format.h"
 #include "util/duration.h"
@@ -100,7 +101,15 @@ std::string RecoveryReport::ToString() const {
 }
 
 SpoolWriter::SpoolWriter(const SpoolWriterOptions& opts)
-    : opts_(opts), env_(opts.env), segments_dir_(JoinPath(opts.dir, kSegmentsDir)) {}
+    : opts_(opts), env_(opts.env), segments_dir_(JoinPath(opts.dir, kSegmentsDir)),
+      mark_(std::make_unique<DurableMarkPublisher>(opts.env, opts.dir)) {}
+
+void SpoolWriter::PublishMark(uint64_t segment_first_seq, uint64_t durable_bytes) {
+  Status s = mark_->Publish(segment_first_seq, durable_bytes);
+  if (!s.ok()) {
+    LOG(WARNING) << s.ToString() << "; apply waits for the next sync to see new events";
+  }
+}
 
 SpoolWriter::~SpoolWriter() {
   if (inflight_.valid()) inflight_.wait();  // never leave the sync thread running
@@ -210,6 +219,14 @@ Status SpoolWriter::Recover(RecoveryReport* report) {
   if (!open.empty()) RETURN_IF_ERROR(RecoverOpenSegment(open.front(), report));
   durable_.next_seq = next_seq_;
   pending_ = durable_;
+  if (open_) {
+    // What a killed capture appended may still be only in the page cache: make it
+    // durable before any reader is told it may read it.
+    RETURN_IF_ERROR(env_->SyncPath(open_->path(), open_->file_size()));
+    PublishMark(open_->stats().first_seq, open_->file_size());
+  } else {
+    PublishMark(next_seq_, 0);
+  }
   return Status::OK();
 }
 
@@ -283,6 +300,7 @@ Status SpoolWriter::Append(pb::ChangeBatch* batch) {
     h.set_created_wall_ms(NowMs());
     h.set_writer_version(DOCSHIFT_VERSION);
     ASSIGN_OR_RETURN(open_, SegmentWriter::Create(env_, segments_dir_, h, opts_.zstd_level));
+    PublishMark(next_seq_, open_->file_size());  // Create synced the header
   }
   batch->set_first_seq(next_seq_);
   RETURN_IF_ERROR(open_->Append(*batch));
@@ -311,8 +329,13 @@ Status SpoolWriter::SyncAsync() {
   dirty_ = false;
   const std::string path = open_->path();
   const uint64_t covered = open_->file_size();
+  const uint64_t first_seq = open_->stats().first_seq;
   Env* env = env_;
-  inflight_ = std::async(std::launch::async, [env, path, covered] { return env->SyncPath(path, covered); });
+  inflight_ = std::async(std::launch::async, [this, env, path, covered, first_seq] {
+    Status s = env->SyncPath(path, covered);
+    if (s.ok()) PublishMark(first_seq, covered);
+    return s;
+  });
   return Status::OK();
 }
 
@@ -322,6 +345,7 @@ Status SpoolWriter::Sync() {
   RETURN_IF_ERROR(open_->Sync());
   durable_ = pending_;
   dirty_ = false;
+  PublishMark(open_->stats().first_seq, open_->file_size());
   return Status::OK();
 }
 
@@ -339,7 +363,9 @@ Status SpoolWriter::SealOpenSegment(int64_t now_ms) {
   RETURN_IF_ERROR(Sync());
   ASSIGN_OR_RETURN(pb::SegmentSealed sealed, open_->Seal(now_ms));
   open_.reset();
-  return RecordSealed(sealed);
+  RETURN_IF_ERROR(RecordSealed(sealed));
+  PublishMark(sealed.last_seq() + 1, 0);  // every segment before the next is sealed
+  return Status::OK();
 }
 
 Status SpoolWriter::Close(int64_t now_ms) {
@@ -347,18 +373,28 @@ Status SpoolWriter::Close(int64_t now_ms) {
   return SealOpenSegment(now_ms);
 }
 
-StatusOr<PruneResult> SpoolWriter::Prune(int64_t retention_ms, int64_t now_ms) {
+StatusOr<PruneResult> SpoolWriter::Prune(int64_t retention_ms, int64_t now_ms,
+                                           int64_t lock_timeout_ms) {
   PruneResult result;
   RETURN_IF_ERROR(WaitSync());
   if (!open_) {
     RETURN_IF_ERROR(RecordUnlistedSeal(env_, segments_dir_, next_seq_, &manifest_,
                                        manifest_writer_.get()));
   }
+  // Held until the deletions are done: no apply decides its start meanwhile (apply_lock.h).
+  ASSIGN_OR_RETURN(auto prune_lock, LockPrune(env_, opts_.dir, lock_timeout_ms));
   ASSIGN_OR_RETURN(auto ckpts, ListCheckpoints(env_, opts_.dir));
   result.checkpoints = static_cast<int>(ckpts.size());
   if (ckpts.empty()) return result;  // no apply has passed anything
   uint64_t min_applied = UINT64_MAX;
   for (const auto& c : ckpts) min_applied = std::min(min_applied, c.ckpt.applied_seq());
+  // A running apply reads from its recorded start on (or has not recorded one yet: keep all).
+  ASSIGN_OR_RETURN(const LiveApplies live, ReadLiveApplies(env_, opts_.dir));
+  result.running_applies = live.running;
+  if (live.running > 0) {
+    result.lowest_running_start = live.lowest_start;
+    min_applied = std::min(min_applied, live.lowest_start == 0 ? 0 : live.lowest_start - 1);
+  }
   result.min_applied_seq = min_applied;
   while (manifest_.segments.size() > 1) {
     const pb::SegmentSealed seg = manifest_.segments.front();
@@ -451,10 +487,12 @@ StatusOr<SpoolEnd> ReadSpoolEnd(Env* env, const std::string& dir) {
     end.last_batch_wall_ms = last.sealed_wall_ms();
   }
   if (!view.segments.empty() && !view.segments.back().sealed) {
-    // The open segment: its complete records are what capture has written. (If capture
-    // seals it meanwhile, the reader still sees the whole file; a newer segment is
-    // missed, so the answer may be a little behind, never ahead.)
-    auto reader = SegmentReader::Open(env, view.segments.back().path);
+    // The open segment, up to what capture has made durable (DIR/SYNCED). (If capture
+    // seals it meanwhile, a newer segment is missed, so the answer may be a little
+    // behind, never ahead.)
+    const uint64_t limit =
+        ReadableBytes(ReadDurableMark(env, dir), view.segments.back().first_seq, false);
+    auto reader = SegmentReader::Open(env, view.segments.back().path, false, limit);
     if (reader.ok() && (*reader)->has_header()) {
       pb::ChangeBatch batch;
       Status s;

@@ -2,6 +2,7 @@
 //
 //   DIR/MANIFEST                       append-only log of sealed/deleted segments
 //   DIR/LOCK                           flock'ed by the one writer; holds its pid
+//   DIR/SYNCED                         how far the open segment is durable (durable_mark.h)
 //   DIR/segments/<20-digit seq>.seg    sealed segments, and at most one open one
 //   DIR/checkpoints/<name>.ckpt        apply progress, one per apply name
 //
@@ -12,7 +13,9 @@
 // Durability: Append() is not durable; Sync() makes every appended batch durable, and
 // only then is the batch's resume token acknowledged (resume_state() reflects durable
 // state only after Sync). Sealing syncs the segment before the manifest entry, and the
-// manifest entry before the segment is reported sealed.
+// manifest entry before the segment is reported sealed. After every sync the writer
+// publishes the durable length of the open segment (DIR/SYNCED); readers that act on
+// events (SpoolTail, ReadSpoolEnd) never read past it.
 //
 // Thread safety: one thread per object.
 #pragma once
@@ -24,6 +27,7 @@
 #include <vector>
 
 #include "proto/spool.pb.h"
+#include "spool/durable_mark.h"
 #include "spool/manifest.h"
 #include "spool/segment.h"
 #include "util/env.h"
@@ -66,8 +70,10 @@ struct RecoveryReport {
 struct PruneResult {
   int segments_deleted = 0;
   uint64_t bytes_deleted = 0;
-  uint64_t min_applied_seq = 0;
+  uint64_t min_applied_seq = 0;  // what was kept: every segment holding a later sequence
   int checkpoints = 0;
+  int running_applies = 0;        // apply locks held (spool/apply_lock.h)
+  uint64_t lowest_running_start = 0;  // their lowest recorded start; 0: one has none yet
 };
 
 class SpoolWriter {
@@ -106,8 +112,10 @@ class SpoolWriter {
 
   // Deletes sealed segments that every apply checkpoint has passed and that were sealed
   // at least retention_ms before now_ms. Never deletes a segment an apply has not
-  // passed, nor the newest sealed one, nor anything if there is no checkpoint.
-  StatusOr<PruneResult> Prune(int64_t retention_ms, int64_t now_ms);
+  // passed, nor one a running apply reads from its start on (apply_lock.h: it holds
+  // locks/prune.lock meanwhile), nor the newest sealed one, nor anything if there is no
+  // checkpoint. Busy if prune.lock stays held for lock_timeout_ms.
+  StatusOr<PruneResult> Prune(int64_t retention_ms, int64_t now_ms, int64_t lock_timeout_ms = 60'000);
 
   const ManifestState& manifest() const { return manifest_; }
   const std::string& dir() const { return opts_.dir; }
@@ -119,11 +127,14 @@ class SpoolWriter {
   Status Recover(RecoveryReport* report);
   Status RecoverOpenSegment(const std::string& name, RecoveryReport* report);
   Status RecordSealed(const pb::SegmentSealed& sealed);
+  // Publishes the durable mark; a failure only holds readers back, so it is logged.
+  void PublishMark(uint64_t segment_first_seq, uint64_t durable_bytes);
 
   SpoolWriterOptions opts_;
   Env* env_;
   std::string segments_dir_;
   std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<DurableMarkPublisher> mark_;
   ManifestState manifest_;
   std::unique_ptr<ManifestWriter> manifest_writer_;
   std::unique_ptr<SegmentWriter> open_;

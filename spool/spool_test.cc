@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "spool/apply_lock.h"
 #include "spool/checkpoint.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
@@ -1075,6 +1076,76 @@ TEST(SpoolPruneTest, OnlyWhatEveryApplyPassed) {
   ASSERT_TRUE(w2.ok()) << w2.status().ToString();
   EXPECT_EQ((*w2)->next_seq(), 13u);
   EXPECT_EQ((*w2)->resume_state().resume_token, "open");
+}
+
+// A running apply (its lock held) protects what it reads from prune (apply_lock.h), even
+// before it wrote a checkpoint: issue #16, prune deleted the segments a starting apply
+// was about to read.
+TEST(SpoolPruneTest, RunningApplyWithoutRecordedStartKeepsEverything) {
+  TempDir dir;
+  auto w = SpoolWithSegments(Opts(dir.path()), 5);  // 1-2, 3-4, 5-6, 7-8, 9-10
+  ASSERT_TRUE(WriteCheckpoint(Env::Default(), dir.path(), "done", Ckpt(100)).ok());
+  auto fresh = ApplyLock::Acquire(Env::Default(), dir.path(), "fresh");  // starting up
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  auto r = w->Prune(0, 1'000'000);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->running_applies, 1);
+  EXPECT_EQ(r->segments_deleted, 0);
+  EXPECT_EQ(LiveFirstSeqs(dir.path()).size(), 5u);
+}
+
+TEST(SpoolPruneTest, RunningApplyKeepsFromItsRecordedStart) {
+  TempDir dir;
+  auto w = SpoolWithSegments(Opts(dir.path()), 5);
+  ASSERT_TRUE(WriteCheckpoint(Env::Default(), dir.path(), "done", Ckpt(100)).ok());
+  auto replay = ApplyLock::Acquire(Env::Default(), dir.path(), "replay");
+  ASSERT_TRUE(replay.ok());
+  {
+    auto pl = LockPrune(Env::Default(), dir.path());
+    ASSERT_TRUE(pl.ok());
+    ASSERT_TRUE((*replay)->RecordStart(6).ok());  // reads 6 on: 5-6 must stay
+  }
+  auto r = w->Prune(0, 1'000'000);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->lowest_running_start, 6u);
+  EXPECT_EQ(r->min_applied_seq, 5u);
+  EXPECT_EQ(r->segments_deleted, 2);
+  EXPECT_EQ(LiveFirstSeqs(dir.path()), (std::vector<uint64_t>{5, 7, 9}));
+  // Once it has stopped, its stale lock file protects nothing.
+  replay->reset();
+  r = w->Prune(0, 1'000'000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->running_applies, 0);
+  EXPECT_EQ(LiveFirstSeqs(dir.path()), (std::vector<uint64_t>{9}));
+}
+
+TEST(ApplyLockTest, SecondApplyOfANameIsRefusedWithTheHoldersPid) {
+  TempDir dir;
+  auto first = ApplyLock::Acquire(Env::Default(), dir.path(), "a");
+  ASSERT_TRUE(first.ok());
+  {
+    auto pl = LockPrune(Env::Default(), dir.path());
+    ASSERT_TRUE(pl.ok());
+    ASSERT_TRUE((*first)->RecordStart(42).ok());
+  }
+  auto second = ApplyLock::Acquire(Env::Default(), dir.path(), "a");
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(second.status().IsBusy()) << second.status().ToString();
+  const std::string pid = "pid " + std::to_string(getpid()) + ")";
+  EXPECT_NE(second.status().message().find(pid), std::string::npos) << second.status().message();
+  EXPECT_TRUE(ApplyLock::Acquire(Env::Default(), dir.path(), "b").ok());  // another name
+  first->reset();
+  EXPECT_TRUE(ApplyLock::Acquire(Env::Default(), dir.path(), "a").ok());
+}
+
+TEST(ApplyLockTest, PruneLockWaitsThenNamesTheHolder) {
+  TempDir dir;
+  auto held = LockPrune(Env::Default(), dir.path());
+  ASSERT_TRUE(held.ok());
+  auto again = LockPrune(Env::Default(), dir.path(), /*timeout_ms=*/100);
+  ASSERT_FALSE(again.ok());
+  EXPECT_TRUE(again.status().IsBusy());
+  EXPECT_NE(again.status().message().find(std::to_string(getpid())), std::string::npos);
 }
 
 TEST(SpoolPruneTest, RespectsAge) {

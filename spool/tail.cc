@@ -1,5 +1,6 @@
 #include "spool/tail.h"
 
+#include "spool/durable_mark.h"
 #include "spool/format.h"
 #include "spool/spool.h"
 
@@ -11,7 +12,23 @@ SpoolTail::SpoolTail(Env* env, std::string dir, uint64_t from_seq)
 
 std::string SpoolTail::current_file() const { return cur_ ? cur_->path() : std::string(); }
 
+uint64_t SpoolTail::ReadLimit(uint64_t first_seq, bool known_sealed) {
+  const DurableMark mark = ReadDurableMark(env_, dir_);
+  if (known_sealed || mark.segment_first_seq >= first_seq) {
+    return ReadableBytes(mark, first_seq, known_sealed);
+  }
+  // The mark is older than this segment (missing, or capture has not published since a
+  // crash): only the manifest can say the segment is sealed.
+  SpoolView view;
+  if (!OpenSpoolView(env_, dir_, &view).ok()) return 0;
+  for (const auto& s : view.segments) {
+    if (s.first_seq == first_seq) return ReadableBytes(mark, first_seq, s.sealed);
+  }
+  return 0;
+}
+
 Status SpoolTail::OpenSegmentFor() {
+  bool known_sealed = false;
   if (segment_first_ == 0) {
     // Locate the segment holding next_seq_: the last one starting at or before it.
     SpoolView view;
@@ -34,11 +51,14 @@ Status SpoolTail::OpenSegmentFor() {
       }
     } else {
       segment_first_ = found->first_seq;
+      known_sealed = found->sealed;
     }
   }
   const std::string path = JoinPath(seg_dir_, SegmentFileName(segment_first_));
   if (!env_->FileExists(path)) return Status::EndOfFile();  // not created yet
-  ASSIGN_OR_RETURN(cur_, SegmentReader::Open(env_, path));
+  const uint64_t limit = ReadLimit(segment_first_, known_sealed);
+  if (limit == 0) return Status::EndOfFile();  // nothing of it durable yet
+  ASSIGN_OR_RETURN(cur_, SegmentReader::Open(env_, path, false, limit));
   if (!cur_->has_header()) {
     cur_.reset();  // being created; try again later
     return Status::EndOfFile();
@@ -47,6 +67,7 @@ Status SpoolTail::OpenSegmentFor() {
 }
 
 Status SpoolTail::Next(pb::ChangeBatch* batch) {
+  bool refreshed = false;
   for (;;) {
     if (!cur_) RETURN_IF_ERROR(OpenSegmentFor());
     Status s = cur_->Next(batch);
@@ -67,9 +88,11 @@ Status SpoolTail::Next(pb::ChangeBatch* batch) {
       cur_.reset();
       continue;
     }
-    // At the end of what the open segment holds now. Pick up appends on the next call.
-    RETURN_IF_ERROR(cur_->Refresh());
-    return Status::EndOfFile();
+    // At the end of what the open segment held durably when last looked at: look again
+    // once, at what capture has synced since.
+    if (refreshed) return Status::EndOfFile();
+    RETURN_IF_ERROR(cur_->Refresh(ReadLimit(segment_first_, false)));
+    refreshed = true;
   }
 }
 

@@ -2,10 +2,11 @@
 // keeps following it as capture appends, including the open segment's tail. Used by
 // apply. Never locks; bounded memory (one batch at a time).
 //
-// What it returns from the open segment is what capture has written (complete,
-// checksummed records). After a process crash those bytes are still in the file; after
-// a machine crash capture truncates what was not synced and captures the same source
-// events again, under the same sequence numbers.
+// From the open segment it returns only what capture has made durable: the records
+// below the published durable mark (spool/durable_mark.h). Records capture has written
+// but not yet fsynced are never returned: after a machine crash they could vanish and
+// their sequence numbers be reused for other events, which the reader's checkpoint would
+// then skip.
 //
 // Thread safety: one thread.
 #pragma once
@@ -36,6 +37,8 @@ class SpoolTail {
 
  private:
   Status OpenSegmentFor();
+  // Bytes of the segment starting at first_seq that are durable (kNoReadLimit if sealed).
+  uint64_t ReadLimit(uint64_t first_seq, bool known_sealed);
 
   Env* env_;
   std::string dir_;

@@ -45,9 +45,13 @@ class RandomAccessFile {
 };
 
 // An exclusive advisory lock (flock). Released when destroyed or when the process dies.
+// The lock file holds the holder's pid as its first line.
 class FileLock {
  public:
   virtual ~FileLock() = default;
+  // Replaces the lock file's contents in place (the same inode, so the lock stays): other
+  // processes see them at once. Not synced: a lock and what it says end with its process.
+  virtual Status Rewrite(std::string_view contents) = 0;
 };
 
 class Env {
@@ -88,6 +92,10 @@ class Env {
   Status ReadFileToString(const std::string& path, std::string* out, uint64_t max_bytes);
   // Small state file, atomically: path.tmp → write → fsync → rename → fsync dir.
   Status WriteFileAtomic(const std::string& path, std::string_view contents);
+  // Small advisory file, replaced atomically for readers but not made durable:
+  // path.tmp → write → rename (no fsync). After a machine crash the file may hold an
+  // older version or be missing; readers must treat that as "nothing published".
+  Status PublishFile(const std::string& path, std::string_view contents);
 };
 
 // "a/b" + "c" → "a/b/c".

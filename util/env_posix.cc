@@ -101,6 +101,13 @@ class PosixFileLock final : public FileLock {
     ::flock(fd_, LOCK_UN);
     ::close(fd_);
   }
+  Status Rewrite(std::string_view contents) override {
+    if (::pwrite(fd_, contents.data(), contents.size(), 0) != static_cast<ssize_t>(contents.size()) ||
+        ::ftruncate(fd_, static_cast<off_t>(contents.size())) != 0) {
+      return Status::FromErrno("rewrite lock file", errno);
+    }
+    return Status::OK();
+  }
 
  private:
   int fd_;
@@ -200,6 +207,7 @@ class PosixEnv final : public Env {
       ssize_t n = ::pread(fd, holder.data(), holder.size(), 0);
       ::close(fd);
       holder.resize(n > 0 ? static_cast<size_t>(n) : 0);
+      holder = holder.substr(0, holder.find('\n'));  // the first line: the pid
       while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\0')) holder.pop_back();
       if (e == EWOULDBLOCK) {
         return Status::Busy(path + " is held by pid " + (holder.empty() ? "?" : holder));
@@ -253,6 +261,17 @@ Status Env::WriteFileAtomic(const std::string& path, std::string_view contents) 
   }
   RETURN_IF_ERROR(RenameFile(tmp, path));
   return SyncDir(DirName(path));
+}
+
+Status Env::PublishFile(const std::string& path, std::string_view contents) {
+  const std::string tmp = path + ".tmp";
+  if (FileExists(tmp)) RETURN_IF_ERROR(DeleteFile(tmp));
+  {
+    ASSIGN_OR_RETURN(auto f, NewWritableFile(tmp));
+    RETURN_IF_ERROR(f->Append(contents));
+    RETURN_IF_ERROR(f->Close());
+  }
+  return RenameFile(tmp, path);
 }
 
 std::string JoinPath(std::string_view a, std::string_view b) {

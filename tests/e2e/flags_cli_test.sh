@@ -61,7 +61,8 @@ good() {
 
 now=$(date +%s)
 name64=$(printf 'n%.0s' $(seq 64))
-# CMD FLAG BELOW MIN MAX ABOVE  (- = no value below the range)
+# CMD FLAG BELOW MIN MAX ABOVE  (- = no value below the range). apply --from must also name
+# an event the spool holds (apply/positions.h): its top is the spool's last event, 50.
 rows="
 capture start_at 0 1 $now $((now + 86400))
 capture batch_max_events 0 1 1000000 1000001
@@ -79,7 +80,7 @@ apply metrics_port -1 0 65535 65536
 apply lanes 0 1 64 65
 apply batch_max_ops 0 1 100000 100001
 apply max_update_statements -2 -1 100000 100001
-apply from 0 1 9223372036854775807 18446744073709551616
+apply from 0 1 50 18446744073709551616
 apply until 0 1 9223372036854775807 9223372036854775808
 apply checkpoint_interval 9ms 10ms 1h 3600001ms
 apply name - a $name64 ${name64}x
@@ -154,7 +155,9 @@ order --from_seq --until_seq
 run "$DS" inspect dump --spool "$S" --from_time 2026-11-22T02:00:00Z --until_time 2026-11-22T01:00:00Z
 order --from_time --until_time
 run "$DS" apply --spool "$S" --dry_run --from 10 --until 5
-order --from --until
+[ "$rc" -eq 2 ] && [ "$(grep -c . "$TMP/err")" -eq 1 ] && grep -qE -- "--until 5 is before --from 10" "$TMP/err" ||
+  { cat "$TMP/err" >&2; fail "apply --from 10 --until 5: exit $rc, expected 2 and one line naming both"; }
+ok
 run "$DS" inspect dump --spool "$S" --from_seq 5 --until_seq 5
 [ "$rc" -eq 0 ] || fail "inspect dump --from_seq 5 --until_seq 5: exit $rc"; ok
 

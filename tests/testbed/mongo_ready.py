@@ -87,8 +87,13 @@ def cmd_ensure_oplog(a):
             if opts.get("size") != a.size:
                 print(f"note: local.oplog.rs keeps its size {opts.get('size')} (asked {a.size}); "
                       "scripts/testbed.sh reset recreates it", file=sys.stderr)
-            return 0
-        local.command("create", "oplog.rs", capped=True, size=a.size)
+        else:
+            local.command("create", "oplog.rs", capped=True, size=a.size)
+        # A real replica set's oplog is never empty (a new primary writes a no-op entry,
+        # then one every 10 s while idle). FerretDB's starts empty, and capture waits for
+        # a first entry to take its position from, so give it one, as a primary would.
+        if local["oplog.rs"].find_one() is None:
+            c["testbed"]["seed"].insert_one({"note": "first oplog entry, as a primary writes"})
         return 0
 
 

@@ -9,7 +9,7 @@ import java.util.concurrent.CountDownLatch;
  * Runs mongo-java-server (in-memory backend, oplog enabled so change streams work) on
  * 127.0.0.1:PORT for docshift's test bed (scripts/testbed.sh). Test infrastructure only.
  *
- * <p>Usage: {@code java -jar javaserver-1.jar [--port N] [--host H]}. Runs until SIGTERM or
+ * <p>Usage: {@code java -jar javaserver-1.jar [--port N] [--host H] [--worker-threads N]}. Runs until SIGTERM or
  * SIGINT; the shutdown hook closes the server. Data lives in memory only.
  */
 public final class JavaServerMain {
@@ -23,12 +23,17 @@ public final class JavaServerMain {
         }
         String host = "127.0.0.1";
         int port = 27104;
+        // mongo-java-server answers every request on a netty worker thread, and holds a
+        // change stream's getMore there for 100 ms: with its default (2 x cores) a few
+        // dozen open streams starve every other client. 0 = netty's default.
+        int workerThreads = 0;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--port" -> port = Integer.parseInt(args[++i]);
                 case "--host" -> host = args[++i];
+                case "--worker-threads" -> workerThreads = Integer.parseInt(args[++i]);
                 default -> {
-                    System.err.println("usage: javaserver [--host H] [--port N]");
+                    System.err.println("usage: javaserver [--host H] [--port N] [--worker-threads N]");
                     System.exit(2);
                 }
             }
@@ -36,7 +41,7 @@ public final class JavaServerMain {
 
         MongoServer server = new MongoServer(new MemoryBackend());
         server.enableOplog();
-        server.bind(host, port);
+        server.bind(new java.net.InetSocketAddress(host, port), 0, workerThreads);
         System.err.printf("javaserver: mongo-java-server listening on %s:%d (pid %d)%n",
                 host, port, ProcessHandle.current().pid());
 
