@@ -39,7 +39,7 @@ const std::vector<FlagRange>& FlagRanges() {
       Int("batch_max_events", 1, 1'000'000, {"capture"}),
       Int("batch_max_bytes", 1, 64 * kMiB, {"capture"}),
       Dur("batch_max_time", 1 * kMs, 1 * kMin, {"capture"}),
-      Int("segment_max_bytes", 4 * kKiB, 64 * kGiB, {"capture"}),
+      Int("segment_max_bytes", 1 * kKiB, 64 * kGiB, {"capture"}),
       Dur("segment_max_age", 100 * kMs, 30 * kDay, {"capture"}),
       Int("zstd_level", 1, 22, {"capture"}),
       Dur("oplog_max_await", 100 * kMs, 1 * kHour, {"capture"}),

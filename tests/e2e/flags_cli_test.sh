@@ -68,7 +68,7 @@ capture start_at 0 1 $now $((now + 86400))
 capture batch_max_events 0 1 1000000 1000001
 capture batch_max_bytes 0 1 67108864 67108865
 capture batch_max_time 0ms 1ms 1m 60001ms
-capture segment_max_bytes 4095 4096 68719476736 68719476737
+capture segment_max_bytes 1023 1024 68719476736 68719476737
 capture segment_max_age 99ms 100ms 30d 2592000001ms
 capture zstd_level 0 1 22 1000
 capture oplog_max_await 99ms 100ms 1h 3600001ms
