@@ -691,6 +691,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   if (opts.lanes < 1 || opts.lanes > 64) {
     return Status::InvalidArgument("--lanes must be between 1 and 64");
   }
+  RETURN_IF_ERROR(spool::CheckApplyName(opts.name));
   NamespaceMap map;
   for (const auto& m : opts.maps) RETURN_IF_ERROR(map.Add(m));
   {

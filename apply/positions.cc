@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "spool/inspect.h"
+#include "util/duration.h"
 
 namespace docshift::apply {
 namespace {
@@ -22,10 +23,12 @@ StatusOr<Point> ParsePoint(const std::string& text, const std::string& flag) {
   if (text.empty()) return p;
   p.set = true;
   if (text.find_first_not_of("0123456789") == std::string::npos) {
-    if (text.size() > 19) {
-      return Status::InvalidArgument(flag + " " + text + " is not a sequence number (at most 19 digits)");
+    auto seq = ParseUint64(text);
+    if (!seq.ok()) {
+      return Status::InvalidArgument(flag + " " + text + " is not a sequence number (at most " +
+                                     std::to_string(UINT64_MAX) + ")");
     }
-    p.seq = std::stoull(text);
+    p.seq = seq.value();
     return p;
   }
   auto t = spool::ParseTimeMs(text);

@@ -72,7 +72,6 @@ int RunApplyCmd(const std::vector<std::string>& args) {
   auto pi = ParseDurationMs(FLAGS_progress_interval);
   if (!pi.ok()) return Fail(cmd, pi.status().WithContext("--progress_interval"));
   o.progress_interval_ms = pi.value();
-  if (Status p = CheckPortFlag(FLAGS_metrics_port, "--metrics_port"); !p.ok()) return Fail(cmd, p);
   o.metrics_port = FLAGS_metrics_port;
   o.stop = InstallStopSignals();
   auto r = apply::RunApply(o);

@@ -1,10 +1,9 @@
 // `docshift capture`: thin wrapper over capture/capture.h.
 #include <gflags/gflags.h>
 
-#include <cstdlib>
-
 #include "capture/capture.h"
 #include "cli/command.h"
+#include "cli/flag_ranges.h"
 #include "cli/signals.h"
 #include "util/duration.h"
 
@@ -53,15 +52,9 @@ int RunCaptureCmd(const std::vector<std::string>& args) {
   o.namespaces.include = SplitList(FLAGS_include);
   o.namespaces.exclude = SplitList(FLAGS_exclude);
   if (!FLAGS_start_at.empty()) {
-    char* end = nullptr;
-    unsigned long long secs = std::strtoull(FLAGS_start_at.c_str(), &end, 10);
-    unsigned long long inc = 0;
-    if (*end == '.') inc = std::strtoull(end + 1, &end, 10);
-    if (*end != '\0' || secs == 0 || secs > 0xffffffffull || inc > 0xffffffffull) {
-      return Fail(cmd, Status::InvalidArgument("--start_at '" + FLAGS_start_at +
-                                               "' is not SECONDS or SECONDS.INCREMENT"));
-    }
-    o.start_at = (static_cast<uint64_t>(secs) << 32) | inc;
+    auto t = ParseClusterTime(FLAGS_start_at, NowMs(), "--start_at");
+    if (!t.ok()) return Fail(cmd, t.status());
+    o.start_at = t.value();
   }
   o.batch_max_events = FLAGS_batch_max_events;
   o.batch_max_bytes = FLAGS_batch_max_bytes;
@@ -85,7 +78,6 @@ int RunCaptureCmd(const std::vector<std::string>& args) {
     if (!v.ok()) return Fail(cmd, v.status().WithContext("--capture_retention"));
     o.retention_ms = v.value();
   }
-  if (Status p = CheckPortFlag(FLAGS_metrics_port, "--metrics_port"); !p.ok()) return Fail(cmd, p);
   o.metrics_port = FLAGS_metrics_port;
   o.stop = InstallStopSignals();
   Status s = capture::RunCapture(o);

@@ -1,5 +1,8 @@
 #include "cli/command.h"
 
+#include "cli/flag_ranges.h"
+#include "mongo/mongo_util.h"
+
 #include <gflags/gflags.h>
 
 #include <algorithm>
@@ -30,18 +33,13 @@ std::vector<std::string> SplitList(const std::string& s) {
   return out;
 }
 
-Status CheckPortFlag(int32_t value, const std::string& flag) {
-  if (value >= 0 && value <= 65535) return Status::OK();
-  return Status::InvalidArgument(flag + " " + std::to_string(value) +
-                                 " is not a TCP port: use 1..65535, or 0 for none");
-}
-
 int ExitCodeFor(const Status& s) {
   switch (s.code()) {
     case Status::Code::kOk: return kExitOk;
     case Status::Code::kInvalidArgument:
     case Status::Code::kNotFound: return kExitUsage;
     case Status::Code::kCorruption: return kExitCorruption;
+    case Status::Code::kNotSupported: return kExitNotSupported;
     default: return kExitError;
   }
 }
@@ -63,7 +61,7 @@ StatusOr<std::string> ResolveUriFlag(const std::string& value, const std::string
 }
 
 int Fail(const std::string& cmd, const Status& s) {
-  std::cerr << "docshift " << cmd << ": " << s.ToString() << std::endl;
+  std::cerr << "docshift " << cmd << ": " << mongo::ScrubCredentials(s.ToString()) << std::endl;
   return ExitCodeFor(s);
 }
 
@@ -121,6 +119,9 @@ Status ParseCommandFlags(const Command& cmd, int argc, char** argv,
         return Status::InvalidArgument("flag --" + name + " needs a value (" + info.type + ")");
       }
     }
+    if (const FlagRange* range = FindFlagRange(cmd.name, name)) {
+      RETURN_IF_ERROR(CheckFlagValue(*range, value));
+    }
     if (gflags::SetCommandLineOption(name.c_str(), value.c_str()).empty()) {
       return Status::InvalidArgument("invalid value '" + value + "' for --" + name +
                                      " (expected " + info.type + ")");
@@ -137,10 +138,14 @@ void PrintCommandHelp(const Command& cmd, std::ostream& out) {
     out << "  --" << name << " (" << info.type << ")";
     if (!info.default_value.empty()) out << "  default: " << info.default_value;
     out << "\n      " << info.description << "\n";
+    if (const FlagRange* range = FindFlagRange(cmd.name, name)) {
+      out << "      range: " << DescribeRange(*range) << "\n";
+    }
   }
   out << "\nLogging: --v=N, --log_dir=DIR (default: log to stderr), --minloglevel=N\n"
       << "Exit codes: 0 ok, 1 ran fine but found a problem, 2 bad usage or input,\n"
-      << "            3 runtime error, 4 corruption on disk (file and offset named).\n";
+      << "            3 runtime error, 4 corruption on disk (file and offset named),\n"
+      << "            5 spool written by a newer docshift (upgrade docshift).\n";
 }
 
 void PrintTopHelp(std::ostream& out) {
@@ -153,7 +158,8 @@ void PrintTopHelp(std::ostream& out) {
     out << "  " << name << c.summary << "\n";
   }
   out << "\nExit codes: 0 ok, 1 ran fine but found a problem, 2 bad usage or input,\n"
-      << "            3 runtime error, 4 corruption on disk.\n";
+      << "            3 runtime error, 4 corruption on disk, 5 spool written by a newer\n"
+      << "            docshift.\n";
 }
 
 }  // namespace docshift::cli

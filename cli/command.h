@@ -20,6 +20,7 @@ enum ExitCode : int {
   kExitUsage = 2,         // bad flags or input: the message names it and the fix
   kExitError = 3,         // runtime failure: IO, server unreachable, lock held, ...
   kExitCorruption = 4,    // bad bytes on disk: the message names file and offset
+  kExitNotSupported = 5,  // written by a newer docshift (format version): upgrade docshift
 };
 int ExitCodeFor(const Status& s);
 
@@ -49,13 +50,11 @@ void PrintTopHelp(std::ostream& out);
 // (so credentials stay out of `ps`). InvalidArgument naming the flag if empty or unset.
 StatusOr<std::string> ResolveUriFlag(const std::string& value, const std::string& flag);
 
-// A TCP port flag: 0 (off) or 1..65535; InvalidArgument naming the flag otherwise.
-Status CheckPortFlag(int32_t value, const std::string& flag);
-
 // "a,b,,c" → {"a", "b", "c"}: comma-separated flag values.
 std::vector<std::string> SplitList(const std::string& s);
 
-// Prints "docshift CMD: message" to stderr and returns the exit code for s.
+// Prints "docshift CMD: message" to stderr, credentials scrubbed (mongo::ScrubCredentials),
+// and returns the exit code for s.
 int Fail(const std::string& cmd, const Status& s);
 
 }  // namespace docshift::cli

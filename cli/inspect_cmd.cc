@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/flag_ranges.h"
 #include "spool/inspect.h"
 
 DECLARE_string(spool);
@@ -42,6 +43,13 @@ int RunInspect(const std::vector<std::string>& args) {
                                                "' in --op; see `docshift inspect --help`"));
     }
   }
+  if (FLAGS_until_seq != 0) {
+    Status order = CheckFlagOrder("--from_seq", std::to_string(FLAGS_from_seq),
+                                  static_cast<int64_t>(FLAGS_from_seq), "--until_seq",
+                                  std::to_string(FLAGS_until_seq),
+                                  static_cast<int64_t>(FLAGS_until_seq));
+    if (!order.ok()) return Fail(cmd, order);
+  }
   o.from_seq = FLAGS_from_seq;
   if (FLAGS_until_seq != 0) o.until_seq = FLAGS_until_seq;
   if (FLAGS_limit != 0) o.limit = FLAGS_limit;
@@ -54,6 +62,11 @@ int RunInspect(const std::vector<std::string>& args) {
     auto t = spool::ParseTimeMs(FLAGS_until_time);
     if (!t.ok()) return Fail(cmd, t.status().WithContext("--until_time"));
     o.until_time_ms = t.value() + 999;  // inclusive of the whole second
+    if (!FLAGS_from_time.empty()) {
+      Status order = CheckFlagOrder("--from_time", FLAGS_from_time, o.from_time_ms,
+                                    "--until_time", FLAGS_until_time, t.value());
+      if (!order.ok()) return Fail(cmd, order);
+    }
   }
   Env* env = Env::Default();
   const std::string& action = args[0];

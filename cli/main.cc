@@ -53,7 +53,9 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     if (!FLAGS_log_dir.empty()) FLAGS_logtostderr = false;
-    ScrubPasswordsFromArgv(argc, argv);
+    // Once gflags holds the values: every credential in a URI argument (--source URI,
+    // --target=URI, ...) is overwritten, so `ps` and /proc/PID/cmdline stop showing it.
+    for (int i = 2; i < argc; ++i) docshift::mongo::ScrubCredentialsInPlace(argv[i]);
     return cmd.run(positional);
   }
   std::cerr << "docshift: unknown command '" << argv[1] << "'; see `docshift --help`\n";

@@ -27,19 +27,4 @@ const std::atomic<bool>* InstallStopSignals() {
   return &g_stop;
 }
 
-void ScrubPasswordsFromArgv(int argc, char** argv) {
-  for (int i = 0; i < argc; ++i) {
-    char* s = argv[i];
-    char* scheme = std::strstr(s, "://");
-    if (scheme == nullptr) continue;
-    char* userinfo = scheme + 3;
-    char* at = std::strchr(userinfo, '@');
-    char* slash = std::strchr(userinfo, '/');
-    if (at == nullptr || (slash != nullptr && slash < at)) continue;
-    char* colon = std::strchr(userinfo, ':');
-    if (colon == nullptr || colon > at) continue;
-    for (char* p = colon + 1; p < at; ++p) *p = 'x';
-  }
-}
-
 }  // namespace docshift::cli

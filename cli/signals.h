@@ -9,8 +9,4 @@ namespace docshift::cli {
 
 const std::atomic<bool>* InstallStopSignals();
 
-// Overwrites the password in any mongodb:// URI in argv with 'x', so `ps` and
-// /proc/PID/cmdline stop showing it once flags are parsed.
-void ScrubPasswordsFromArgv(int argc, char** argv);
-
 }  // namespace docshift::cli

@@ -34,7 +34,6 @@ int RunStatusCmd(const std::vector<std::string>& args) {
   if (!FLAGS_watch.empty()) {
     auto w = ParseDurationMs(FLAGS_watch);
     if (!w.ok()) return Fail(cmd, w.status().WithContext("--watch"));
-    if (w.value() < 100) return Fail(cmd, Status::InvalidArgument("--watch=" + FLAGS_watch + " is under 100ms"));
     watch_ms = w.value();
   }
   const std::atomic<bool>* stop = watch_ms > 0 ? InstallStopSignals() : nullptr;

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <thread>
 
+#include "spool/checkpoint.h"
 #include "status/status.h"
 #include "util/duration.h"
 #include "util/env.h"
@@ -84,6 +85,7 @@ class Cutover {
 StatusOr<CutoverResult> Cutover::Run() {
   const int64_t t0 = NowMs();
   if (o_.spool_dir.empty()) return Status::InvalidArgument("--spool is required");
+  RETURN_IF_ERROR(spool::CheckApplyName(o_.apply_name));
   if (o_.verify_mode != "full" && o_.verify_mode != "counts" && o_.verify_mode != "none") {
     return Status::InvalidArgument("--final_verify '" + o_.verify_mode + "' is not one of full, counts, none");
   }

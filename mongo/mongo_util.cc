@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -14,7 +15,8 @@ namespace {
 
 // libmongoc's own log lines go through glog: warnings and errors as warnings (VLOG(1) for
 // the noisy ones), debug and trace only with --v=2.
-void LogHandler(mongoc_log_level_t level, const char* domain, const char* message, void*) {
+void LogHandler(mongoc_log_level_t level, const char* domain, const char* raw, void*) {
+  const std::string message = ScrubCredentials(raw);
   switch (level) {
     case MONGOC_LOG_LEVEL_ERROR:
     case MONGOC_LOG_LEVEL_CRITICAL:
@@ -35,7 +37,7 @@ void EarlyLogHandler(mongoc_log_level_t level, const char* domain, const char* m
                      void* user_data) {
   // The shared-memory counters are only for mongoc-stat; malloc'ed counters are fine.
   if (level == MONGOC_LOG_LEVEL_WARNING && std::strstr(message, "for counters") != nullptr) return;
-  mongoc_log_default_handler(level, domain, message, user_data);
+  mongoc_log_default_handler(level, domain, ScrubCredentials(message).c_str(), user_data);
 }
 
 void InitOnce() {
@@ -68,16 +70,93 @@ int UpdateStatementCap(mongoc_client_t* client, int connections) {
   return IsFerretDB(client) ? std::max(1, 32 / std::max(1, connections)) : 0;
 }
 
-std::string RedactUri(const std::string& uri) {
-  // mongodb://user:pass@host → mongodb://user:***@host (also mongodb+srv://).
-  auto scheme = uri.find("://");
-  if (scheme == std::string::npos) return uri;
-  auto at = uri.find('@', scheme + 3);
-  auto slash = uri.find('/', scheme + 3);
-  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return uri;
-  auto colon = uri.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return uri;
-  return uri.substr(0, colon + 1) + "***" + uri.substr(at);
+const char* const kCredentialOptions[] = {
+    "tlsCertificateKeyFilePassword", "sslClientCertificateKeyPassword",
+    "sslCertificateKeyFilePassword", "tlsCertificateKeyPassword", "authMechanismProperties",
+    nullptr};
+
+namespace {
+
+bool EndsToken(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) || c == '"' || c == '\'' || c == '`' ||
+         c == '<' || c == '>';
+}
+
+char Lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+// Case-insensitive find of `needle` in `text` from `from`.
+size_t FindNoCase(std::string_view text, std::string_view needle, size_t from) {
+  for (size_t i = from; i + needle.size() <= text.size(); ++i) {
+    size_t k = 0;
+    while (k < needle.size() && Lower(text[i + k]) == Lower(needle[k])) ++k;
+    if (k == needle.size()) return i;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+std::vector<std::pair<size_t, size_t>> CredentialSpans(std::string_view text) {
+  std::vector<std::pair<size_t, size_t>> spans;
+  // userinfo passwords: scheme://user:PASSWORD@hosts/...; the userinfo ends at the last
+  // '@' before the options ('?'), so an '@' inside the password is covered too.
+  for (size_t p = text.find("://"); p != std::string_view::npos; p = text.find("://", p + 3)) {
+    const size_t start = p + 3;
+    size_t end = start;
+    while (end < text.size() && !EndsToken(text[end])) ++end;
+    const std::string_view token = text.substr(start, end - start);
+    const size_t q = std::min(token.find('?'), token.size());
+    const size_t at = token.rfind('@', q == 0 ? 0 : q - 1);
+    if (at == std::string_view::npos || q == 0) continue;
+    const size_t colon = token.find(':');
+    if (colon == std::string_view::npos || colon > at || colon + 1 == at) continue;
+    spans.emplace_back(start + colon + 1, start + at);
+  }
+  // Credential options: NAME=VALUE in a URI, or NAME": "VALUE / NAME: VALUE in a message.
+  for (const char* const* opt = kCredentialOptions; *opt != nullptr; ++opt) {
+    const std::string_view name(*opt);
+    for (size_t i = FindNoCase(text, name, 0); i != std::string_view::npos;
+         i = FindNoCase(text, name, i + name.size())) {
+      if (i > 0 && std::isalnum(static_cast<unsigned char>(text[i - 1]))) continue;
+      size_t v = i + name.size();
+      while (v < text.size() && (text[v] == '"' || text[v] == '\'')) ++v;
+      if (v >= text.size() || (text[v] != '=' && text[v] != ':')) continue;
+      ++v;
+      while (v < text.size() && (text[v] == ' ' || text[v] == '"' || text[v] == '\'')) ++v;
+      size_t e = v;
+      while (e < text.size() && text[e] != '&' && !EndsToken(text[e])) ++e;
+      if (e > v) spans.emplace_back(v, e);
+    }
+  }
+  std::sort(spans.begin(), spans.end());
+  std::vector<std::pair<size_t, size_t>> merged;
+  for (const auto& s : spans) {
+    if (!merged.empty() && s.first <= merged.back().second) {
+      merged.back().second = std::max(merged.back().second, s.second);
+    } else {
+      merged.push_back(s);
+    }
+  }
+  return merged;
+}
+
+std::string ScrubCredentials(std::string_view text) {
+  std::string out;
+  size_t pos = 0;
+  for (const auto& [b, e] : CredentialSpans(text)) {
+    out.append(text.substr(pos, b - pos));
+    out += "***";
+    pos = e;
+  }
+  out.append(text.substr(pos));
+  return out;
+}
+
+std::string RedactUri(const std::string& uri) { return ScrubCredentials(uri); }
+
+void ScrubCredentialsInPlace(char* s) {
+  const std::string_view text(s);
+  for (const auto& [b, e] : CredentialSpans(text)) std::memset(s + b, 'x', e - b);
 }
 
 int32_t ApplyStallTimeout(mongoc_uri_t* uri, int32_t default_ms) {
@@ -126,15 +205,15 @@ StatusOr<UriPtr> ParseUri(const std::string& uri, std::string_view what) {
   bson_error_t err;
   mongoc_uri_t* u = mongoc_uri_new_with_error(uri.c_str(), &err);
   if (u == nullptr) {
+    // libmongoc may quote the input or an option; never echo a credential.
     std::string msg = err.message;
-    // libmongoc may quote the input; never echo a password.
     const std::string redacted = RedactUri(uri);
     if (redacted != uri) {
       for (size_t p; (p = msg.find(uri)) != std::string::npos;) msg.replace(p, uri.size(), redacted);
     }
-    return Status::InvalidArgument(std::string(what) + ": '" + RedactUri(uri) +
-                                   "' is not a valid MongoDB connection string (" + msg +
-                                   "); expected e.g. mongodb://host:27017/");
+    return Status::InvalidArgument(std::string(what) + ": '" + redacted +
+                                   "' is not a valid MongoDB connection string (" +
+                                   ScrubCredentials(msg) + "); expected e.g. mongodb://host:27017/");
   }
   return UriPtr(u);
 }
@@ -180,7 +259,7 @@ Status Ping(mongoc_client_t* client, std::string_view what) {
 Status FromBsonError(const bson_error_t& err, std::string_view context) {
   std::string m(context);
   m += ": ";
-  m += err.message;
+  m += ScrubCredentials(err.message);
   if (err.code != 0 && err.domain == MONGOC_ERROR_SERVER) m += " (code " + std::to_string(err.code) + ")";
   if (IsTransient(err)) return Status::Unavailable(m);
   return Status::Internal(m);

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "mongo/errors.h"
 #include "util/status.h"
@@ -68,11 +70,26 @@ int UpdateStatementCap(mongoc_client_t* client, int connections);
 // Calls mongoc_init once per process (and registers cleanup at exit).
 void InitOnce();
 
-// Parses a connection string. InvalidArgument (with the password redacted) if malformed.
+// Parses a connection string. InvalidArgument (credentials redacted) if malformed.
 // `what` names the input for the message, e.g. "--source".
 StatusOr<UriPtr> ParseUri(const std::string& uri, std::string_view what);
-// The URI with any password replaced by "***", for logs and status.
+
+// Credentials in connection strings: the userinfo password (mongodb://user:PASSWORD@host)
+// and the value of every credential-bearing URI option, matched case-insensitively
+// (kCredentialOptions: tlsCertificateKeyFilePassword, sslClientCertificateKeyPassword,
+// authMechanismProperties, which carries AWS_SESSION_TOKEN, ...).
+extern const char* const kCredentialOptions[];
+// [begin, end) byte ranges of every credential in `text`: in each "scheme://" URI in it
+// (up to whitespace or a quote), and after each credential option name followed by '='
+// or ':' (libmongoc's messages quote options that way), up to '&', whitespace or a quote.
+std::vector<std::pair<size_t, size_t>> CredentialSpans(std::string_view text);
+// The URI with every credential replaced by "***", for logs, errors and status.
 std::string RedactUri(const std::string& uri);
+// The same for any text that may echo a URI or an option (error and log messages).
+std::string ScrubCredentials(std::string_view text);
+// Overwrites every credential in the NUL-terminated string with 'x', keeping its length
+// (argv, so `ps` and /proc/PID/cmdline stop showing them).
+void ScrubCredentialsInPlace(char* s);
 
 // How long capture and apply let a read or write go unanswered before they treat the
 // connection as stalled (a black-holed network path, a hung server): the connection is

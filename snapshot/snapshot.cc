@@ -60,7 +60,8 @@ bool CaptureRunning(Env* env, const std::string& spool_dir, int* pid) {
   if (!env->ReadFileToString(JoinPath(spool_dir, spool::kLockFile), &content, 64).ok()) {
     return false;
   }
-  *pid = std::atoi(content.c_str());
+  auto pid_or = ParseInt64(content.substr(0, content.find_first_not_of("0123456789")));
+  *pid = pid_or.ok() && pid_or.value() <= INT32_MAX ? static_cast<int>(pid_or.value()) : 0;
   return *pid > 0 && kill(*pid, 0) == 0;
 }
 

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "spool/format.h"
+#include "util/duration.h"
 
 namespace docshift::spool {
 namespace {
@@ -21,10 +22,8 @@ uint64_t RecordedStart(const std::string& contents) {
   const size_t at = contents.find("\nstart ");
   if (at == std::string::npos) return 0;
   const std::string digits = contents.substr(at + 7, contents.find('\n', at + 7) - (at + 7));
-  if (digits.empty() || digits.size() > 19 || digits.find_first_not_of("0123456789") != std::string::npos) {
-    return 0;
-  }
-  return std::stoull(digits);
+  auto seq = ParseUint64(digits);
+  return seq.ok() ? seq.value() : 0;
 }
 
 }  // namespace

@@ -5,6 +5,19 @@
 
 namespace docshift::spool {
 
+Status CheckApplyName(const std::string& name, std::string_view flag) {
+  auto alnum = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  };
+  bool ok = !name.empty() && name.size() <= 64 && alnum(name[0]);
+  for (char c : name) ok = ok && (alnum(c) || c == '.' || c == '_' || c == '-');
+  if (ok) return Status::OK();
+  std::string shown = name.substr(0, 80);
+  for (char& c : shown) c = static_cast<unsigned char>(c) < 0x20 ? '?' : c;  // one line
+  return Status::InvalidArgument(std::string(flag) + " '" + shown +
+                                 "' is not an apply name: use " + std::string(kApplyNameRule));
+}
+
 std::string CheckpointPath(const std::string& spool_dir, const std::string& name) {
   return JoinPath(JoinPath(spool_dir, kCheckpointsDir), name + std::string(kCheckpointSuffix));
 }
@@ -43,6 +56,7 @@ Status ReadStateFile(Env* env, const std::string& path, std::string_view magic,
 
 Status WriteCheckpoint(Env* env, const std::string& spool_dir, const std::string& name,
                        const pb::ApplyCheckpoint& ckpt) {
+  RETURN_IF_ERROR(CheckApplyName(name, "apply name"));
   RETURN_IF_ERROR(env->CreateDirIfMissing(JoinPath(spool_dir, kCheckpointsDir)));
   return WriteStateFile(env, CheckpointPath(spool_dir, name), kCheckpointMagic,
                         kRecordCheckpoint, ckpt);

@@ -27,6 +27,15 @@ Status WriteStateFile(Env* env, const std::string& path, std::string_view magic,
 Status ReadStateFile(Env* env, const std::string& path, std::string_view magic,
                      RecordType type, google::protobuf::MessageLite* msg);
 
+// An apply name becomes part of file names in the spool (checkpoints/NAME.ckpt,
+// deadletter/NAME.dlq, status/apply-NAME.status), so it is one path component from a
+// documented set: [A-Za-z0-9][A-Za-z0-9._-]{0,63}. InvalidArgument naming `flag` (e.g.
+// "--name") and the set otherwise: "", "../x", "a/b", ".hidden" are refused.
+Status CheckApplyName(const std::string& name, std::string_view flag = "--name");
+inline constexpr std::string_view kApplyNameRule =
+    "[A-Za-z0-9][A-Za-z0-9._-]{0,63} (1 to 64 letters, digits, '.', '_' or '-', starting with "
+    "a letter or digit; e.g. apply, eu-west.2)";
+
 std::string CheckpointPath(const std::string& spool_dir, const std::string& name);
 // Writes durably; returns only after the new checkpoint is on disk.
 Status WriteCheckpoint(Env* env, const std::string& spool_dir, const std::string& name,

@@ -122,7 +122,7 @@ const std::vector<Case>& Cases() {
       {"empty file", [](std::string* f) { f->clear(); }, 0},
       {"shorter than preamble", [](std::string* f) { f->resize(5); }, 0},
       {"wrong magic", [](std::string* f) { f->replace(0, 8, kManifestMagic); }, 0},
-      {"unsupported version", [](std::string* f) { (*f)[8] = 3; }, 8},
+      {"format version 0", [](std::string* f) { (*f)[8] = 0; }, 8},
       {"preamble only", [](std::string* f) { f->resize(kPreambleSize); }, kPreambleSize},
       {"truncated header", [](std::string* f) { f->resize(kPreambleSize + 5); }, kPreambleSize},
       {"truncated payload", [](std::string* f) { f->pop_back(); }, kPreambleSize},
@@ -174,6 +174,43 @@ TEST(CheckpointTest, ReaderCorruptionTable) {
   WriteBytes(path, base);
   pb::ApplyCheckpoint got;
   EXPECT_TRUE(ReadCheckpoint(Env::Default(), path, &got).ok());
+}
+
+// Apply names reach file names: one path component from [A-Za-z0-9][A-Za-z0-9._-]{0,63}.
+TEST(CheckpointTest, ApplyNames) {
+  for (const char* good : {"apply", "snapshot", "a", "0", "eu-west.2", "A_b-c.d",
+                           "x234567890123456789012345678901234567890123456789012345678901234"}) {
+    EXPECT_TRUE(CheckApplyName(good).ok()) << good;
+  }
+  for (const char* bad : {"", "../../x", "..", ".", ".hidden", "-x", "_x", "a/b", "/abs", "a b",
+                          "a\nb", "x2345678901234567890123456789012345678901234567890123456789012345",
+                          "caf\xc3\xa9", "a:b", "a*"}) {
+    Status s = CheckApplyName(bad, "--name");
+    EXPECT_TRUE(s.IsInvalidArgument()) << bad;
+    EXPECT_EQ(s.message().rfind("--name '", 0), 0u) << s.ToString();
+    EXPECT_NE(s.message().find("[A-Za-z0-9]"), std::string::npos) << s.ToString();
+    EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.ToString();
+  }
+  // The writer refuses too: nothing lands outside checkpoints/.
+  TempDir dir;
+  EXPECT_TRUE(WriteCheckpoint(Env::Default(), dir.path(), "../../x", Ckpt(1)).IsInvalidArgument());
+  EXPECT_FALSE(Env::Default()->FileExists(JoinPath(dir.path(), "../x.ckpt")));
+}
+
+// A checkpoint (or any state file) from a newer format version is NotSupported, not
+// corruption: the fix is a newer docshift, not a repair.
+TEST(CheckpointTest, NewerFormatVersionIsNotSupported) {
+  TempDir dir;
+  ASSERT_TRUE(WriteCheckpoint(Env::Default(), dir.path(), "main", Ckpt(10)).ok());
+  const std::string path = CheckpointPath(dir.path(), "main");
+  std::string f = ReadBytes(path);
+  f[8] = 2;
+  WriteBytes(path, f);
+  pb::ApplyCheckpoint got;
+  test_util::ExpectNewerFormat(ReadCheckpoint(Env::Default(), path, &got), path, 2);
+  auto all = ListCheckpoints(Env::Default(), dir.path());
+  ASSERT_FALSE(all.ok());
+  test_util::ExpectNewerFormat(all.status(), path, 2);
 }
 
 }  // namespace

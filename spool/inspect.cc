@@ -14,6 +14,7 @@
 #include "spool/checkpoint.h"
 #include "spool/dead_letter.h"
 #include "spool/spool.h"
+#include "util/duration.h"
 
 namespace docshift::spool {
 namespace {
@@ -192,8 +193,9 @@ const char* OpName(int op) { return op >= 0 && op < kOpCount ? kOpNames[op] : "u
 
 StatusOr<int64_t> ParseTimeMs(const std::string& text) {
   if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
-    if (text.size() > 12) return Status::InvalidArgument("time '" + text + "' is out of range; give seconds since the epoch or RFC 3339 like 2026-11-22T01:00:00Z");
-    return static_cast<int64_t>(std::stoll(text)) * 1000;
+    auto secs = ParseInt64(text);
+    if (text.size() > 12 || !secs.ok()) return Status::InvalidArgument("time '" + text + "' is out of range; give seconds since the epoch or RFC 3339 like 2026-11-22T01:00:00Z");
+    return secs.value() * 1000;
   }
   struct tm tm = {};
   const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -434,16 +436,22 @@ StatusOr<uint64_t> InspectDeadLetters(Env* env, const InspectOptions& opts, std:
 
 StatusOr<int> InspectVerify(Env* env, const InspectOptions& opts, std::ostream& out) {
   int problems = 0;
+  Status newer;  // the first file from a newer format version: the verdict is "upgrade"
   auto problem = [&](const std::string& what) {
     ++problems;
     out << "PROBLEM: " << what << "\n";
+  };
+  auto failed = [&](const Status& st) {
+    if (st.IsNotSupported() && newer.ok()) newer = st;
+    problem(st.ToString());
   };
   SpoolView view;
   Status s = OpenSpoolView(env, opts.dir, &view);
   if (s.IsNotFound()) return s;
   if (!s.ok()) {
-    problem(s.ToString());
+    failed(s);
     out << "cannot check segments without a readable manifest\n";
+    if (!newer.ok()) return newer;
     return problems;
   }
   if (view.manifest.torn_tail) {
@@ -456,7 +464,7 @@ StatusOr<int> InspectVerify(Env* env, const InspectOptions& opts, std::ostream& 
   for (const auto& seg : view.segments) {
     auto r = SegmentReader::Open(env, seg.path, /*compute_file_crc=*/true);
     if (!r.ok()) {
-      problem(r.status().ToString());
+      failed(r.status());
       continue;
     }
     auto& reader = *r.value();
@@ -526,7 +534,7 @@ StatusOr<int> InspectVerify(Env* env, const InspectOptions& opts, std::ostream& 
     problem("segments/" + f + " is neither listed in the manifest nor the open segment");
   auto ckpts = ListCheckpoints(env, opts.dir);
   if (!ckpts.ok()) {
-    problem(ckpts.status().ToString());
+    failed(ckpts.status());
   } else {
     for (const auto& c : ckpts.value()) {
       if (c.ckpt.applied_seq() >= expect_seq && expect_seq != 0) {
@@ -538,6 +546,7 @@ StatusOr<int> InspectVerify(Env* env, const InspectOptions& opts, std::ostream& 
   out << "checked " << view.segments.size() << " segments (" << segments_ok
       << " sealed ok), " << events << " events: "
       << (problems == 0 ? "no problems" : std::to_string(problems) + " problem(s)") << "\n";
+  if (!newer.ok()) return newer;
   return problems;
 }
 

@@ -40,7 +40,8 @@ Status InspectStats(Env* env, const InspectOptions& opts, std::ostream& out);
 // error, and the event as relaxed Extended JSON. Returns how many were printed.
 StatusOr<uint64_t> InspectDeadLetters(Env* env, const InspectOptions& opts, std::ostream& out);
 // Checks every checksum, framing rule and cross-reference; prints each problem with file
-// and offset. Returns the number of problems (0 = spool intact).
+// and offset. Returns the number of problems (0 = spool intact), or NotSupported (after
+// printing every problem) when a file is from a newer format version.
 StatusOr<int> InspectVerify(Env* env, const InspectOptions& opts, std::ostream& out);
 
 // Parses "insert|update|..." to the OpType number; -1 if unknown.

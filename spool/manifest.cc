@@ -33,6 +33,9 @@ Status ReadManifest(Env* env, const std::string& path, ManifestState* state,
       if (!r.has_created()) {
         return CorruptionAt(path, rec.offset, "first manifest record is not SpoolCreated");
       }
+      if (r.created().format_version() > kFormatVersion) {
+        return NewerFormat(path, r.created().format_version());
+      }
       state->created = r.created();
       first = false;
     } else if (r.has_created()) {

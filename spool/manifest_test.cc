@@ -271,7 +271,7 @@ const std::vector<Case>& Cases() {
       {"shorter than preamble", [] { return Base().substr(0, 6); }, Outcome::kCorrupt, 0, 0},
       {"wrong magic", [] { return std::string(kSegmentMagic) + Base().substr(8); },
        Outcome::kCorrupt, 0, 0},
-      {"unsupported version", [] { return Flipped(Base(), 9); }, Outcome::kCorrupt, 8, 0},
+      {"format version 0", [] { return Flipped(Base(), 8); }, Outcome::kCorrupt, 8, 0},
       {"preamble only", [] { return EncodePreamble(kManifestMagic); }, Outcome::kCorrupt,
        kPreambleSize, 0},
       {"SpoolCreated torn", [] { return Base().substr(0, OffS1() - 2); }, Outcome::kCorrupt,
@@ -361,6 +361,24 @@ TEST(ManifestTest, ReaderCorruptionTable) {
         break;
     }
   }
+}
+
+// A manifest from a newer format version, in its preamble or its SpoolCreated record, is
+// NotSupported (exit 5: upgrade docshift), not corruption.
+TEST(ManifestTest, NewerFormatVersionIsNotSupported) {
+  TempDir dir;
+  const std::string path = JoinPath(dir.path(), "MANIFEST");
+  std::string f = Base();
+  f[8] = 7;
+  WriteBytes(path, f);
+  ManifestState st;
+  test_util::ExpectNewerFormat(ReadManifest(Env::Default(), path, &st), path, 7);
+
+  pb::ManifestRecord r;
+  *r.mutable_created() = Created();
+  r.mutable_created()->set_format_version(2);
+  WriteBytes(path, EncodePreamble(kManifestMagic) + MRec(r) + MRec(Sealed(1, 10)));
+  test_util::ExpectNewerFormat(ReadManifest(Env::Default(), path, &st), path, 2);
 }
 
 }  // namespace

@@ -47,6 +47,13 @@ Status CorruptionAt(const std::string& path, uint64_t offset, std::string_view w
   return Status::Corruption(m);
 }
 
+Status NewerFormat(const std::string& path, uint64_t version) {
+  return Status::NotSupported(BaseName(path) + ": written by a newer docshift (format version " +
+                              std::to_string(version) + ", this build reads up to " +
+                              std::to_string(kFormatVersion) + "); upgrade docshift (file " +
+                              path + ")");
+}
+
 RecordScanner::RecordScanner(const RandomAccessFile* file, uint64_t file_size)
     : file_(file), size_(file_size) {}
 
@@ -66,6 +73,7 @@ Status RecordScanner::ReadPreamble(std::string_view magic) {
                         "wrong magic (expected " + std::string(magic) + ")");
   }
   uint32_t version = DecodeFixed32(buf_.data() + 8);
+  if (version > kFormatVersion) return NewerFormat(file_->path(), version);
   if (version != kFormatVersion) {
     return CorruptionAt(file_->path(), 8,
                         "unsupported format version " + std::to_string(version) +

@@ -38,7 +38,8 @@ class RecordScanner {
   // REQUIRES: file outlives the scanner.
   RecordScanner(const RandomAccessFile* file, uint64_t file_size);
 
-  // Checks the preamble. Corruption names file and offset 0. An empty file or one
+  // Checks the preamble. Corruption names file and offset 0; a version above
+  // kFormatVersion is NotSupported (NewerFormat). An empty file or one
   // shorter than the preamble is reported as a torn tail at offset 0 (Stop::kTornTail).
   Status ReadPreamble(std::string_view magic);
 
@@ -80,5 +81,9 @@ class RecordScanner {
 
 // "file: what at offset N" for Corruption messages.
 Status CorruptionAt(const std::string& path, uint64_t offset, std::string_view what);
+// NotSupported: "file: written by a newer docshift (format version N, this build reads up
+// to M); upgrade docshift". For a preamble or a header field carrying a version above
+// kFormatVersion: the file is intact, this build is too old to read it.
+Status NewerFormat(const std::string& path, uint64_t version);
 
 }  // namespace docshift::spool

@@ -158,7 +158,7 @@ const std::vector<Case>& Cases() {
       {"wrong magic", [](std::string* f) { (*f)[0] = 'X'; }, Outcome::kPreambleCorrupt, 0, 0},
       {"magic of another file type",
        [](std::string* f) { f->replace(0, 8, kSegmentMagic); }, Outcome::kPreambleCorrupt, 0, 0},
-      {"unsupported version", [](std::string* f) { (*f)[8] = 2; }, Outcome::kPreambleCorrupt, 8,
+      {"format version 0", [](std::string* f) { (*f)[8] = 0; }, Outcome::kPreambleCorrupt, 8,
        0},
       {"preamble only", [](std::string* f) { f->resize(kPreambleSize); }, Outcome::kClean,
        kPreambleSize, 0},
@@ -264,6 +264,19 @@ TEST(RecordTest, CorruptionTable) {
     for (size_t i = 0; i < r.records.size(); ++i) {
       EXPECT_EQ(r.records[i].offset, (std::vector<uint64_t>{kA, kB, kC})[i]);
     }
+  }
+}
+
+// A preamble with a format version above this build's: intact, just newer.
+TEST(RecordTest, NewerFormatVersionIsNotSupported) {
+  TempDir dir;
+  const std::string path = JoinPath(dir.path(), "newer");
+  for (uint32_t version : {2u, 9u, 0xffffffffu}) {
+    std::string f = BaseFile();
+    EncodeFixed32(f.data() + 8, version);
+    WriteBytes(path, f);
+    ScanResult r = Scan(path, kManifestMagic);
+    test_util::ExpectNewerFormat(r.preamble, path, version);
   }
 }
 

@@ -287,6 +287,9 @@ StatusOr<std::unique_ptr<SegmentReader>> SegmentReader::Open(Env* env, const std
   if (!r->header_.ParseFromString(r->rec_.payload)) {
     return CorruptionAt(path, r->rec_.offset, "segment header does not parse");
   }
+  if (r->header_.format_version() > kFormatVersion) {
+    return NewerFormat(path, r->header_.format_version());
+  }
   uint64_t named_seq = 0;
   if (ParseSegmentFileName(BaseName(path), &named_seq) && named_seq != r->header_.first_seq()) {
     return CorruptionAt(path, r->rec_.offset,

@@ -386,7 +386,7 @@ const std::vector<Case>& Cases() {
        Outcome::kNoHeader, At0, 0},
       {"wrong magic", [](std::string* f, const Layout&) { f->replace(0, 8, kManifestMagic); },
        Outcome::kOpenCorrupt, At0, 0},
-      {"unsupported version", [](std::string* f, const Layout&) { (*f)[8] = 9; },
+      {"format version 0", [](std::string* f, const Layout&) { (*f)[8] = 0; },
        Outcome::kOpenCorrupt, [](const Layout&) -> uint64_t { return 8; }, 0},
       {"header crc mismatch, valid records after",
        [](std::string* f, const Layout& l) { Flip(f, l.header + kRecordHeaderSize + 1); },
@@ -596,6 +596,29 @@ TEST(SegmentTest, ReaderCorruptionTable) {
         break;
     }
   }
+}
+
+// A segment from a newer format version, in its preamble or its header record, is
+// NotSupported (exit 5: upgrade docshift), not corruption.
+TEST(SegmentTest, NewerFormatVersionIsNotSupported) {
+  TempDir dir;
+  const std::string path = JoinPath(dir.path(), SegmentFileName(1));
+  std::string preamble = EncodePreamble(kSegmentMagic);
+  std::string f = preamble + Rec(kRecordSegmentHeader, MakeHeader(1).SerializeAsString()) +
+                  BatchRec(MakeBatch(1, 3, "t"));
+  f[8] = 9;
+  WriteBytes(path, f);
+  auto r = SegmentReader::Open(Env::Default(), path, false);
+  ASSERT_FALSE(r.ok());
+  test_util::ExpectNewerFormat(r.status(), path, 9);
+
+  pb::SegmentHeader h = MakeHeader(1);
+  h.set_format_version(2);
+  WriteBytes(path, preamble + Rec(kRecordSegmentHeader, h.SerializeAsString()) +
+                       BatchRec(MakeBatch(1, 3, "t")));
+  r = SegmentReader::Open(Env::Default(), path, false);
+  ASSERT_FALSE(r.ok());
+  test_util::ExpectNewerFormat(r.status(), path, 2);
 }
 
 }  // namespace

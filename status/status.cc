@@ -313,6 +313,7 @@ void DecideState(MigrationStatus* s) {
 
 StatusOr<MigrationStatus> CollectStatus(Env* env, const std::string& spool_dir, int64_t now_ms,
                                         const std::string& apply_name) {
+  RETURN_IF_ERROR(spool::CheckApplyName(apply_name));
   if (!env->FileExists(spool_dir)) {
     return Status::NotFound("no spool at " + spool_dir + ": the directory does not exist; check --spool");
   }

@@ -24,6 +24,7 @@ const char* Status::CodeName(Code c) {
     case Code::kInternal: return "Internal";
     case Code::kEndOfFile: return "EndOfFile";
     case Code::kAborted: return "Aborted";
+    case Code::kNotSupported: return "NotSupported";
   }
   return "Unknown";
 }

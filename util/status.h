@@ -31,6 +31,8 @@ class [[nodiscard]] Status {
     kInternal = 8,
     kEndOfFile = 9,         // Reader reached a clean end.
     kAborted = 10,          // Stopped on request (signal).
+    kNotSupported = 11,     // Written by a newer docshift (a format version this build
+                            // cannot read): names the file, both versions, and the fix.
   };
 
   Status() = default;
@@ -57,6 +59,7 @@ class [[nodiscard]] Status {
     return Status(Code::kEndOfFile, m);
   }
   static Status Aborted(std::string_view m) { return Status(Code::kAborted, m); }
+  static Status NotSupported(std::string_view m) { return Status(Code::kNotSupported, m); }
   // errno-derived IO error: "<context>: <strerror>".
   static Status FromErrno(std::string_view context, int err);
 
@@ -71,6 +74,7 @@ class [[nodiscard]] Status {
   bool IsUnavailable() const { return code() == Code::kUnavailable; }
   bool IsFailedPrecondition() const { return code() == Code::kFailedPrecondition; }
   bool IsAborted() const { return code() == Code::kAborted; }
+  bool IsNotSupported() const { return code() == Code::kNotSupported; }
 
   // The message without the code name.
   std::string message() const { return rep_ ? rep_->msg : std::string(); }

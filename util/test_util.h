@@ -53,4 +53,16 @@ inline void ExpectCorruptionAt(const Status& s, const std::string& path, uint64_
       << "expected offset " << offset << " in: " << s.ToString();
 }
 
+// s is NotSupported: a file (its base name) written by a newer docshift, naming the
+// version found, the version this build reads, and the fix.
+inline void ExpectNewerFormat(const Status& s, const std::string& path, uint64_t version) {
+  EXPECT_TRUE(s.IsNotSupported()) << s.ToString();
+  EXPECT_NE(s.message().find(BaseName(path)), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("written by a newer docshift (format version " +
+                             std::to_string(version) + ", this build reads up to 1); upgrade "
+                             "docshift"),
+            std::string::npos)
+      << s.ToString();
+}
+
 }  // namespace docshift::test_util

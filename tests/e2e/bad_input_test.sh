@@ -96,9 +96,9 @@ run "$DS" apply --spool "$WORK/s3" --target "$DEAD" --stop_when_drained
 expect 3 "^docshift apply: Unavailable: target mongodb://migrator:\*\*\*@127.0.0.1:9/.* is not reachable" "unreachable target"
 grep -q "$SECRET" "$WORK/out" "$WORK/err" && fail "the password appears in apply's output"; ok
 run "$DS" apply --spool "$WORK/s3" --target "$TGT" --lanes 0
-expect 2 "--lanes must be between 1 and 64" "bad --lanes"
+expect 2 "--lanes '0' is out of range: use 1\.\.64" "bad --lanes"
 run "$DS" apply --spool "$WORK/s3" --target "$TGT" --from yesterday
-expect 2 "--from: time 'yesterday'" "bad --from"
+expect 2 "--from 'yesterday' is not a sequence number or a time" "bad --from"
 run "$DS" apply --spool "$WORK/nope" --target "$TGT" --stop_when_drained
 expect 2 "no spool at" "missing spool"
 

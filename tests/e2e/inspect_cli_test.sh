@@ -4,22 +4,10 @@
 # test with a message saying what was expected.
 # Usage: inspect_cli_test.sh DOCSHIFT MAKE_SPOOL TMPDIR
 set -uo pipefail
-DS=$1
-MK=$2
-TMP=$3/inspect_cli.$$
-rm -rf "$TMP"
-mkdir -p "$TMP"
-trap 'rm -rf "$TMP"' EXIT
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+offline_init inspect_cli "$@"
 S=$TMP/spool
-checks=0
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { checks=$((checks + 1)); }
-# run CMD...: captures stdout, stderr and rc
-run() {
-  "$@" >"$TMP/out" 2>"$TMP/err"
-  rc=$?
-}
 expect_rc() { [ "$rc" -eq "$1" ] || { cat "$TMP/out" "$TMP/err" >&2; fail "$2: exit $rc, expected $1"; }; ok; }
 expect_out() { grep -qE -- "$1" "$TMP/out" || { cat "$TMP/out" >&2; fail "$2: stdout lacks /$1/"; }; ok; }
 expect_err() { grep -qE -- "$1" "$TMP/err" || { cat "$TMP/err" >&2; fail "$2: stderr lacks /$1/"; }; ok; }
@@ -159,6 +147,23 @@ run "$DS" inspect verify --spool "$S"
 expect_rc 1 "verify finds the bad magic"
 expect_out "$segname: wrong magic .* at offset 0" "bad magic named with offset 0"
 cp "$TMP/pristine/segments/$segname" "$seg"
+
+# --- a segment and a manifest from a newer format version: NotSupported, exit 5, one line
+printf '\x02' | dd of="$seg" bs=1 seek=8 conv=notrunc status=none
+run "$DS" inspect dump --spool "$S"
+expect_rc 5 "dump of a segment from a newer format"
+expect_err "^docshift inspect: NotSupported: $segname: written by a newer docshift \(format version 2, this build reads up to 1\); upgrade docshift" "newer segment named"
+[ "$(grep -c . "$TMP/err")" -eq 1 ] || fail "newer-format error is not one line: $(cat "$TMP/err")"; ok
+run "$DS" inspect verify --spool "$S"
+expect_rc 5 "verify of a segment from a newer format says upgrade, not damage"
+expect_out "PROBLEM: NotSupported: $segname: written by a newer docshift" "verify lists the newer segment"
+cp "$TMP/pristine/segments/$segname" "$seg"
+cp "$S/MANIFEST" "$TMP/MANIFEST.keep"
+printf '\x07' | dd of="$S/MANIFEST" bs=1 seek=8 conv=notrunc status=none
+run "$DS" status --spool "$S"
+expect_rc 5 "status on a manifest from a newer format"
+expect_err "NotSupported: MANIFEST: written by a newer docshift \(format version 7, this build reads up to 1\); upgrade docshift" "newer manifest named"
+cp "$TMP/MANIFEST.keep" "$S/MANIFEST"
 
 # --- torn tail of the open segment is a note, not a problem
 open_seg=$(ls "$S"/segments/*.seg | tail -1)

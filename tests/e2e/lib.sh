@@ -64,3 +64,24 @@ fail() {
   done
   exit 1
 }
+
+# offline_init NAME DOCSHIFT MAKE_SPOOL TMPDIR: the start the offline scripts (no server)
+# share: DS and MK (bench/make_spool); TMP=TMPDIR/NAME.PID, fresh, removed on exit after
+# the processes in $pids are SIGKILLed; checks=0; fail MSG exits 1; ok counts a check;
+# run CMD... leaves stdout in $TMP/out, stderr in $TMP/err and the exit code in rc.
+offline_init() {
+  DS=$2
+  MK=$3
+  TMP=$4/$1.$$
+  rm -rf "$TMP"
+  mkdir -p "$TMP"
+  checks=0
+  pids=""
+  trap 'for p in $pids; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
+  fail() { echo "FAIL: $*" >&2; exit 1; }
+  ok() { checks=$((checks + 1)); }
+  run() {
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+  }
+}

@@ -99,10 +99,14 @@ class MemEnv final : public Env {
   std::abort();
 }
 
-// Errors from a reader may only be Corruption naming the file and an offset, or
-// EndOfFile.
+// Errors from a reader may only be Corruption naming the file and an offset, NotSupported
+// naming the file (a newer format version), or EndOfFile.
 [[maybe_unused]] void CheckError(const Status& s, const std::string& path) {
   if (s.ok() || s.IsEndOfFile()) return;
+  if (s.IsNotSupported()) {
+    if (s.message().find(BaseName(path)) == std::string::npos) Fail("NotSupported does not name the file", s);
+    return;
+  }
   if (!s.IsCorruption()) Fail("reader returned neither Corruption nor EndOfFile", s);
   if (s.message().find(BaseName(path)) == std::string::npos ||
       s.message().find(" at offset ") == std::string::npos) {
