@@ -5,8 +5,10 @@
 # server, which the client only notices by waiting. With libmongoc's defaults both
 # processes sat silent for 5 minutes and capture showed "lag 0" all along. Now:
 #   - during the stall capture's status stops saying caught up and shows a growing lag;
-#   - within the default stall timeout (60 s) plus a reconnect, capture logs the stall
-#     once, reconnects and the writes made meanwhile reach the target;
+#   - a write of apply's stuck on a black-holed target connection fails after the default
+#     stall timeout (60 s), is logged, and is retried on a new connection;
+#   - within the default stall timeout plus a reconnect, capture logs the stall once,
+#     reconnects and the writes made meanwhile reach the target;
 #   - SIGINT to a capture whose reader is stuck in a black-holed read exits within 5 s.
 # Source: mongo-java-server (SOURCE_CS_URI); target: FerretDB (TARGET_URI).
 #
@@ -65,10 +67,22 @@ PYEOF
 insert 0 5 || fail "the first writes failed"
 wait_for 60 target_has 5 || fail "the first 5 documents did not reach the target"
 
+# 1. The target stalls under apply: its next write hangs on a black-holed connection.
+kill -USR1 "$tgt_pid"
+ta=$SECONDS
+insert 5 5 || fail "the writes during the target's stall failed"
+wait_for 100 target_has 10 || fail "apply did not get past a stalled target connection within 100 s"
+took_a=$((SECONDS - ta))
+echo "  target stall: the 5 writes reached the target $took_a s after apply's connection was black-holed"
+[ "$took_a" -le 90 ] || fail "apply took $took_a s to get past a stalled target (stall timeout 60 s)"
+grep -q "transient error writing to ${PREFIX}db.c" "$WORK/apply.log" ||
+  fail "apply did not log the stalled write"
+
+# 2. The source stalls under capture.
 kill -USR1 "$src_pid" "$tgt_pid"
 t0=$SECONDS
 echo "  black-holed every open connection of capture and apply"
-insert 5 5 || fail "the writes during the stall failed"
+insert 10 5 || fail "the writes during the stall failed"
 
 # While stalled: capture must stop claiming to be caught up, and show lag.
 lagging() {
@@ -80,7 +94,7 @@ sys.exit(0 if not c["caught_up"] and c["lag_seconds"] >= 10 else 1)'
 wait_for 45 lagging || fail "45 s into the stall capture's status still says caught up or lag < 10 s: $("$DS" status --spool "$SPOOL" --json 2>&1 | tr -d '\n' | head -c 400)"
 echo "  status during the stall: not caught up, lag >= 10 s (after $((SECONDS - t0)) s)"
 
-wait_for 100 target_has 10 || fail "the writes made during the stall did not reach the target within 100 s"
+wait_for 100 target_has 15 || fail "the writes made during the stall did not reach the target within 100 s"
 took=$((SECONDS - t0))
 echo "  recovered: the 5 writes made during the stall reached the target $took s after it began"
 [ "$took" -le 90 ] || fail "recovery took $took s (stall timeout 60 s + reconnect)"
@@ -100,6 +114,6 @@ stop_took=$((SECONDS - t1))
 echo "  SIGINT during a stall: capture exited 0 in $stop_took s"
 "$DS" inspect verify --spool "$SPOOL" >"$WORK/verify.log" 2>&1 || fail "the spool does not verify after the stop"
 n=$("$DS" inspect dump --spool "$SPOOL" --op insert | grep -c '"stall"')
-[ "$n" -eq 10 ] || fail "expected 10 insert events in the spool, found $n"
+[ "$n" -eq 15 ] || fail "expected 15 insert events in the spool, found $n"
 kill -INT "$app_pid"; wait "$app_pid"; app_pid=""
-echo "stall_test: PASS (stall noticed, recovered in $took s, stop in $stop_took s)"
+echo "stall_test: PASS (target stall passed in $took_a s, source stall noticed and recovered in $took s, stop in $stop_took s)"
