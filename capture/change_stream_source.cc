@@ -12,12 +12,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <thread>
 
 #include "capture/convert.h"
 #include "capture/source.h"
+#include "capture/split_event.h"
 #include "mongo/mongo_util.h"
 #include "mongo/namespaces.h"
 #include "util/backoff.h"
@@ -129,11 +131,13 @@ int64_t MsSince(std::chrono::steady_clock::time_point t) {
 // One change stream (deployment, database or collection), in its own thread.
 class ChangeStreamReader {
  public:
-  ChangeStreamReader(SourceContext* shared, mongoc_client_pool_t* pool, std::string key, std::string db, std::string coll,
-                     std::string resume_token, uint64_t start_at)
-      : shared_(shared), pool_(pool), key_(std::move(key)), db_(std::move(db)), coll_(std::move(coll)),
-        token_(std::move(resume_token)), start_at_(start_at),
-        caught_up_(shared) {
+  // split_refused: shared by the source's readers; set once the server refuses
+  // $changeStreamSplitLargeEvent, so every stream opens without it from then on.
+  ChangeStreamReader(SourceContext* shared, mongoc_client_pool_t* pool, std::atomic<bool>* split_refused,
+                     std::string key, std::string db, std::string coll, std::string resume_token,
+                     uint64_t start_at)
+      : shared_(shared), pool_(pool), split_refused_(split_refused), key_(std::move(key)), db_(std::move(db)),
+        coll_(std::move(coll)), token_(std::move(resume_token)), start_at_(start_at), caught_up_(shared) {
     ctx_.stream_db = db_;
     ctx_.stream_coll = coll_;
     ctx_.cosmos_projection = shared_->opts->source_kind == "cosmos";
@@ -153,6 +157,7 @@ class ChangeStreamReader {
     const bson_t* reply;
     mongoc_change_stream_next(s.get(), &doc);
     if (mongoc_change_stream_error_document(s.get(), &err, &reply)) {
+      if (NoteSplitStageRefused(err)) return Probe();
       return Status::Unavailable(std::string(err.message) + " (code " + std::to_string(err.code) + ")");
     }
     return Status::OK();
@@ -173,8 +178,20 @@ class ChangeStreamReader {
       BSON_APPEND_DOCUMENT(&stages, "0", match.get());
       BSON_APPEND_DOCUMENT(&stages, "1", project.get());
     }
+    int n = 0;
     if (shared_->opts->source_kind != "cosmos" && coll_.empty()) {
-      if (BsonPtr m = NsMatchStage(shared_->opts->namespaces)) BSON_APPEND_DOCUMENT(&stages, "0", m.get());
+      if (BsonPtr m = NsMatchStage(shared_->opts->namespaces)) {
+        const std::string k = std::to_string(n++);
+        BSON_APPEND_DOCUMENT(&stages, k.c_str(), m.get());
+      }
+    }
+    if (shared_->opts->source_kind == "mongo" && !split_refused_->load()) {
+      // Events over 16 MB come as fragments instead of stopping the stream (MongoDB 7.0,
+      // 6.0.9+); must be the last stage. A server without it refuses the stage (40324)
+      // and every stream opens without it from then on (NoteSplitStageRefused).
+      BsonPtr split = mongo::FromJson(R"({"$changeStreamSplitLargeEvent": {}})");
+      const std::string k = std::to_string(n++);
+      BSON_APPEND_DOCUMENT(&stages, k.c_str(), split.get());
     }
     bson_append_array_end(pipeline.get(), &stages);
     BsonPtr opts(bson_new());
@@ -201,6 +218,31 @@ class ChangeStreamReader {
       s = mongoc_collection_watch(c.get(), pipeline.get(), opts.get());
     }
     return mongo::StreamPtr(s);
+  }
+
+  // The server refused $changeStreamSplitLargeEvent: reopen without it (true).
+  bool NoteSplitStageRefused(const bson_error_t& err) {
+    if (split_refused_->load() || mongo::Classify(err) != mongo::ErrorClass::kUnsupported ||
+        std::strstr(err.message, "changeStreamSplitLargeEvent") == nullptr) {
+      return false;
+    }
+    if (!split_refused_->exchange(true)) {
+      LOG(WARNING) << "capture: the source does not support $changeStreamSplitLargeEvent ("
+                   << err.message << "); an event over 16 MB will stop capture with an error "
+                   << "naming it (MongoDB 7.0 and 6.0.9+ split such events)";
+    }
+    return true;
+  }
+
+  // An event the server cannot send (over 16 MB, no $changeStreamSplitLargeEvent):
+  // retrying cannot pass it.
+  Status TooLargeStatus(const bson_error_t& err) const {
+    return Status::FailedPrecondition(
+        "stream " + key_ + ": the source cannot send the next change event: it is over the 16 MB "
+        "BSON limit (" + std::string(err.message) + ", code " + std::to_string(err.code) +
+        "). On MongoDB 7.0 or 6.0.9+ docshift splits such events with "
+        "$changeStreamSplitLargeEvent; this source does not support it. Exclude the collection "
+        "(--exclude) and copy it with docshift snapshot, or shrink the document at the source");
   }
 
   void Run() {
@@ -243,6 +285,16 @@ class ChangeStreamReader {
         }
         if (got) {
           caught_up_.Set(false);
+          mongo::BsonPtr whole;
+          if (SplitEventAssembler::IsFragment(doc)) {
+            Status a = assembler_.Add(doc, &whole);
+            if (!a.ok()) {
+              shared_->Fail(a.WithContext("stream " + key_));
+              return;
+            }
+            if (!whole) continue;  // more fragments to come
+            doc = whole.get();
+          }
           SourceItem item;
           item.stream_key = key_;
           Status s = ConvertChangeEvent(doc, &ctx_, &item.event);
@@ -286,7 +338,7 @@ class ChangeStreamReader {
         // Idle: advance to the post-batch resume token, so an idle stream's position
         // stays fresh (complaint #1: resume points that expire while idle).
         const bson_t* pbrt = mongoc_change_stream_get_resume_token(stream.get());
-        if (pbrt != nullptr) {
+        if (pbrt != nullptr && !assembler_.pending()) {  // never a position inside a split event
           std::string t = mongo::Bytes(pbrt);
           if (t != token_) {
             token_ = t;
@@ -300,6 +352,12 @@ class ChangeStreamReader {
         if (waited < kIdlePollMs) shared_->SleepUnlessStopped(kIdlePollMs - waited);
       }
       if (shared_->Stopped()) return;
+      assembler_ = SplitEventAssembler();  // the fragments come again from the last position
+      if (NoteSplitStageRefused(err)) continue;
+      if (mongo::Classify(err) == mongo::ErrorClass::kTooLarge) {
+        shared_->Fail(TooLargeStatus(err));
+        return;
+      }
       if (mongo::IsHistoryLostCode(static_cast<int>(err.code))) {
         shared_->Fail(HistoryLostStatus("stream " + key_, err.message));
         return;
@@ -429,6 +487,8 @@ class ChangeStreamReader {
 
   SourceContext* shared_;
   mongoc_client_pool_t* pool_;
+  std::atomic<bool>* split_refused_;
+  SplitEventAssembler assembler_;
   const std::string key_, db_, coll_;
   std::string token_;
   const uint64_t start_at_;
@@ -569,7 +629,7 @@ class ChangeStreamSource final : public ChangeSource {
     last_discovery_ = std::chrono::steady_clock::now();
     if (opts.scope == "deployment" && (tokens_.empty() || tokens_.count(""))) {
       auto saved = tokens_.find("");
-      ChangeStreamReader probe(ctx_, pool_, "", "", "",
+      ChangeStreamReader probe(ctx_, pool_, &split_refused_, "", "", "",
                                saved == tokens_.end() ? std::string() : saved->second, opts.start_at);
       Status p = probe.Probe();
       if (p.ok()) {
@@ -684,7 +744,7 @@ class ChangeStreamSource final : public ChangeSource {
       pool_max_ = std::max(need, pool_max_ * 2);
       mongoc_client_pool_max_size(pool_, pool_max_);
     }
-    auto r = std::make_unique<ChangeStreamReader>(ctx_, pool_, key, db, coll, tok, start);
+    auto r = std::make_unique<ChangeStreamReader>(ctx_, pool_, &split_refused_, key, db, coll, tok, start);
     r->Start();
     streams_[key] = std::move(r);
     LOG(INFO) << "capture: watching " << (key.empty() ? "the whole deployment" : key);
@@ -732,6 +792,7 @@ class ChangeStreamSource final : public ChangeSource {
 
   static constexpr uint32_t kSpareClients = 8;
   SourceContext* ctx_;
+  std::atomic<bool> split_refused_{false};  // see ChangeStreamReader
   mongoc_client_pool_t* pool_;
   uint32_t pool_max_ = kInitialPoolSize;
   bool resuming_ = false;

@@ -1,4 +1,5 @@
 #include "capture/convert.h"
+#include "capture/split_event.h"
 
 #include <gtest/gtest.h>
 
@@ -222,6 +223,79 @@ TEST(ConvertOplogEntry, InsertUpdateDeleteAndCommands) {
   EXPECT_EQ(out[0].coll(), "c");
   auto bad = mongo::FromJson(R"({"op": "i"})");
   EXPECT_TRUE(ConvertOplogEntry(bad.get(), mongo_opts, &out, &t, &i).IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace docshift::capture
+
+namespace docshift::capture {
+namespace {
+
+// An update event over 16 MB as $changeStreamSplitLargeEvent delivers it (MongoDB 7.0:
+// https://www.mongodb.com/docs/manual/reference/operator/aggregation/changeStreamSplitLargeEvent/):
+// three fragments, each with its own _id and splitEvent, the event's fields spread over
+// them in order. Reassembled and converted, it is one update whose resume token is the
+// last fragment's (issue #11, D7).
+std::string Big(char c, size_t n) { return std::string(n, c); }
+
+TEST(SplitEventAssemblerTest, ThreeFragmentsMakeOneEventResumingAfterTheLast) {
+  const std::string after = Big('a', 9 << 20), before = Big('b', 9 << 20);
+  auto f1 = mongo::FromJson(R"({"_id": {"_data": "82F1"}, "splitEvent": {"fragment": 1, "of": 3},
+    "operationType": "update", "clusterTime": {"$timestamp": {"t": 1700000000, "i": 1}},
+    "wallTime": {"$date": 1700000000000}, "ns": {"db": "shop", "coll": "big"},
+    "documentKey": {"_id": 7}, "fullDocument": {"_id": 7, "blob": ")" + after + R"("}})");
+  auto f2 = mongo::FromJson(R"({"_id": {"_data": "82F2"}, "splitEvent": {"fragment": 2, "of": 3},
+    "fullDocumentBeforeChange": {"_id": 7, "blob": ")" + before + R"("}})");
+  auto f3 = mongo::FromJson(R"({"_id": {"_data": "82F3"}, "splitEvent": {"fragment": 3, "of": 3},
+    "updateDescription": {"updatedFields": {"blob": "x"}, "removedFields": [], "truncatedArrays": []}})");
+  ASSERT_TRUE(f1 && f2 && f3);
+  EXPECT_TRUE(SplitEventAssembler::IsFragment(f1.get()));
+  SplitEventAssembler a;
+  mongo::BsonPtr whole;
+  ASSERT_TRUE(a.Add(f1.get(), &whole).ok());
+  EXPECT_FALSE(whole);
+  EXPECT_TRUE(a.pending());
+  ASSERT_TRUE(a.Add(f2.get(), &whole).ok());
+  EXPECT_FALSE(whole);
+  ASSERT_TRUE(a.Add(f3.get(), &whole).ok());
+  ASSERT_TRUE(whole);
+  EXPECT_FALSE(a.pending());
+  EXPECT_FALSE(SplitEventAssembler::IsFragment(whole.get()));
+  EXPECT_GT(whole->len, 16u << 20) << "the whole event is over 16 MB";
+
+  ConvertContext ctx;
+  pb::ChangeEvent e;
+  ASSERT_TRUE(ConvertChangeEvent(whole.get(), &ctx, &e).ok());
+  EXPECT_EQ(e.op(), pb::OP_UPDATE);
+  EXPECT_EQ(e.db(), "shop");
+  EXPECT_EQ(e.coll(), "big");
+  EXPECT_EQ(Json(e.document_key()), R"({ "_id" : 7 })");
+  EXPECT_EQ(Json(e.resume_token()), R"({ "_data" : "82F3" })") << "must resume after the last fragment";
+  bson_t fd;
+  ASSERT_TRUE(mongo::ViewBytes(e.full_document(), &fd));
+  bson_iter_t it;
+  ASSERT_TRUE(bson_iter_init_find(&it, &fd, "blob"));
+  uint32_t len = 0;
+  bson_iter_utf8(&it, &len);
+  EXPECT_EQ(len, after.size());
+}
+
+TEST(SplitEventAssemblerTest, OutOfOrderFragmentsAreRefusedAndTheAssemblerStartsOver) {
+  auto f1 = mongo::FromJson(R"({"_id": {"_data": "1"}, "splitEvent": {"fragment": 1, "of": 2}, "operationType": "insert"})");
+  auto f2 = mongo::FromJson(R"({"_id": {"_data": "2"}, "splitEvent": {"fragment": 2, "of": 2}, "fullDocument": {"_id": 1}})");
+  SplitEventAssembler a;
+  mongo::BsonPtr whole;
+  Status s = a.Add(f2.get(), &whole);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("fragment 2 of 2 arrived where fragment 1 was expected"), std::string::npos) << s.message();
+  ASSERT_TRUE(a.Add(f1.get(), &whole).ok());
+  ASSERT_TRUE(a.Add(f1.get(), &whole).IsInvalidArgument());  // a repeat
+  EXPECT_FALSE(a.pending());
+  ASSERT_TRUE(a.Add(f1.get(), &whole).ok());
+  ASSERT_TRUE(a.Add(f2.get(), &whole).ok());
+  ASSERT_TRUE(whole);
+  auto plain = mongo::FromJson(R"({"_id": {"_data": "3"}, "operationType": "insert"})");
+  EXPECT_FALSE(SplitEventAssembler::IsFragment(plain.get()));
 }
 
 }  // namespace

@@ -34,6 +34,12 @@ constexpr CodeRow kCodes[] = {
     {136, ErrorClass::kHistoryLost, "CappedPositionLost"},
     {280, ErrorClass::kHistoryLost, "ChangeStreamFatalError"},
     {286, ErrorClass::kHistoryLost, "ChangeStreamHistoryLost"},
+    {59, ErrorClass::kUnsupported, "CommandNotFound"},
+    {115, ErrorClass::kUnsupported, "CommandNotSupported"},
+    {238, ErrorClass::kUnsupported, "NotImplemented"},
+    {40324, ErrorClass::kUnsupported, "Unrecognized pipeline stage name"},
+    {10334, ErrorClass::kTooLarge, "BSONObjectTooLarge"},
+    {17419, ErrorClass::kTooLarge, "BSONObjectTooLarge (aggregation result)"},
 };
 
 struct TextRow {
@@ -72,6 +78,8 @@ std::string_view ErrorClassName(ErrorClass c) {
     case ErrorClass::kNamespaceNotFound: return "namespace not found";
     case ErrorClass::kNamespaceExists: return "namespace exists";
     case ErrorClass::kHistoryLost: return "history lost";
+    case ErrorClass::kUnsupported: return "unsupported";
+    case ErrorClass::kTooLarge: return "too large";
     case ErrorClass::kPermanent: return "permanent";
   }
   return "permanent";

@@ -18,6 +18,8 @@ enum class ErrorClass {
   kNamespaceNotFound,  // the collection or database does not exist
   kNamespaceExists,    // the collection already exists
   kHistoryLost,        // the server no longer holds the position asked for
+  kUnsupported,        // a command, stage or option this server does not have
+  kTooLarge,           // a document or event over the 16 MB BSON limit
   kPermanent,          // anything else: retrying will not help
 };
 

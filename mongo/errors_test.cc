@@ -37,6 +37,8 @@ TEST(ErrorsTest, ByDomainCodeAndServerText) {
       {Err(MONGOC_ERROR_SERVER, 48, "collection already exists"), ErrorClass::kNamespaceExists},
       {Err(MONGOC_ERROR_SERVER, 286, "resume point no longer in the oplog"), ErrorClass::kHistoryLost},
       {Err(MONGOC_ERROR_SERVER, 136, "CappedPositionLost"), ErrorClass::kHistoryLost},
+      {Err(MONGOC_ERROR_SERVER, 40324, "Unrecognized pipeline stage name: '$changeStreamSplitLargeEvent'"), ErrorClass::kUnsupported},
+      {Err(MONGOC_ERROR_SERVER, 10334, "BSONObj size: 17000000 (0x1036640) is invalid"), ErrorClass::kTooLarge},
       {Err(MONGOC_ERROR_SERVER, 2, "BadValue"), ErrorClass::kPermanent},
       {Err(MONGOC_ERROR_SERVER, 121, "Document failed validation"), ErrorClass::kPermanent},
   };
