@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "capture/convert.h"
 #include "capture/source.h"
@@ -671,11 +672,28 @@ class ChangeStreamSource final : public ChangeSource {
         now - last_discovery_ < std::chrono::milliseconds(ctx_->opts->discovery_interval_ms)) {
       return;
     }
-    // Collections found now were created after the previous discovery.
-    // By the source's clock, read before listing, so a collection created meanwhile is
-    // watched from before its creation.
-    discovery_floor_ = prev_discovery_;
-    if (const uint64_t t = SourceNow(); t != 0) prev_discovery_ = t;
+    if (discovery_slot_) {
+      // A discovery is in flight: take its result once it is done, never wait for it.
+      Discovery r;
+      {
+        std::lock_guard<std::mutex> l(discovery_slot_->mu);
+        if (!discovery_slot_->done) return;
+        r = std::move(discovery_slot_->result);
+      }
+      discovery_thread_.reset();  // finished: joins at once
+      discovery_slot_.reset();
+      // Collections found now were created after the previous discovery began, by the
+      // source's clock (read before listing): they are watched from then.
+      discovery_floor_ = prev_discovery_;
+      if (r.source_time != 0) prev_discovery_ = r.source_time;
+      for (const Found& f : r.found) AddStream(f.key, f.db, f.coll, false);
+      if (!r.status.ok()) {
+        LOG(WARNING) << "capture: namespace discovery failed: " << r.status.ToString();
+        ctx_->NoteError("namespace discovery failed: " + r.status.ToString());
+      }
+      last_discovery_ = now;
+      return;
+    }
     // An ended stream goes once its end marker has come through the queue, so that a
     // collection of that name found again is watched from after the end.
     for (auto it = streams_.begin(); it != streams_.end();) {
@@ -687,17 +705,28 @@ class ChangeStreamSource final : public ChangeSource {
         ++it;
       }
     }
-    Status d = Discover(false);
-    if (!d.ok()) {
-      LOG(WARNING) << "capture: namespace discovery failed: " << d.ToString();
-      ctx_->NoteError("namespace discovery failed: " + d.ToString());
-    }
-    last_discovery_ = now;
+    auto slot = std::make_shared<DiscoverySlot>();
+    discovery_slot_ = slot;
+    discovery_thread_ = std::make_unique<ReaderThread>();
+    discovery_thread_->Start([slot, pool = pool_, filter = ctx_->opts->namespaces,
+                              per_database = ctx_->opts->scope == "database"] {
+      Discovery r = List(pool, filter, per_database);
+      std::lock_guard<std::mutex> l(slot->mu);
+      slot->result = std::move(r);
+      slot->done = true;
+    });
   }
 
   bool Stop() override {
     const auto deadline = std::chrono::steady_clock::now() + kReaderStopGrace;
     bool all = true;
+    if (discovery_thread_ && !discovery_thread_->JoinBy(deadline)) {
+      all = false;  // blocked in the network; it only touches its slot and the pool
+      LOG(WARNING) << "capture: namespace discovery is blocked on the source; not waiting for it";
+      (void)discovery_thread_.release();
+    }
+    discovery_thread_.reset();
+    discovery_slot_.reset();
     for (auto& [key, r] : streams_) {
       if (!r->JoinBy(deadline)) {
         all = false;
@@ -762,17 +791,34 @@ class ChangeStreamSource final : public ChangeSource {
     return t;
   }
 
-  Status Discover(bool at_start) {
-    const CaptureOptions& opts = *ctx_->opts;
-    mongo::PooledClient c(pool_);
+  // A namespace to watch: stream key, database, collection ("" for a database stream).
+  struct Found {
+    std::string key, db, coll;
+  };
+  // What one namespace discovery found, and the source's time just before it listed.
+  struct Discovery {
+    Status status;
+    uint64_t source_time = 0;
+    std::vector<Found> found;
+  };
+  // Lists the selected namespaces. Network only, no source state: it runs on its own
+  // thread for the periodic discovery, so a source that is gone (server selection waits
+  // up to 30 s per call) never holds up the writer loop or a stop.
+  static Discovery List(mongoc_client_pool_t* pool, const mongo::NamespaceFilter& filter, bool per_database) {
+    Discovery r;
+    mongo::PooledClient c(pool);
+    r.source_time = mongo::SourceClusterTime(c.get());
     bson_error_t err;
     char** dbs = mongoc_client_get_database_names_with_opts(c.get(), nullptr, &err);
-    if (!dbs) return mongo::FromBsonError(err, "listing databases on the source");
+    if (!dbs) {
+      r.status = mongo::FromBsonError(err, "listing databases on the source");
+      return r;
+    }
     for (char** d = dbs; *d; ++d) {
       const std::string db = *d;
-      if (!opts.namespaces.Selected(db, "")) continue;
-      if (opts.scope == "database") {
-        AddStream(db, db, "", at_start);
+      if (!filter.Selected(db, "")) continue;
+      if (per_database) {
+        r.found.push_back({db, db, ""});
         continue;
       }
       mongoc_database_t* dbh = mongoc_client_get_database(c.get(), db.c_str());
@@ -781,14 +827,29 @@ class ChangeStreamSource final : public ChangeSource {
       if (!colls) continue;
       for (char** cl = colls; *cl; ++cl) {
         const std::string coll = *cl;
-        if (!opts.namespaces.Selected(db, coll)) continue;
-        AddStream(db + "." + coll, db, coll, at_start);
+        if (filter.Selected(db, coll)) r.found.push_back({db + "." + coll, db, coll});
       }
       bson_strfreev(colls);
     }
     bson_strfreev(dbs);
-    return Status::OK();
+    return r;
   }
+
+  Status Discover(bool at_start) {
+    Discovery r = List(pool_, ctx_->opts->namespaces, ctx_->opts->scope == "database");
+    for (const Found& f : r.found) AddStream(f.key, f.db, f.coll, at_start);
+    return r.status;
+  }
+
+  // The periodic discovery in flight: its thread fills the slot (shared, so a thread a
+  // stop leaves behind never touches this source).
+  struct DiscoverySlot {
+    std::mutex mu;
+    bool done = false;
+    Discovery result;
+  };
+  std::shared_ptr<DiscoverySlot> discovery_slot_;
+  std::unique_ptr<ReaderThread> discovery_thread_;
 
   static constexpr uint32_t kSpareClients = 8;
   SourceContext* ctx_;

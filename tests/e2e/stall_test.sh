@@ -9,7 +9,8 @@
 #     stall timeout (60 s), is logged, and is retried on a new connection;
 #   - within the default stall timeout plus a reconnect, capture logs the stall once,
 #     reconnects and the writes made meanwhile reach the target;
-#   - SIGINT to a capture whose reader is stuck in a black-holed read exits within 5 s.
+#   - SIGINT to a capture whose reader is stuck in a black-holed read exits within 5 s,
+#     and so does one whose source is gone altogether (the proxy killed).
 # Source: mongo-java-server (SOURCE_CS_URI); target: FerretDB (TARGET_URI).
 #
 # Usage: stall_test.sh DOCSHIFT   (env: SOURCE_CS_URI, TARGET_URI, TESTBED_PYTHON)
@@ -116,4 +117,25 @@ echo "  SIGINT during a stall: capture exited 0 in $stop_took s"
 n=$("$DS" inspect dump --spool "$SPOOL" --op insert | grep -c '"stall"')
 [ "$n" -eq 15 ] || fail "expected 15 insert events in the spool, found $n"
 kill -INT "$app_pid"; wait "$app_pid"; app_pid=""
-echo "stall_test: PASS (target stall passed in $took_a s, source stall noticed and recovered in $took s, stop in $stop_took s)"
+
+# A stop while the source is gone altogether (the proxy killed: connections reset, new
+# ones refused, so server selection waits up to 30 s per call, discovery included): the
+# old capture took 30-60 s to exit.
+start_proxy gone "$SRC"
+"$DS" capture --source "$gone_uri" --spool "$WORK/spool2" --include "${PREFIX}*" --progress_interval 2s \
+  >"$WORK/capture2.log" 2>&1 &
+cap_pid=$!
+wait_for 60 grep -qs "capture: ready" "$WORK/capture2.log" || fail "the second capture did not become ready"
+kill -TERM "$gone_pid"; wait "$gone_pid" 2>/dev/null
+# Within a discovery interval (5 s) discovery is waiting on server selection too.
+wait_for 20 grep -qs "capture: 0 events/s" "$WORK/capture2.log" || fail "capture stopped reporting progress"
+n0=$(grep -c "capture: 0 events/s" "$WORK/capture2.log")
+progressed() { [ "$(grep -c "capture: 0 events/s" "$WORK/capture2.log")" -ge $((n0 + 3)) ]; }
+wait_for 20 progressed || fail "capture's writer loop stalled with its source gone (no progress line for 20 s)"
+t2=$SECONDS
+kill -INT "$cap_pid"; wait "$cap_pid"; rc=$?; cap_pid=""
+gone_took=$((SECONDS - t2))
+[ "$rc" -eq 0 ] || fail "capture exited $rc on SIGINT with its source gone"
+[ "$gone_took" -le 5 ] || fail "capture took $gone_took s to stop with its source gone"
+echo "  SIGINT with the source gone: capture exited 0 in $gone_took s"
+echo "stall_test: PASS (target stall passed in $took_a s, source stall noticed and recovered in $took s, stop in $stop_took s, with the source gone in $gone_took s)"
