@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "apply/tracker.h"
+#include "apply/transaction.h"
 #include "apply/translate.h"
 #include "mongo/mongo_util.h"
 #include "util/backoff.h"
@@ -626,6 +627,11 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     ASSIGN_OR_RETURN(pool, mongo::NewPool(uri.get(), opts.lanes + 2));
     mongo::PooledClient c(pool.get());
     RETURN_IF_ERROR(mongo::Ping(c.get(), "target " + mongo::RedactUri(opts.target_uri)));
+    if (opts.atomic_transactions) {
+      RETURN_IF_ERROR(ProbeTransactions(c.get(), "target " + mongo::RedactUri(opts.target_uri)));
+      LOG(INFO) << "apply: --transactions=atomic: each source transaction is applied as one "
+                << "target transaction";
+    }
     if (opts.max_update_statements < 0) max_update_statements = mongo::UpdateStatementCap(c.get(), opts.lanes);
     if (opts.max_update_statements < 0 && max_update_statements > 0) {
       LOG(INFO) << "apply: the target is FerretDB; at most " << max_update_statements
@@ -819,10 +825,58 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   bool reached_until = false;
   std::hash<std::string> hasher;
 
+  // --transactions=atomic: the open group (one source transaction's events, in order).
+  const bool atomic = opts.atomic_transactions && !opts.dry_run;
+  TxnGrouper grouper;
+  std::vector<Item> txn_items;
+  // Applies the open group as one target transaction, after every earlier event (a
+  // barrier, as for DDL); a group the target refuses goes whole to the dead-letter file.
+  auto flush_txn = [&]() -> Status {
+    if (txn_items.empty()) return Status::OK();
+    wait_idle();
+    if (shared.failed) return Status::OK();  // the loop stops on it
+    std::vector<TxnItem> group;
+    group.reserve(txn_items.size());
+    for (const Item& it : txn_items) group.push_back(TxnItem{it.seq, &it.ev, it.db, it.coll});
+    mongo::PooledClient c(pool.get());
+    ASSIGN_OR_RETURN(const TxnOutcome o, ApplyTransaction(c.get(), group, opts.stop));
+    const std::string range = "seq " + std::to_string(txn_items.front().seq) + ".." +
+                              std::to_string(txn_items.back().seq);
+    if (o.refused) {
+      const std::string reason = "transaction of " + range + " (" + std::to_string(txn_items.size()) +
+                                 " writes) not applied, none of it: the target refused " + o.message;
+      if (opts.stop_on_error) {
+        return Status::FailedPrecondition(reason + "; stopped because of --on_error=stop");
+      }
+      for (const Item& it : txn_items) {
+        bool appended = false;
+        RETURN_IF_ERROR(dlq.Append(it.seq, it.ev, o.code, reason, it.db + "." + it.coll, &appended));
+        shared.dead_letters++;
+      }
+      LOG(WARNING) << "dead letters: " << reason << " (code " << o.code << ")";
+      shared.NoteError("dead letters: " + reason);
+    } else {
+      result.transactions++;
+    }
+    const int64_t acked_ms = NowMs();
+    for (const Item& it : txn_items) {
+      if (!o.refused) shared.lag.Record(EndToEndLagSeconds(it.ev, acked_ms));
+      const std::string source_ns = it.ev.db() + "." + it.ev.coll();
+      tracker.Passed(it.seq, EventTimeMs(it.ev), &source_ns);
+    }
+    txn_items.clear();
+    return Status::OK();
+  };
+
   while (!reached_until) {
     if (opts.stop && opts.stop->load()) break;
     if (shared.failed) break;
     Status s = tail.Next(&batch);
+    if (s.ok() && batch.events_size() == 0 && grouper.EmptyBatch()) {
+      // The source's position moved on with no event: the open transaction is complete.
+      status = flush_txn();
+      if (!status.ok()) break;
+    }
     if (s.IsEndOfFile()) {
       progress.caught_up = true;
       if (opts.stop_when_drained) break;
@@ -854,6 +908,18 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
         Item item;
         item.seq = seq;
         std::tie(item.db, item.coll) = map.Map(e->db(), e->coll());
+        if (atomic) {
+          const TxnGrouper::Step step = grouper.Next(*e);
+          if (step.flush_before) {
+            status = flush_txn();
+            if (!status.ok() || shared.failed) break;
+          }
+          if (step.join) {
+            item.ev.Swap(e);
+            txn_items.push_back(std::move(item));
+            continue;
+          }
+        }
         if (opts.dry_run) {
           if (IsDocumentOp(e->op())) {
             DocWrite w;
@@ -919,6 +985,14 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
       last_progress = now;
     }
   }
+  // --until inside a transaction: what it selected of it is applied. Otherwise a group
+  // still open when apply stops waits for the next run (the rest may not be captured yet).
+  if (status.ok() && !shared.failed && reached_until) status = flush_txn();
+  if (!txn_items.empty()) {
+    LOG(INFO) << "apply: the spool ends inside a transaction (seq " << txn_items.front().seq << ".."
+              << txn_items.back().seq << " so far): left for the next run, which applies it "
+              << "whole once the rest of it is in the spool";
+  }
   // Drain and stop the lanes, then the final checkpoint.
   for (auto& l : lanes) l->WaitIdle();
   for (auto& l : lanes) l->Close();
@@ -941,6 +1015,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
             << (range.replay ? std::string("a replay: checkpoint left alone")
                              : "checkpoint seq " + std::to_string(result.checkpoint_seq))
             << ", dead letters " << result.dead_letters
+            << (atomic ? ", " + std::to_string(result.transactions) + " transactions" : std::string())
             << ", end-to-end lag " << LagFigures(shared.lag)
             << (shared.updates_from_description > 0
                     ? ", " + std::to_string(shared.updates_from_description.load()) +

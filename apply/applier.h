@@ -51,6 +51,10 @@ struct ApplyOptions {
   bool dry_run = false;
   std::vector<std::string> maps;  // "db.coll=db2.coll2", "db=db2"
   bool stop_on_error = false;
+  // --transactions=atomic: each source transaction (its events consecutive in the spool)
+  // as one target transaction (apply/transaction.h); refused at start by a target without
+  // transactions. Default: each event on its own, as lanes write them.
+  bool atomic_transactions = false;
   int64_t checkpoint_interval_ms = 1000;
   int64_t progress_interval_ms = 10'000;
   // How often a drained reader looks for new batches in the spool (an fstat): a term of
@@ -69,6 +73,7 @@ struct ApplyResult {
   uint64_t first_seq = 0, last_seq = 0;  // of those; 0 when none
   uint64_t dead_letters = 0;
   uint64_t checkpoint_seq = 0;
+  uint64_t transactions = 0;  // applied as target transactions (--transactions=atomic)
   bool replay = false;  // --from: the checkpoint was neither read nor written
 };
 

@@ -30,6 +30,10 @@ DEFINE_string(map, "", "Comma-separated namespace mappings: src_db.coll=dst_db.c
                        "src_db=dst_db.");
 DEFINE_string(on_error, "deadletter", "What a permanent per-document error does: deadletter "
                                       "(record it in the spool and continue) or stop.");
+DEFINE_string(transactions, "per_event", "How a source transaction's writes are applied: per_event "
+                                         "(each on its own, spread over the lanes) or atomic (each "
+                                         "source transaction as one target transaction; the target "
+                                         "must support transactions: a replica set or sharded cluster).");
 DEFINE_string(checkpoint_interval, "1s", "How often the checkpoint is written.");
 DECLARE_string(progress_interval);
 DECLARE_string(name);
@@ -66,6 +70,11 @@ int RunApplyCmd(const std::vector<std::string>& args) {
     return Fail(cmd, Status::InvalidArgument("--on_error '" + FLAGS_on_error + "' is not deadletter or stop"));
   }
   o.stop_on_error = FLAGS_on_error == "stop";
+  if (FLAGS_transactions != "per_event" && FLAGS_transactions != "atomic") {
+    return Fail(cmd, Status::InvalidArgument("--transactions '" + FLAGS_transactions +
+                                             "' is not per_event or atomic"));
+  }
+  o.atomic_transactions = FLAGS_transactions == "atomic";
   auto ci = ParseDurationMs(FLAGS_checkpoint_interval);
   if (!ci.ok()) return Fail(cmd, ci.status().WithContext("--checkpoint_interval"));
   o.checkpoint_interval_ms = ci.value();
@@ -84,7 +93,9 @@ int RunApplyCmd(const std::vector<std::string>& args) {
   } else {
     std::cerr << ", checkpoint at seq " << r->checkpoint_seq;
   }
-  std::cerr << ", " << r->dead_letters << " dead letters" << std::endl;
+  std::cerr << ", " << r->dead_letters << " dead letters";
+  if (o.atomic_transactions) std::cerr << ", " << r->transactions << " transactions";
+  std::cerr << std::endl;
   return kExitOk;
 }
 
@@ -110,13 +121,16 @@ Command MakeApplyCommand() {
       "its newest event, and leaves the checkpoint of --name alone: a replay never moves it.\n"
       "--until stops after the last event at or before it; without --from the checkpoint\n"
       "then stops there. Ranges selecting no event are refused (exit 2), naming the spool's\n"
-      "range. Dead letters are recorded once per sequence number, however often replayed.\n\n"
+      "range. Dead letters are recorded once per sequence number, however often replayed.\n"
+      "--transactions=atomic applies each source transaction (lsid + txnNumber) as one\n"
+      "target transaction after everything before it; a transaction the target refuses is\n"
+      "dead-lettered whole. It needs a target with transactions (refused at start otherwise).\n\n"
       "Examples:\n"
       "  docshift apply --spool /data/spool --target mongodb://dst:27017/\n"
       "  docshift apply --spool S --target env:DST --from 2026-11-22T01:00:00Z --until 50000\n"
       "  docshift apply --spool S --dry_run --until 100",
       {"spool", "target", "name", "lanes", "batch_max_ops", "max_update_statements", "from", "until", "stop_when_drained",
-       "dry_run", "map", "on_error", "checkpoint_interval", "progress_interval", "metrics_port"},
+       "dry_run", "map", "on_error", "transactions", "checkpoint_interval", "progress_interval", "metrics_port"},
       &RunApplyCmd};
 }
 
