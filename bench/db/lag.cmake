@@ -13,3 +13,6 @@ if(DOCSHIFT_BUILD_TESTS)
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/lag_quick_test.sh ${CMAKE_BINARY_DIR})
   set_tests_properties(bench.lag_quick PROPERTIES LABELS testbed SKIP_RETURN_CODE 77 TIMEOUT 600)
 endif()
+
+add_executable(cs_tail ${CMAKE_CURRENT_LIST_DIR}/cs_tail.cc)
+target_link_libraries(cs_tail PRIVATE docshift_synth mongo::mongoc_shared gflags)

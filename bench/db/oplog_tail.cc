@@ -5,6 +5,9 @@
 //   oplog_tail --uri URI --from SECONDS.INC --count N
 //       tail from after that entry until N newer entries arrived (or --seconds passed);
 //       prints OPLOG_TAIL_ENTRIES, OPLOG_TAIL_SECONDS, OPLOG_TAIL_ENTRIES_PER_S
+//   oplog_tail --uri URI --from SECONDS.INC --count N --sorted
+//       the same with plain finds sorted by ts, again from the last entry until N (the
+//       query capture must poll FerretDB with: its tailable cursors skip entries)
 //   oplog_tail --uri URI --probe 5                  time 5 finds {ts: {$gt: newest}}
 //       (the query capture polls FerretDB with): OPLOG_QUERY_MS_MIN/MEDIAN/MAX, and the
 //       oplog's size (OPLOG_ENTRIES, OPLOG_BYTES)
@@ -36,6 +39,8 @@ DEFINE_int64(count, 0, "Stop after this many entries newer than --from (0: until
 DEFINE_double(seconds, 60, "Stop after this long in any case.");
 DEFINE_int32(max_await_ms, 8000, "maxTimeMS of each getMore (see tests/README.md: FerretDB "
                                  "must finish a scan within it).");
+DEFINE_bool(sorted, false, "Read with plain finds {ts: {$gte: last}} sorted by ts (the query capture "
+            "polls FerretDB with) instead of a tailable cursor.");
 DEFINE_int32(probe, 0, "Time this many finds {ts: {$gt: newest}} sorted by ts, and exit.");
 
 namespace {
@@ -193,9 +198,17 @@ int Tail(mongoc_client_t* c, uint64_t from) {
     bson_append_timestamp(&ts, "$gte", 4, static_cast<uint32_t>(last >> 32), static_cast<uint32_t>(last & 0xffffffffu));
     bson_append_document_end(&filter, &ts);
     bson_append_document_end(&find, &filter);
-    BSON_APPEND_BOOL(&find, "tailable", true);
-    BSON_APPEND_BOOL(&find, "awaitData", true);
-    BSON_APPEND_INT32(&find, "batchSize", 1);
+    if (FLAGS_sorted) {
+      bson_t sort;
+      BSON_APPEND_DOCUMENT_BEGIN(&find, "sort", &sort);
+      BSON_APPEND_INT32(&sort, "ts", 1);
+      bson_append_document_end(&find, &sort);
+      BSON_APPEND_INT32(&find, "batchSize", 1000);
+    } else {
+      BSON_APPEND_BOOL(&find, "tailable", true);
+      BSON_APPEND_BOOL(&find, "awaitData", true);
+      BSON_APPEND_INT32(&find, "batchSize", 1);
+    }
     BsonPtr reply;
     const bool ok = Command(c, &find, &reply, &error);
     bson_destroy(&find);
@@ -240,7 +253,7 @@ int Tail(mongoc_client_t* c, uint64_t from) {
       BSON_APPEND_INT64(&more, "getMore", id);
       BSON_APPEND_UTF8(&more, "collection", "oplog.rs");
       BSON_APPEND_INT32(&more, "batchSize", 1000);
-      BSON_APPEND_INT32(&more, "maxTimeMS", FLAGS_max_await_ms);
+      if (!FLAGS_sorted) BSON_APPEND_INT32(&more, "maxTimeMS", FLAGS_max_await_ms);
       const bool mok = Command(c, &more, &reply, &error);
       bson_destroy(&more);
       ++getmores;
