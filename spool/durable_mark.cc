@@ -1,6 +1,7 @@
 #include "spool/durable_mark.h"
 
 #include <chrono>
+#include <utility>
 
 #include "proto/spool.pb.h"
 #include "spool/checkpoint.h"
@@ -39,9 +40,9 @@ DurableMarkPublisher::DurableMarkPublisher(Env* env, std::string spool_dir)
 
 Status DurableMarkPublisher::Publish(uint64_t segment_first_seq, uint64_t durable_bytes) {
   std::lock_guard<std::mutex> l(mu_);
-  if (segment_first_seq < last_.segment_first_seq ||
-      (segment_first_seq == last_.segment_first_seq && durable_bytes <= last_.durable_bytes &&
-       last_.segment_first_seq != 0)) {
+  // Never backwards, and never the same mark twice (the first one is always published).
+  if (published_ && std::make_pair(segment_first_seq, durable_bytes) <=
+                        std::make_pair(last_.segment_first_seq, last_.durable_bytes)) {
     return Status::OK();
   }
   pb::DurableMark m;
@@ -52,6 +53,7 @@ Status DurableMarkPublisher::Publish(uint64_t segment_first_seq, uint64_t durabl
   EncodeRecord(kRecordDurableMark, m.SerializeAsString(), &buf);
   RETURN_IF_ERROR_CTX(env_->PublishFile(path_, buf), "publishing the spool's durable mark");
   last_ = {segment_first_seq, durable_bytes};
+  published_ = true;
   return Status::OK();
 }
 

@@ -54,6 +54,7 @@ class DurableMarkPublisher {
   std::string path_;
   std::mutex mu_;
   DurableMark last_;
+  bool published_ = false;
 };
 
 }  // namespace docshift::spool
