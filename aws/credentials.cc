@@ -1,5 +1,7 @@
 #include "aws/credentials.h"
 
+#include "aws/text.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -15,14 +17,6 @@ std::string_view Trim(std::string_view s) {
   while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r')) ++b;
   while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r')) --e;
   return s.substr(b, e - b);
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 // Reads `path` into *out. NotFound when it does not exist (a missing file is normal).
@@ -138,12 +132,7 @@ IniFile ParseIni(std::string_view text) {
   IniFile out;
   std::string section;
   bool in_section = false;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view raw = text.substr(pos, nl - pos);
-    pos = nl + 1;
+  for (std::string_view raw : SplitView(text, '\n')) {
     bool indented = !raw.empty() && (raw[0] == ' ' || raw[0] == '\t');
     std::string_view line = Trim(raw);
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
@@ -156,7 +145,7 @@ IniFile ParseIni(std::string_view text) {
     if (!in_section || indented) continue;  // Outside a section, or a nested sub-key.
     size_t eq = line.find('=');
     if (eq == std::string_view::npos) continue;
-    out[section][Lower(Trim(line.substr(0, eq)))] = std::string(Trim(line.substr(eq + 1)));
+    out[section][AsciiLower(Trim(line.substr(0, eq)))] = std::string(Trim(line.substr(eq + 1)));
   }
   return out;
 }

@@ -1,5 +1,7 @@
 #include "aws/sigv4.h"
 
+#include "aws/text.h"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -12,14 +14,6 @@ namespace {
 
 constexpr char kAlgorithm[] = "AWS4-HMAC-SHA256";
 constexpr char kUnsignedPayload[] = "UNSIGNED-PAYLOAD";
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 std::string Hex(const unsigned char* p, size_t n) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -68,12 +62,7 @@ std::string UriDecode(std::string_view s) {
 // cases expect: "//example//" -> "/example/", "/a/b/../.." -> "/".
 std::string NormalizePath(std::string_view path) {
   std::vector<std::string_view> kept;
-  size_t pos = 0;
-  while (pos <= path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string_view::npos) slash = path.size();
-    std::string_view seg = path.substr(pos, slash - pos);
-    pos = slash + 1;
+  for (std::string_view seg : SplitView(path, '/')) {
     if (seg.empty() || seg == ".") continue;
     if (seg == "..") {
       if (!kept.empty()) kept.pop_back();
@@ -92,12 +81,7 @@ std::string NormalizePath(std::string_view path) {
 
 std::string CanonicalQuery(std::string_view query) {
   std::vector<std::pair<std::string, std::string>> params;
-  size_t pos = 0;
-  while (pos < query.size()) {
-    size_t amp = query.find('&', pos);
-    if (amp == std::string_view::npos) amp = query.size();
-    std::string_view param = query.substr(pos, amp - pos);
-    pos = amp + 1;
+  for (std::string_view param : SplitView(query, '&')) {
     if (param.empty()) continue;
     size_t eq = param.find('=');
     std::string_view name = param.substr(0, eq);
@@ -215,13 +199,13 @@ StatusOr<SignedRequest> SignRequest(const HttpRequest& request, const Credential
   // Canonical headers: lower-case name -> values joined with ',' in order.
   std::map<std::string, std::string> canon;
   auto add = [&canon](std::string_view name, std::string_view value) {
-    std::string lname = Lower(name);
+    std::string lname = AsciiLower(name);
     if (Unsigned(lname)) return;
     auto [it, fresh] = canon.try_emplace(lname, CanonicalHeaderValue(value));
     if (!fresh) it->second += "," + CanonicalHeaderValue(value);
   };
   for (const auto& [name, value] : request.headers) {
-    std::string lname = Lower(name);
+    std::string lname = AsciiLower(name);
     if (lname == "x-amz-date" || lname == "x-amz-security-token" ||
         (lname == "x-amz-content-sha256" && options.add_content_sha256_header)) {
       return Status::InvalidArgument("SigV4: the request already has " + name +
@@ -231,7 +215,7 @@ StatusOr<SignedRequest> SignRequest(const HttpRequest& request, const Credential
   }
   if (!canon.count("host")) return Status::InvalidArgument("SigV4: the request has no Host header");
   for (const auto& [name, value] : out.headers_to_add) {
-    if (Lower(name) == "x-amz-security-token" && !options.sign_session_token) continue;
+    if (AsciiLower(name) == "x-amz-security-token" && !options.sign_session_token) continue;
     add(name, value);
   }
 

@@ -1,6 +1,7 @@
 // The SigV4 signer against the published test suite (aws/testdata/sigv4/, from
 // awslabs/aws-c-auth), plus the S3 cases the suite does not cover.
 #include "aws/sigv4.h"
+#include "aws/text.h"
 
 #include <gtest/gtest.h>
 
@@ -25,11 +26,6 @@ namespace fs = std::filesystem;
 const std::map<std::string, std::string> kSkipped = {};
 
 std::string ReadAll(const fs::path& p) { return test_util::ReadBytes(p.string()); }
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // request.txt: "METHOD TARGET HTTP/1.1", header lines (a line starting with whitespace
 // continues the previous value), a blank line, the body.
@@ -92,9 +88,9 @@ std::string StripTrailingNewlines(std::string s) {
 std::multiset<std::pair<std::string, std::string>> AddedHeaders(const HttpRequest& signed_req,
                                                                  const HttpRequest& orig) {
   std::multiset<std::pair<std::string, std::string>> have, out;
-  for (const auto& [n, v] : orig.headers) have.emplace(Lower(n), v);
+  for (const auto& [n, v] : orig.headers) have.emplace(AsciiLower(n), v);
   for (const auto& [n, v] : signed_req.headers) {
-    auto key = std::make_pair(Lower(n), v);
+    auto key = std::make_pair(AsciiLower(n), v);
     auto it = have.find(key);
     if (it != have.end()) {
       have.erase(it);
@@ -146,7 +142,7 @@ TEST(SigV4SuiteTest, EveryCommittedVector) {
 
     ParsedRequest expected = ParseRequest(ReadAll(dir / "header-signed-request.txt"));
     std::multiset<std::pair<std::string, std::string>> got;
-    for (const auto& [n, v] : s.headers_to_add) got.emplace(Lower(n), v);
+    for (const auto& [n, v] : s.headers_to_add) got.emplace(AsciiLower(n), v);
     EXPECT_EQ(got, AddedHeaders(expected.req, pr.req));
     ++passed;
   }
@@ -163,6 +159,14 @@ Credentials Example() {
 
 std::chrono::system_clock::time_point May24() {
   return std::chrono::system_clock::from_time_t(1369353600);  // 2013-05-24T00:00:00Z
+}
+
+SigningOptions DynamoDbOptions() {
+  SigningOptions opt;
+  opt.region = "us-east-1";
+  opt.service = "dynamodb";
+  opt.time = May24();
+  return opt;
 }
 
 // The GET Object example of the S3 SigV4 documentation ("Signature Calculations for the
@@ -209,10 +213,7 @@ TEST(SigV4Test, DynamoDbStyleRequestHashesTheBody) {
                  {"X-Amz-Target", "DynamoDB_20120810.ListTables"},
                  {"User-Agent", "docshift"}};
   req.body = "{}";
-  SigningOptions opt;
-  opt.region = "us-east-1";
-  opt.service = "dynamodb";
-  opt.time = May24();
+  SigningOptions opt = DynamoDbOptions();
   auto s = SignRequest(req, Example(), opt);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_NE(s->canonical_request.find("\ncontent-type;host;x-amz-date;x-amz-target\n" +
@@ -226,10 +227,7 @@ TEST(SigV4Test, RefusesBadInputWithoutTheSecret) {
   HttpRequest req;
   req.method = "GET";
   req.path = "/";
-  SigningOptions opt;
-  opt.region = "us-east-1";
-  opt.service = "dynamodb";
-  opt.time = May24();
+  SigningOptions opt = DynamoDbOptions();
   auto no_host = SignRequest(req, Example(), opt);
   ASSERT_FALSE(no_host.ok());
   EXPECT_TRUE(no_host.status().IsInvalidArgument());
