@@ -90,6 +90,8 @@ TEST(DynamoNumberTest, Table) {
       {"9.999999999999999999999999999999999E+125",  // 34 significant digits: DynamoDB's largest magnitude.
        R"({ "$numberDecimal" : "9.999999999999999999999999999999999E+125" })"},
       {"9.9999999999999999999999999999999999E+125", "ERROR: DynamoDB attribute attr: number"},
+      {"1E+999999", "ERROR: DynamoDB attribute attr: number 1E+999999 is out of Decimal128's range"},
+      {"1E-999999", "ERROR: DynamoDB attribute attr: number 1E-999999 is out of Decimal128's range"},
       {"", "ERROR: DynamoDB attribute attr: \"\" is not a number"},
       {"-", "ERROR: DynamoDB attribute attr: \"-\" is not a number"},
       {"1e", "ERROR: DynamoDB attribute attr: \"1e\" is not a number"},
