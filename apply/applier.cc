@@ -501,6 +501,18 @@ class Lane {
   int batch_ops_ = 64;
 };
 
+bool CollectionExists(mongoc_client_t* client, const std::string& db, const std::string& coll) {
+  mongoc_database_t* d = mongoc_client_get_database(client, db.c_str());
+  mongo::BsonPtr opts(BCON_NEW("filter", "{", "name", BCON_UTF8(coll.c_str()), "}"));
+  bson_error_t err;
+  char** names = mongoc_database_get_collection_names_with_opts(d, opts.get(), &err);
+  bool found = false;
+  for (char** n = names; n != nullptr && *n != nullptr; ++n) found = found || coll == *n;
+  bson_strfreev(names);
+  mongoc_database_destroy(d);
+  return found;
+}
+
 // Runs one DDL event against the target (apply/ddl.h). Errors that mean "already so" are
 // success; a transient error is retried until stopped; a command the target refuses, and
 // an event apply cannot replay, go to the dead-letter file with the reason.
@@ -515,6 +527,7 @@ Status RunDdl(Shared* shared, mongoc_client_t* client, const Item& item, const N
   std::string refused;
   int refused_code = 0;
   for (const DdlCommand& c : plan.commands) {
+    bool dropped_destination = false;
     for (int attempt = 0;; ++attempt) {
       bson_error_t err;
       bson_t reply;
@@ -529,6 +542,21 @@ Status RunDdl(Shared* shared, mongoc_client_t* client, const Item& item, const N
         continue;
       }
       const pb::OpType op = e.op();
+      if (op == pb::OP_RENAME && cls == mongo::ErrorClass::kNamespaceExists && !dropped_destination &&
+          CollectionExists(client, plan.from_db, plan.from_coll)) {
+        // The source's rename succeeded, so its destination was absent or dropped then:
+        // a destination on the target is from earlier (a replay recreated it): drop it.
+        LOG(INFO) << "apply: seq " << item.seq << ": " << c.what << ": dropping the existing "
+                  << plan.to_db << "." << plan.to_coll << " first, as the source's rename did";
+        mongo::CollPtr to(mongoc_client_get_collection(client, plan.to_db.c_str(), plan.to_coll.c_str()));
+        bson_error_t derr;
+        if (!mongoc_collection_drop(to.get(), &derr) && mongo::Classify(derr) != mongo::ErrorClass::kNamespaceNotFound) {
+          err = derr;
+        } else {
+          dropped_destination = true;  // one more try, not a loop
+          continue;
+        }
+      }
       const bool gone_is_done = op == pb::OP_DROP || op == pb::OP_DROP_DATABASE || op == pb::OP_RENAME ||
                                 op == pb::OP_DROP_INDEXES;
       const bool exists_is_done = op == pb::OP_CREATE || op == pb::OP_CREATE_INDEXES;

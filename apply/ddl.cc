@@ -207,10 +207,13 @@ DdlPlan PlanDdl(const pb::ChangeEvent& e, const NamespaceMap& map) {
         return plan;
       }
       plan.cross_database = to_db != db;
+      plan.from_db = db;
+      plan.from_coll = coll;
+      plan.to_db = to_db;
+      plan.to_coll = to_coll;
       DdlCommand c = Command("admin", "renameCollection " + Ns(db, coll) + " -> " + Ns(to_db, to_coll));
       BSON_APPEND_UTF8(c.command.get(), "renameCollection", Ns(db, coll).c_str());
       BSON_APPEND_UTF8(c.command.get(), "to", Ns(to_db, to_coll).c_str());
-      BSON_APPEND_BOOL(c.command.get(), "dropTarget", true);
       plan.commands.push_back(std::move(c));
       return plan;
     }

@@ -4,8 +4,10 @@
 //
 //   drop, dropDatabase      → drop / dropDatabase (already gone: success)
 //   rename                  → renameCollection, source and destination both mapped
-//                             (dropTarget: the source's rename succeeded); source gone:
-//                             success (a replay)
+//                             (no dropTarget: FerretDB refuses the option; apply drops
+//                             an existing destination while the source is still there);
+//                             source gone: success (a replay); across databases where
+//                             the target refuses that: dead-lettered saying so
 //   create                  → create with the source's options (capped/size/max,
 //                             validator, validationLevel/Action, collation, timeseries,
 //                             viewOn/pipeline with viewOn mapped); exists: success
@@ -44,6 +46,10 @@ struct DdlPlan {
   // A rename whose mapped source and destination are in different databases (a target
   // may refuse it: the dead letter then says so).
   bool cross_database = false;
+  // For a rename: the mapped source and destination (apply drops an existing destination
+  // while the source is still there: the source's rename succeeded, so at that point of
+  // its history the destination was absent or dropped).
+  std::string from_db, from_coll, to_db, to_coll;
 };
 
 DdlPlan PlanDdl(const pb::ChangeEvent& e, const NamespaceMap& map);

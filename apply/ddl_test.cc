@@ -119,15 +119,15 @@ TEST(PlanDdl, RenameMapsSourceAndDestination) {
   ASSERT_EQ(e.op(), pb::OP_RENAME);
   DdlPlan p = PlanDdl(e, Maps({"shop=live"}));
   EXPECT_FALSE(p.cross_database);
-  EXPECT_EQ(Cmd(p, 0), R"(admin { "renameCollection" : "live.orders", "to" : "live.orders_old", "dropTarget" : true })");
+  EXPECT_EQ(Cmd(p, 0), R"(admin { "renameCollection" : "live.orders", "to" : "live.orders_old" })");
   // One side mapped to another database: a rename across databases on the target.
   p = PlanDdl(e, Maps({"shop.orders_old=archive.orders"}));
   EXPECT_TRUE(p.cross_database);
-  EXPECT_EQ(Cmd(p, 0), R"(admin { "renameCollection" : "shop.orders", "to" : "archive.orders", "dropTarget" : true })");
+  EXPECT_EQ(Cmd(p, 0), R"(admin { "renameCollection" : "shop.orders", "to" : "archive.orders" })");
   pb::ChangeEvent o = FromOplog(R"({"op": "c", "ns": "shop.$cmd", "ts": {"$timestamp": {"t": 5, "i": 1}},
-    "o": {"renameCollection": "shop.a", "to": "shop.b", "stayTemp": false, "dropTarget": false}})");
+    "o": {"renameCollection": "shop.a", "to": "shop.b", "stayTemp": false, "dropTarget": true}})");
   p = PlanDdl(o, Maps({"shop.a=x.a", "shop.b=x.b"}));
-  EXPECT_EQ(Cmd(p, 0), R"(admin { "renameCollection" : "x.a", "to" : "x.b", "dropTarget" : true })");
+  EXPECT_EQ(Cmd(p, 0), R"(admin { "renameCollection" : "x.a", "to" : "x.b" })");
 }
 
 // Oplog create with options (https://www.mongodb.com/docs/manual/reference/command/create/);
