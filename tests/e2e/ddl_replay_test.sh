@@ -16,7 +16,10 @@
 #     idempotent (already-existing indexes, a source already renamed) and records no
 #     dead letter twice.
 #
-# Usage: ddl_replay_test.sh DOCSHIFT MAKE_SPOOL. TARGET_PG_URI and TESTBED_PYTHON from
+# Then snapshot: a capped collection on the FerretDB oplog source is created on the target
+# with its options (capped/size/max) before its documents are copied.
+#
+# Usage: ddl_replay_test.sh DOCSHIFT MAKE_SPOOL. SOURCE_OPLOG_URI, TARGET_PG_URI and TESTBED_PYTHON from
 # build/testbed.env (unset: exit 77, or fail under CI). E2E_PREFIX overrides the database prefix.
 set -uo pipefail
 DS=$1
@@ -24,9 +27,9 @@ MK=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
-e2e_init ddl_replay TARGET_PG_URI TARGET_PG_URI "${E2E_PREFIX:-e2eddlr$$_}"
+e2e_init ddl_replay SOURCE_OPLOG_URI TARGET_PG_URI "${E2E_PREFIX:-e2eddlr$$_}"
 echo "ddl_replay_test: prefix $PREFIX, work dir $WORK"
-drop_prefix "$PREFIX" "$TGT"
+drop_prefix "$PREFIX" "$SRC" "$TGT"
 
 "$PY" - "$PREFIX" "$WORK/events.json" <<'EOF' || fail "cannot write the events"
 import json, sys
@@ -127,4 +130,27 @@ timeout 120 "$DS" apply --spool "$SPOOL" --target "$TGT" --map "$MAPS" --from 1 
 check_target || fail "the target changed on the replay"
 "$DS" inspect deadletters --spool "$SPOOL" >"$WORK/deadletters2.log" 2>&1
 [ "$(grep -c '"seq"' "$WORK/deadletters2.log")" -eq 4 ] || fail "the replay recorded dead letters again"
-echo "ddl_replay_test: PASS: indexes built and dropped on the mapped namespace, capped options kept, rename mapped, 4 unreplayable commands dead-lettered with reasons; the replay is idempotent"
+
+# Snapshot: the source's collection options on a target collection not there yet.
+"$PY" - "$SRC" "$PREFIX" <<'EOF' || fail "cannot prepare the source"
+import sys
+from pymongo import MongoClient
+db = MongoClient(sys.argv[1])[sys.argv[2] + "5"]
+db.create_collection("cap", capped=True, size=65536, max=50)
+db["cap"].insert_many([{"_id": i} for i in range(10)])
+EOF
+"$DS" capture --source "$SRC" --source_kind oplog --spool "$WORK/snapspool" --include "${PREFIX}5.*" >"$WORK/capture.log" 2>&1 &
+cap_pid=$!
+wait_for 60 grep -q "capture: ready" "$WORK/capture.log" || fail "capture did not become ready"
+"$DS" snapshot --source "$SRC" --target "$TGT" --spool "$WORK/snapspool" --include "${PREFIX}5.*" --progress none \
+  >"$WORK/snapshot.log" 2>&1 || fail "snapshot failed"
+kill -TERM "$cap_pid"; wait "$cap_pid"; cap_pid=""
+"$PY" - "$TGT" "$PREFIX" <<'EOF' || fail "snapshot did not create the collection with the source's options"
+import sys
+from pymongo import MongoClient
+db = MongoClient(sys.argv[1])[sys.argv[2] + "5"]
+o = {x["name"]: x.get("options", {}) for x in db.list_collections()}.get("cap", {})
+print("  target %s5.cap options %s, %d documents" % (sys.argv[2], o, db["cap"].count_documents({})))
+sys.exit(0 if o.get("capped") and o.get("size") == 65536 and o.get("max") == 50 and db["cap"].count_documents({}) == 10 else 1)
+EOF
+echo "ddl_replay_test: PASS: indexes built and dropped on the mapped namespace, capped options kept, rename mapped, 4 unreplayable commands dead-lettered with reasons; the replay is idempotent; snapshot created a capped collection with its options"
