@@ -234,7 +234,15 @@ DdlPlan PlanDdl(const pb::ChangeEvent& e, const NamespaceMap& map) {
     plan.nothing = name + " on " + Ns(e.db(), e.coll()) + ": the index is built by its commitIndexBuild";
     return plan;
   }
+  if (name == "commitTransaction") {
+    plan.nothing = "commitTransaction: the transaction's operations come from its applyOps entry";
+    return plan;
+  }
   std::string why = "not replayed by docshift apply";
+  if (name == "abortTransaction") {
+    why = "a prepared transaction was aborted on the source; its operations, captured from its "
+          "prepare entry, may have been applied: check the namespaces it wrote";
+  }
   if (name == "collMod" || name == "modify") {
     why = "it changes collection or index options (validator, TTL, hidden, ...), which apply "
           "does not replay; run the same collMod on the target by hand";

@@ -19,7 +19,8 @@
 //   command, a create/index event that carries no definition) → not replayable: apply
 //   writes it to the dead-letter file with the reason, never skips it silently.
 // startIndexBuild and abortIndexBuild change nothing by themselves (the commitIndexBuild
-// entry carries the finished index): no command, and a reason for the log.
+// entry carries the finished index), nor does commitTransaction (the operations come from
+// the applyOps entry): no command, and a reason for the log.
 #pragma once
 
 #include <string>

@@ -179,6 +179,16 @@ TEST(PlanDdl, WhatCannotBeReplayedHasAReason) {
     "o": {"someFutureCommand": "names"}})");
   p = PlanDdl(u, NamespaceMap());
   EXPECT_NE(p.unreplayable.find("someFutureCommand"), std::string::npos) << p.unreplayable;
+  // https://www.mongodb.com/docs/manual/core/transactions-production-consideration/ (a
+  // prepared transaction's commit and abort entries in the oplog)
+  pb::ChangeEvent ct = FromOplog(R"({"op": "c", "ns": "admin.$cmd", "ts": {"$timestamp": {"t": 5, "i": 2}},
+    "o": {"commitTransaction": 1, "commitTimestamp": {"$timestamp": {"t": 5, "i": 1}}}})");
+  p = PlanDdl(ct, NamespaceMap());
+  EXPECT_TRUE(p.unreplayable.empty() && p.commands.empty() && !p.nothing.empty());
+  pb::ChangeEvent at = FromOplog(R"({"op": "c", "ns": "admin.$cmd", "ts": {"$timestamp": {"t": 5, "i": 3}},
+    "o": {"abortTransaction": 1}})");
+  p = PlanDdl(at, NamespaceMap());
+  EXPECT_NE(p.unreplayable.find("aborted"), std::string::npos) << p.unreplayable;
 }
 
 }  // namespace
