@@ -12,6 +12,7 @@ struct Raw {
   bool valid = false;
   bool oplog = false;  // an oplog entry (else a change stream event)
   std::string name;    // command name / operationType
+  std::string arg;     // oplog: the command's collection ({collMod: "coll", ...}), if a string
   bson_t body;         // oplog: "o"; change stream: operationDescription (may be empty)
   bool have_body = false;
 };
@@ -44,7 +45,10 @@ Raw ReadRaw(const pb::ChangeEvent& e) {
     r.oplog = true;
     r.have_body = true;
     bson_iter_t k;
-    if (bson_iter_init(&k, &r.body) && bson_iter_next(&k)) r.name = bson_iter_key(&k);
+    if (bson_iter_init(&k, &r.body) && bson_iter_next(&k)) {
+      r.name = bson_iter_key(&k);
+      if (BSON_ITER_HOLDS_UTF8(&k)) r.arg = bson_iter_utf8(&k, nullptr);
+    }
     if (bson_iter_init_find(&it, &doc, "op") && BSON_ITER_HOLDS_UTF8(&it) &&
         std::strcmp(bson_iter_utf8(&it, nullptr), "c") != 0) {
       r.name = std::string("oplog op '") + bson_iter_utf8(&it, nullptr) + "'";
@@ -252,7 +256,9 @@ DdlPlan PlanDdl(const pb::ChangeEvent& e, const NamespaceMap& map) {
              name == "refineCollectionShardKey") {
     why = "sharding is the target cluster's own configuration; shard it there by hand";
   }
-  plan.unreplayable = name + " on " + Ns(e.db(), e.coll()) + ": " + why;
+  // An oplog command's namespace is "db.$cmd": name the collection it is about instead.
+  const std::string on = raw.oplog && !raw.arg.empty() && e.coll() == "$cmd" ? Ns(e.db(), raw.arg) : Ns(e.db(), e.coll());
+  plan.unreplayable = name + " on " + on + ": " + why;
   return plan;
 }
 

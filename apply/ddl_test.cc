@@ -174,7 +174,7 @@ TEST(PlanDdl, WhatCannotBeReplayedHasAReason) {
   ASSERT_EQ(c.op(), pb::OP_UNKNOWN);
   EXPECT_TRUE(IsDdlOp(c.op()));
   p = PlanDdl(c, NamespaceMap());
-  EXPECT_NE(p.unreplayable.find("collMod on test."), std::string::npos) << p.unreplayable;
+  EXPECT_NE(p.unreplayable.find("collMod on test.names:"), std::string::npos) << p.unreplayable;
   pb::ChangeEvent u = FromOplog(R"({"op": "c", "ns": "test.$cmd", "ts": {"$timestamp": {"t": 5, "i": 1}},
     "o": {"someFutureCommand": "names"}})");
   p = PlanDdl(u, NamespaceMap());
