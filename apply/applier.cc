@@ -16,6 +16,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "apply/ddl.h"
 #include "apply/tracker.h"
 #include "apply/transaction.h"
 #include "apply/translate.h"
@@ -87,6 +88,26 @@ struct Shared {
     failed = true;
   }
 };
+
+// Writes an event apply cannot apply to the dead-letter file (or stops apply with
+// --on_error=stop), and logs it once.
+Status DeadLetterItem(Shared* shared, const Item& item, int code, const std::string& message) {
+  if (shared->opts->stop_on_error) {
+    return Status::FailedPrecondition(
+        "seq " + std::to_string(item.seq) + " (" + item.db + "." + item.coll +
+        "): the target refused the write: " + message +
+        " (code " + std::to_string(code) + "); stopped because of --on_error=stop");
+  }
+  shared->dead_letters++;
+  bool appended = false;
+  RETURN_IF_ERROR(shared->dlq->Append(item.seq, item.ev, code, message, item.db + "." + item.coll, &appended));
+  const char* again = appended ? "" : " (recorded already)";  // a replay of the event
+  LOG(WARNING) << "dead letter: seq " << item.seq << " " << item.db << "." << item.coll
+               << ": " << message << " (code " << code << ")" << again;
+  shared->NoteError("dead letter: seq " + std::to_string(item.seq) + " " + item.db + "." +
+                     item.coll + ": " + message + " (code " + std::to_string(code) + ")" + again);
+  return Status::OK();
+}
 
 class Lane {
  public:
@@ -246,21 +267,7 @@ class Lane {
   }
 
   Status DeadLetter(const Item& item, int code, const std::string& message) {
-    if (shared_->opts->stop_on_error) {
-      return Status::FailedPrecondition(
-          "seq " + std::to_string(item.seq) + " (" + item.db + "." + item.coll +
-          "): the target refused the write: " + message +
-          " (code " + std::to_string(code) + "); stopped because of --on_error=stop");
-    }
-    shared_->dead_letters++;
-    bool appended = false;
-    RETURN_IF_ERROR(shared_->dlq->Append(item.seq, item.ev, code, message, item.db + "." + item.coll, &appended));
-    const char* again = appended ? "" : " (recorded already)";  // a replay of the event
-    LOG(WARNING) << "dead letter: seq " << item.seq << " " << item.db << "." << item.coll
-                 << ": " << message << " (code " << code << ")" << again;
-    shared_->NoteError("dead letter: seq " + std::to_string(item.seq) + " " + item.db + "." +
-                       item.coll + ": " + message + " (code " + std::to_string(code) + ")" + again);
-    return Status::OK();
+    return DeadLetterItem(shared_, item, code, message);
   }
 
   Status ApplyBulk(mongoc_client_t* client, std::vector<Item>& items, size_t begin, size_t end) {
@@ -495,42 +502,82 @@ class Lane {
   int batch_ops_ = 64;
 };
 
-// Runs one DDL event against the target. Errors that mean "already so" are success.
-Status RunDdl(mongoc_client_t* client, const Item& item, const pb::ChangeEvent& e) {
+bool CollectionExists(mongoc_client_t* client, const std::string& db, const std::string& coll) {
+  mongoc_database_t* d = mongoc_client_get_database(client, db.c_str());
+  mongo::BsonPtr opts(BCON_NEW("filter", "{", "name", BCON_UTF8(coll.c_str()), "}"));
   bson_error_t err;
-  bool ok = true;
-  mongo::CollPtr coll(mongoc_client_get_collection(client, item.db.c_str(), item.coll.c_str()));
-  switch (e.op()) {
-    case pb::OP_DROP:
-      ok = mongoc_collection_drop(coll.get(), &err);
-      if (!ok && mongo::Classify(err) == mongo::ErrorClass::kNamespaceNotFound) ok = true;
-      break;
-    case pb::OP_DROP_DATABASE: {
-      mongoc_database_t* db = mongoc_client_get_database(client, item.db.c_str());
-      ok = mongoc_database_drop(db, &err);
-      mongoc_database_destroy(db);
-      break;
-    }
-    case pb::OP_RENAME:
-      ok = mongoc_collection_rename(coll.get(), e.to_db().c_str(), e.to_coll().c_str(), true, &err);
-      if (!ok && mongo::Classify(err) == mongo::ErrorClass::kNamespaceNotFound) ok = true;
-      break;
-    case pb::OP_CREATE: {
-      mongoc_database_t* db = mongoc_client_get_database(client, item.db.c_str());
-      mongoc_collection_t* c = mongoc_database_create_collection(db, item.coll.c_str(), nullptr, &err);
-      ok = c != nullptr;
-      if (c) mongoc_collection_destroy(c);
-      mongoc_database_destroy(db);
-      if (!ok && mongo::Classify(err) == mongo::ErrorClass::kNamespaceExists) ok = true;
-      break;
-    }
-    default:
-      LOG(WARNING) << "seq " << item.seq << ": DDL " << e.op() << " on " << item.db << "."
-                   << item.coll << " is recorded in the spool but not replayed by this "
-                   << "version; apply indexes with `docshift snapshot --indexes`";
-      return Status::OK();
+  char** names = mongoc_database_get_collection_names_with_opts(d, opts.get(), &err);
+  bool found = false;
+  for (char** n = names; n != nullptr && *n != nullptr; ++n) found = found || coll == *n;
+  bson_strfreev(names);
+  mongoc_database_destroy(d);
+  return found;
+}
+
+// Runs one DDL event against the target (apply/ddl.h). Errors that mean "already so" are
+// success; a transient error is retried until stopped; a command the target refuses, and
+// an event apply cannot replay, go to the dead-letter file with the reason.
+Status RunDdl(Shared* shared, mongoc_client_t* client, const Item& item, const NamespaceMap& map) {
+  const pb::ChangeEvent& e = item.ev;
+  const DdlPlan plan = PlanDdl(e, map);
+  if (!plan.nothing.empty()) {
+    LOG(INFO) << "apply: seq " << item.seq << ": nothing to replay: " << plan.nothing;
+    return Status::OK();
   }
-  if (!ok) return mongo::FromBsonError(err, "DDL on " + item.db + "." + item.coll);
+  if (!plan.unreplayable.empty()) return DeadLetterItem(shared, item, 0, "DDL not replayed: " + plan.unreplayable);
+  std::string refused;
+  int refused_code = 0;
+  for (const DdlCommand& c : plan.commands) {
+    bool dropped_destination = false;
+    for (int attempt = 0;; ++attempt) {
+      bson_error_t err;
+      bson_t reply;
+      const bool ok = mongoc_client_command_simple(client, c.db.c_str(), c.command.get(), nullptr, &reply, &err);
+      bson_destroy(&reply);
+      if (ok) break;
+      const mongo::ErrorClass cls = mongo::Classify(err);
+      if (cls == mongo::ErrorClass::kTransient) {
+        if (SleepUnlessStopped(BackoffDelayMs(attempt), shared->opts->stop)) {
+          return Status::Aborted("stopped while retrying " + c.what + ": " + err.message);
+        }
+        continue;
+      }
+      const pb::OpType op = e.op();
+      if (op == pb::OP_RENAME && cls == mongo::ErrorClass::kNamespaceExists && !dropped_destination &&
+          CollectionExists(client, plan.from_db, plan.from_coll)) {
+        // The source's rename succeeded, so its destination was absent or dropped then:
+        // a destination on the target is from earlier (a replay recreated it): drop it.
+        LOG(INFO) << "apply: seq " << item.seq << ": " << c.what << ": dropping the existing "
+                  << plan.to_db << "." << plan.to_coll << " first, as the source's rename did";
+        mongo::CollPtr to(mongoc_client_get_collection(client, plan.to_db.c_str(), plan.to_coll.c_str()));
+        bson_error_t derr;
+        if (!mongoc_collection_drop(to.get(), &derr) && mongo::Classify(derr) != mongo::ErrorClass::kNamespaceNotFound) {
+          err = derr;
+        } else {
+          dropped_destination = true;  // one more try, not a loop
+          continue;
+        }
+      }
+      const bool gone_is_done = op == pb::OP_DROP || op == pb::OP_DROP_DATABASE || op == pb::OP_RENAME ||
+                                op == pb::OP_DROP_INDEXES;
+      const bool exists_is_done = op == pb::OP_CREATE || op == pb::OP_CREATE_INDEXES;
+      if ((gone_is_done && cls == mongo::ErrorClass::kNamespaceNotFound) ||
+          (exists_is_done && cls == mongo::ErrorClass::kNamespaceExists)) {
+        VLOG(1) << "apply: seq " << item.seq << ": " << c.what << ": already so (" << err.message << ")";
+        break;
+      }
+      if (!refused.empty()) refused += "; ";
+      refused += "the target refused " + c.what + ": " + err.message + " (code " + std::to_string(err.code) + ")";
+      if (plan.cross_database) {
+        refused += "; a rename across databases: move the collection on the target by hand (or --map both "
+                   "namespaces into one database)";
+      }
+      refused += "; command " + mongo::ToJson(c.command.get());
+      refused_code = static_cast<int>(err.code);
+      break;
+    }
+  }
+  if (!refused.empty()) return DeadLetterItem(shared, item, refused_code, refused);
   return Status::OK();
 }
 
@@ -948,19 +995,21 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
           wait_idle();  // barrier: everything before the DDL is applied first
           if (shared.failed) break;
           mongo::PooledClient c(pool.get());
-          Status ds = RunDdl(c.get(), item, *e);
+          item.ev.Swap(e);
+          Status ds = RunDdl(&shared, c.get(), item, map);
+          e->Swap(&item.ev);
           if (!ds.ok()) {
             status = ds.WithContext("seq " + std::to_string(seq));
             break;
           }
-          if (e->op() == pb::OP_CREATE_INDEXES || e->op() == pb::OP_DROP ||
+          if (e->op() == pb::OP_CREATE_INDEXES || e->op() == pb::OP_DROP_INDEXES || e->op() == pb::OP_DROP ||
               e->op() == pb::OP_DROP_DATABASE || e->op() == pb::OP_RENAME) {
             unique_ns.clear();
           }
           const std::string source_ns = e->db() + "." + e->coll();
           tracker.Passed(seq, t, &source_ns);
         } else {
-          tracker.Passed(seq, t);  // noop, invalidate, unknown: nothing to write
+          tracker.Passed(seq, t);  // noop, invalidate: nothing to write
         }
       }
       if (!status.ok()) break;

@@ -57,7 +57,8 @@ bool IsDocumentOp(int op) {
 
 bool IsDdlOp(int op) {
   return op == pb::OP_DROP || op == pb::OP_RENAME || op == pb::OP_DROP_DATABASE ||
-         op == pb::OP_CREATE || op == pb::OP_CREATE_INDEXES || op == pb::OP_DROP_INDEXES;
+         op == pb::OP_CREATE || op == pb::OP_CREATE_INDEXES || op == pb::OP_DROP_INDEXES ||
+         op == pb::OP_UNKNOWN;  // replayed or dead-lettered (apply/ddl.h), never skipped
 }
 
 namespace {

@@ -48,7 +48,7 @@ struct DocWrite {
 };
 
 bool IsDocumentOp(int op);  // insert, update, replace, delete
-bool IsDdlOp(int op);
+bool IsDdlOp(int op);  // also OP_UNKNOWN: apply/ddl.h dead-letters what it cannot replay
 
 // InvalidArgument (a permanent, per-event problem: dead-lettered by apply) when the event
 // lacks what its type needs (no document key, an update with neither full document nor

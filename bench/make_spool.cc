@@ -15,11 +15,14 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <system_error>
 
 #include "bench/strict_flags.h"
 #include "bench/synth.h"
+#include "capture/convert.h"
+#include "mongo/mongo_util.h"
 #include "spool/spool.h"
 #include "util/duration.h"
 
@@ -44,6 +47,10 @@ DEFINE_int32(update_pct, 30, "Percent of events drawn as updates.");
 DEFINE_int32(replace_pct, 10, "Percent of events drawn as replaces.");
 DEFINE_int32(delete_pct, 15, "Percent of events drawn as deletes.");
 DEFINE_bool(single_namespace, false, "Every document in one namespace (the hot-collection case).");
+DEFINE_string(events_json, "",
+              "Then append source events from this file, one Extended JSON document a line: "
+              "a change stream event (it has operationType) or an oplog entry, converted "
+              "as capture converts them, one batch per line (for DDL tests).");
 DEFINE_bool(leave_open, false, "Sync but do not seal the last segment at the end, as a capture "
                                "that was killed would leave it (for tests).");
 
@@ -54,8 +61,45 @@ constexpr const char* kUsage =
     "make_spool --spool DIR [--events N] [--batch_events K] [--source_id S] [--nested]\n"
     "           [--segment_max_bytes B] [--seed N] [--start_unix_s T]\n"
     "           [--insert_pct 45 --update_pct 30 --replace_pct 10 --delete_pct 15]\n"
-    "           [--single_namespace]\n"
+    "           [--single_namespace] [--events_json FILE]\n"
     "Writes (or extends) a spool of deterministic synthetic change events.";
+
+// --events_json: each line through capture's conversion, one batch per line.
+Status AppendJsonEvents(spool::SpoolWriter* writer, const std::string& path, std::array<uint64_t, 16>* ops) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("--events_json " + path + ": cannot open the file");
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = "--events_json " + path + " line " + std::to_string(n);
+    bson_error_t err;
+    mongo::BsonPtr doc(bson_new_from_json(reinterpret_cast<const uint8_t*>(line.data()),
+                                          static_cast<ssize_t>(line.size()), &err));
+    if (!doc) return Status::InvalidArgument(where + ": not Extended JSON: " + err.message);
+    pb::ChangeBatch batch;
+    batch.set_first_seq(writer->next_seq());
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, doc.get(), "operationType")) {
+      capture::ConvertContext ctx;
+      Status s = capture::ConvertChangeEvent(doc.get(), &ctx, batch.add_events());
+      if (!s.ok()) return Status::InvalidArgument(where + ": " + s.message());
+    } else {
+      std::vector<pb::ChangeEvent> evs;
+      uint32_t t = 0, i = 0;
+      Status s = capture::ConvertOplogEntry(doc.get(), capture::OplogOptions{}, &evs, &t, &i);
+      if (!s.ok()) return Status::InvalidArgument(where + ": " + s.message());
+      for (auto& e : evs) *batch.add_events() = std::move(e);
+    }
+    if (batch.events_size() == 0) continue;
+    const pb::ChangeEvent& last = batch.events(batch.events_size() - 1);
+    batch.set_resume_token(last.resume_token());
+    batch.set_resume_cluster_time(last.cluster_time());
+    for (const auto& e : batch.events()) (*ops)[static_cast<size_t>(e.op()) % ops->size()]++;
+    RETURN_IF_ERROR(writer->Append(&batch));
+    RETURN_IF_ERROR(writer->Sync());
+  }
+  return Status::OK();
+}
 
 struct Options {
   spool::SpoolWriterOptions writer;
@@ -102,6 +146,7 @@ Status Run(const Options& opts) {
     done += n;
     ++batches;
   }
+  if (!FLAGS_events_json.empty()) RETURN_IF_ERROR(AppendJsonEvents(writer.get(), FLAGS_events_json, &ops));
   if (FLAGS_leave_open) {
     RETURN_IF_ERROR(writer->Sync());
   } else {

@@ -413,7 +413,9 @@ Status ConvertOne(const bson_t* entry, const OplogOptions& opts, uint64_t ct, in
         e.set_to_db(to_db);
         e.set_to_coll(to_coll);
       }
-    } else if (cmd == "createIndexes") {
+    } else if (cmd == "createIndexes" || cmd == "commitIndexBuild") {
+      // 4.4+ builds indexes in two phases: startIndexBuild, then commitIndexBuild with
+      // the finished specs ("indexes"); createIndexes only for an empty collection.
       e.set_op(pb::OP_CREATE_INDEXES);
       e.set_coll(arg);
     } else if (cmd == "dropIndexes" || cmd == "deleteIndexes") {

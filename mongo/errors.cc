@@ -30,7 +30,9 @@ constexpr CodeRow kCodes[] = {
     {11000, ErrorClass::kDuplicateKey, "DuplicateKey"},
     {11001, ErrorClass::kDuplicateKey, "DuplicateKey (legacy)"},
     {26, ErrorClass::kNamespaceNotFound, "NamespaceNotFound"},
+    {27, ErrorClass::kNamespaceNotFound, "IndexNotFound"},
     {48, ErrorClass::kNamespaceExists, "NamespaceExists"},
+    {68, ErrorClass::kNamespaceExists, "IndexAlreadyExists"},
     {136, ErrorClass::kHistoryLost, "CappedPositionLost"},
     {280, ErrorClass::kHistoryLost, "ChangeStreamFatalError"},
     {286, ErrorClass::kHistoryLost, "ChangeStreamHistoryLost"},
@@ -53,6 +55,7 @@ constexpr TextRow kTexts[] = {
     {"duplicate key", ErrorClass::kDuplicateKey, "FerretDB on PostgreSQL (code 1)"},
     {"ns not found", ErrorClass::kNamespaceNotFound, "FerretDB, mongo-java-server (drop)"},
     {"does not exist", ErrorClass::kNamespaceNotFound, "FerretDB (renameCollection)"},
+    {"index not found", ErrorClass::kNamespaceNotFound, "FerretDB (dropIndexes)"},
 };
 
 }  // namespace

@@ -15,8 +15,8 @@ namespace docshift::mongo {
 enum class ErrorClass {
   kTransient,          // network, failover, shutdown, time limit: retry with backoff
   kDuplicateKey,       // a unique index refused the write
-  kNamespaceNotFound,  // the collection or database does not exist
-  kNamespaceExists,    // the collection already exists
+  kNamespaceNotFound,  // the collection, database (or index) does not exist
+  kNamespaceExists,    // the collection (or index) already exists
   kHistoryLost,        // the server no longer holds the position asked for
   kUnsupported,        // a command, stage or option this server does not have
   kTooLarge,           // a document or event over the 16 MB BSON limit

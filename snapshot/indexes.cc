@@ -2,6 +2,8 @@
 
 #include <glog/logging.h>
 
+#include "mongo/errors.h"
+
 namespace docshift::snapshot {
 
 Status CopyIndexes(mongoc_client_t* source, mongoc_client_t* target, const std::string& src_db,
@@ -58,6 +60,73 @@ Status CopyIndexes(mongoc_client_t* source, mongoc_client_t* target, const std::
                  << dst_coll << ": " << why << " (definition " << mongo::ToJson(s.get()) << ")";
   }
   mongoc_database_destroy(db);
+  return Status::OK();
+}
+
+namespace {
+
+// The listCollections entry of db.coll (*found false if there is none).
+Status FindCollection(mongoc_client_t* client, const std::string& db, const std::string& coll,
+                      mongo::BsonPtr* entry, bool* found) {
+  *found = false;
+  mongoc_database_t* d = mongoc_client_get_database(client, db.c_str());
+  mongo::BsonPtr opts(BCON_NEW("filter", "{", "name", BCON_UTF8(coll.c_str()), "}"));
+  mongo::CursorPtr cur(mongoc_database_find_collections_with_opts(d, opts.get()));
+  mongoc_database_destroy(d);
+  const bson_t* doc;
+  while (mongoc_cursor_next(cur.get(), &doc)) {
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, doc, "name") && BSON_ITER_HOLDS_UTF8(&it) && coll == bson_iter_utf8(&it, nullptr)) {
+      entry->reset(bson_copy(doc));
+      *found = true;
+    }
+  }
+  bson_error_t err;
+  if (mongoc_cursor_error(cur.get(), &err)) return mongo::FromBsonError(err, "listing the collections of " + db);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status CopyCollectionOptions(mongoc_client_t* source, mongoc_client_t* target, const std::string& src_db,
+                             const std::string& src_coll, const std::string& dst_db,
+                             const std::string& dst_coll, std::string* refused) {
+  mongo::BsonPtr entry;
+  bool found = false;
+  RETURN_IF_ERROR(FindCollection(source, src_db, src_coll, &entry, &found));
+  if (!found) return Status::OK();
+  bson_iter_t it, o;
+  if (bson_iter_init_find(&it, entry.get(), "type") && BSON_ITER_HOLDS_UTF8(&it) &&
+      std::string(bson_iter_utf8(&it, nullptr)) != "collection") {
+    return Status::OK();  // a view (or timeseries view): not copied as a collection
+  }
+  if (!bson_iter_init_find(&it, entry.get(), "options") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+      !bson_iter_recurse(&it, &o)) {
+    return Status::OK();
+  }
+  mongo::BsonPtr cmd(bson_new());
+  BSON_APPEND_UTF8(cmd.get(), "create", dst_coll.c_str());
+  bool any = false;
+  while (bson_iter_next(&o)) {
+    // The collection's identity on the source is not an option to copy.
+    if (std::string(bson_iter_key(&o)) == "uuid") continue;
+    bson_append_iter(cmd.get(), bson_iter_key(&o), -1, &o);
+    any = true;
+  }
+  if (!any) return Status::OK();  // no options: the copy creates the collection itself
+  mongo::BsonPtr existing;
+  RETURN_IF_ERROR(FindCollection(target, dst_db, dst_coll, &existing, &found));
+  if (found) return Status::OK();  // only a collection that does not exist yet
+  bson_error_t err;
+  bson_t reply;
+  const bool ok = mongoc_client_command_simple(target, dst_db.c_str(), cmd.get(), nullptr, &reply, &err);
+  bson_destroy(&reply);
+  if (ok || mongo::Classify(err) == mongo::ErrorClass::kNamespaceExists) return Status::OK();
+  if (mongo::IsTransient(err)) return mongo::FromBsonError(err, "creating " + dst_db + "." + dst_coll);
+  *refused = dst_db + "." + dst_coll + " options: " + err.message + " (code " + std::to_string(err.code) + ")";
+  LOG(WARNING) << "snapshot: the target refused the options of " << dst_db << "." << dst_coll << ": "
+               << err.message << " (code " << err.code << "; " << mongo::ToJson(cmd.get())
+               << "); the collection is created without them";
   return Status::OK();
 }
 

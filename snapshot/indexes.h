@@ -22,4 +22,13 @@ Status CopyIndexes(mongoc_client_t* source, mongoc_client_t* target, const std::
                    const std::string& src_coll, const std::string& dst_db,
                    const std::string& dst_coll, IndexCopyResult* result);
 
+// Creates the target collection with the source collection's options from listCollections
+// (capped/size/max, validator, validationLevel/Action, collation, timeseries, ...), only
+// when the source has options and the target collection does not exist yet. A target that
+// refuses the options gets *refused = "db.coll options: reason" (the copy then creates the
+// collection without them); network errors are a Status. Views are not copied here.
+Status CopyCollectionOptions(mongoc_client_t* source, mongoc_client_t* target, const std::string& src_db,
+                             const std::string& src_coll, const std::string& dst_db,
+                             const std::string& dst_coll, std::string* refused);
+
 }  // namespace docshift::snapshot

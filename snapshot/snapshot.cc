@@ -148,6 +148,9 @@ class Copier {
   Status InsertOne(mongoc_collection_t* coll, const pb::SnapshotCollection& c, const bson_t* doc);
   Status FinishRange(const Task& t, uint64_t docs, uint64_t bytes);
   Status CopyIndexesFor(int coll);
+  // The source's collection options onto a target collection not there yet, before any
+  // document is copied (snapshot/indexes.h).
+  Status CopyOptionsFor(int coll);
   Status SaveState();
   void Report(bool final_report);
   void Fail(const Status& s) {
@@ -182,6 +185,24 @@ class Copier {
 Status Copier::SaveState() {
   state_->set_updated_wall_ms(NowMs());
   return spool::WriteSnapshotState(env_, opts_.spool_dir, *state_);
+}
+
+Status Copier::CopyOptionsFor(int ci) {
+  const pb::SnapshotCollection& c = state_->collections(ci);
+  std::string refused;
+  for (int attempt = 0;; ++attempt) {
+    mongo::PooledClient s(src_), d(dst_);
+    Status st = CopyCollectionOptions(s.get(), d.get(), c.db(), c.coll(), c.target_db(), c.target_coll(), &refused);
+    if (st.ok()) break;
+    if (!st.IsUnavailable() || attempt + 1 >= kMaxAttempts) return st;
+    Backoff(attempt);
+  }
+  if (!refused.empty()) {
+    std::lock_guard<std::mutex> l(mu_);
+    state_->add_rejected_indexes(refused);
+    rejected_indexes_.push_back(refused);
+  }
+  return Status::OK();
 }
 
 Status Copier::CopyIndexesFor(int ci) {
@@ -468,6 +489,7 @@ StatusOr<SnapshotResult> Copier::Run() {
   SnapshotResult res;
   for (int ci = 0; ci < state_->collections_size(); ++ci) {
     const auto& c = state_->collections(ci);
+    RETURN_IF_ERROR(CopyOptionsFor(ci));
     if (opts_.indexes == "before") RETURN_IF_ERROR(CopyIndexesFor(ci));
     bool all_done = true;
     for (int ri = 0; ri < c.ranges_size(); ++ri) {
