@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "status/reporter.h"
+#include "util/backoff.h"
 
 namespace docshift::capture {
 
@@ -49,12 +50,12 @@ void SourceContext::Fail(const Status& s) {
   stopping = true;
 }
 
+Status SourceContext::ResumePositionError(const Status& s) const {
+  return s.WithContext("spool " + opts->spool_dir + " (--source_kind " + opts->source_kind + ")");
+}
+
 bool SourceContext::SleepUnlessStopped(int64_t ms) const {
-  for (int64_t waited = 0; waited < ms; waited += 20) {
-    if (Stopped()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(20, ms - waited)));
-  }
-  return Stopped();
+  return docshift::SleepUnlessStopped(ms, [this] { return Stopped(); });
 }
 
 int64_t SteadyMs() {

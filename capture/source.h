@@ -85,6 +85,9 @@ struct SourceContext {
   // Stops capture with s (the first failure wins).
   void Fail(const Status& s);
   bool Stopped() const { return stopping || (opts->stop != nullptr && opts->stop->load()); }
+  // s (an error reading the spool's resume position) with the spool and the source kind
+  // in front: "spool DIR (--source_kind K): ...". Sources add it where they decode.
+  Status ResumePositionError(const Status& s) const;
   // Waits up to ms, returning early (true) once capture is stopping.
   bool SleepUnlessStopped(int64_t ms) const;
   // Whether every reader's last read came back empty (the source had nothing newer), and

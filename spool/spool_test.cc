@@ -168,6 +168,50 @@ TEST(SpoolTest, CreateAppendSealReopenRead) {
   EXPECT_TRUE(MessageDifferencer::Equals(ev[0].second, b1.events(2)));
 }
 
+// Capture's namespace filter is recorded in SpoolCreated; a restart with the same filter
+// opens the spool, one with another filter is refused naming both, and a spool that
+// recorded none (older docshift) opens with any.
+TEST(SpoolTest, RecordsTheNamespaceFilterAndRefusesAnother) {
+  TempDir dir;
+  pb::NamespaceFilterSpec f;
+  f.add_include("shop.*");
+  f.add_exclude("shop.tmp");
+  SpoolWriterOptions o = Opts(dir.path());
+  o.namespace_filter = &f;
+  {
+    auto w = SpoolWriter::Open(o);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+  }
+  SpoolView view;
+  ASSERT_TRUE(OpenSpoolView(Env::Default(), dir.path(), &view).ok());
+  ASSERT_TRUE(view.manifest.created.has_namespace_filter());
+  EXPECT_TRUE(MessageDifferencer::Equals(view.manifest.created.namespace_filter(), f));
+  EXPECT_EQ(DescribeNamespaceFilter(f), "--include 'shop.*' --exclude 'shop.tmp'");
+  EXPECT_EQ(DescribeNamespaceFilter(pb::NamespaceFilterSpec()),
+            "no --include/--exclude (every namespace)");
+
+  EXPECT_TRUE(SpoolWriter::Open(o).ok());  // the same filter
+  pb::NamespaceFilterSpec other;
+  other.add_include("shop.*");
+  o.namespace_filter = &other;
+  auto refused = SpoolWriter::Open(o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.status().IsFailedPrecondition());
+  EXPECT_NE(refused.status().message().find("was captured with --include 'shop.*' --exclude "
+                                            "'shop.tmp', not --include 'shop.*'; restart capture"),
+            std::string::npos)
+      << refused.status().ToString();
+
+  TempDir old_dir;  // no filter recorded: any filter opens it, none is recorded later
+  ASSERT_TRUE(SpoolWriter::Open(Opts(old_dir.path())).ok());
+  SpoolWriterOptions o2 = Opts(old_dir.path());
+  o2.namespace_filter = &other;
+  EXPECT_TRUE(SpoolWriter::Open(o2).ok());
+  SpoolView old_view;
+  ASSERT_TRUE(OpenSpoolView(Env::Default(), old_dir.path(), &old_view).ok());
+  EXPECT_FALSE(old_view.manifest.created.has_namespace_filter());
+}
+
 TEST(SpoolTest, ReaderCanSkipTheOpenSegment) {
   TempDir dir;
   auto w = SpoolWriter::Open(Opts(dir.path()));
