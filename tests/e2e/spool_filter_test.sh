@@ -58,7 +58,7 @@ CAP=$WORK/capspool
 "$DS" capture --source "$SRC" --spool "$CAP" --include "${PREFIX}a.*" >"$WORK/capture.log" 2>&1 &
 cap_pid=$!
 wait_for 60 grep -q "capture: ready" "$WORK/capture.log" || fail "capture did not become ready"
-kill -INT "$cap_pid"; wait "$cap_pid"; cap_pid=""
+stop_within 30 "$cap_pid" "capture"; cap_pid=""
 timeout 60 "$DS" capture --source "$SRC" --spool "$CAP" --include "${PREFIX}b.*" >"$WORK/capture2.log" 2>&1
 rc=$?
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "capture with another filter was not refused (exit $rc)"
