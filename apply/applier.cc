@@ -20,7 +20,7 @@
 #include "apply/tracker.h"
 #include "apply/translate.h"
 #include "mongo/mongo_util.h"
-#include "mongo/namespaces.h"
+#include "mongo/event_selected.h"
 #include "util/backoff.h"
 #include "spool/apply_lock.h"
 #include "spool/checkpoint.h"
@@ -864,7 +864,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
         }
         if (result.first_seq == 0) result.first_seq = seq;
         result.last_seq = seq;
-        if (spool_filter && !e->db().empty() && !spool_filter->Selected(e->db(), e->coll())) {
+        if (spool_filter && !mongo::EventSelected(*spool_filter, *e)) {
           // Never written: capture's filter excludes it (a spool written by a capture that
           // did not filter this source kind, or crafted by hand).
           const std::string ns = e->db() + (e->coll().empty() ? "" : "." + e->coll());

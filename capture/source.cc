@@ -96,13 +96,6 @@ bool ReaderThread::JoinBy(std::chrono::steady_clock::time_point deadline) {
   return false;
 }
 
-bool EventSelected(const mongo::NamespaceFilter& filter, const pb::ChangeEvent& ev) {
-  if (ev.db().empty()) return true;  // no namespace (an invalidate): the stream's own business
-  if (filter.Selected(ev.db(), ev.coll())) return true;
-  // A rename into a selected namespace creates it there.
-  return ev.op() == pb::OP_RENAME && !ev.to_db().empty() && filter.Selected(ev.to_db(), ev.to_coll());
-}
-
 Status HistoryLostStatus(const std::string& what, const std::string& detail) {
   return Status::FailedPrecondition(
       what + ": the source no longer holds the position this spool resumes from (" + detail +

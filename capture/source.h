@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "capture/capture.h"
+#include "mongo/event_selected.h"
 #include "proto/spool.pb.h"
 #include "util/status.h"
 
@@ -193,9 +194,7 @@ constexpr std::chrono::milliseconds kReaderStopGrace{1500};
 std::unique_ptr<ChangeSource> NewChangeStreamSource(SourceContext* ctx, mongoc_client_pool_t* pool);
 std::unique_ptr<ChangeSource> NewOplogSource(SourceContext* ctx, mongoc_client_pool_t* pool);
 
-// Whether the namespace filter keeps an event: a rename when either side is selected, a
-// database-wide event when anything in the database could be, an event with no namespace
-// (invalidate) always.
-bool EventSelected(const mongo::NamespaceFilter& filter, const pb::ChangeEvent& ev);
+// Whether the namespace filter keeps an event (mongo/event_selected.h).
+using mongo::EventSelected;
 
 }  // namespace docshift::capture

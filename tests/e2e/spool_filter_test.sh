@@ -25,7 +25,7 @@ drop_prefix "$PREFIX" "$SRC" "$TGT"
 # --- 1. events outside the recorded filter are dead-lettered, never written ---
 "$MK" --spool "$SPOOL" --events 600 --include 'ycsb.*' >"$WORK/mk.log" 2>&1 || fail "make_spool failed"
 "$MK" --spool "$WORK/twin" --events 600 >"$WORK/mk_twin.log" 2>&1 || fail "make_spool (twin) failed"
-outside=$("$DS" apply --spool "$WORK/twin" --dry_run 2>/dev/null | grep -c '"ns": "app\.')
+outside=$("$DS" apply --spool "$WORK/twin" --dry_run --stop_when_drained 2>/dev/null | grep -c '"ns": "app\.')
 [ "$outside" -gt 0 ] || fail "the synthetic stream has no app.* events to exclude"
 "$DS" inspect manifest --spool "$SPOOL" >"$WORK/manifest.out" 2>&1 || fail "inspect manifest failed"
 grep -q "filter: --include 'ycsb.\*'" "$WORK/manifest.out" \
