@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -21,6 +22,7 @@
 #include "apply/transaction.h"
 #include "apply/translate.h"
 #include "mongo/mongo_util.h"
+#include "mongo/event_selected.h"
 #include "util/backoff.h"
 #include "spool/apply_lock.h"
 #include "spool/checkpoint.h"
@@ -626,9 +628,20 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   RETURN_IF_ERROR(spool::CheckApplyName(opts.name));
   NamespaceMap map;
   for (const auto& m : opts.maps) RETURN_IF_ERROR(map.Add(m));
+  // The namespace filter capture recorded (none in older spools): an event outside it is
+  // never written, it goes to the dead-letter file.
+  std::optional<mongo::NamespaceFilter> spool_filter;
+  std::string spool_filter_text;
   {
     spool::SpoolView view;  // fails early and clearly when --spool is not a spool
     RETURN_IF_ERROR(spool::OpenSpoolView(env, opts.spool_dir, &view));
+    if (view.manifest.created.has_namespace_filter()) {
+      const pb::NamespaceFilterSpec& f = view.manifest.created.namespace_filter();
+      spool_filter.emplace();
+      spool_filter->include.assign(f.include().begin(), f.include().end());
+      spool_filter->exclude.assign(f.exclude().begin(), f.exclude().end());
+      spool_filter_text = spool::DescribeNamespaceFilter(f);
+    }
   }
   // Bad --from/--until are usage errors, found before anything else (checked again below,
   // against the spool as it is when apply starts reading).
@@ -947,11 +960,39 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
           break;
         }
         if (range.Before(t)) {
+          if (atomic && grouper.End()) {  // the checkpoint must not pass an open transaction
+            status = flush_txn();
+            if (!status.ok() || shared.failed) break;
+          }
           tracker.Skipped(seq);
           continue;
         }
         if (result.first_seq == 0) result.first_seq = seq;
         result.last_seq = seq;
+        if (spool_filter && !mongo::EventSelected(*spool_filter, *e)) {
+          // Never written: capture's filter excludes it (a spool written by a capture that
+          // did not filter this source kind, or crafted by hand). An open transaction is
+          // applied first: the checkpoint must not pass it.
+          if (atomic && grouper.End()) {
+            status = flush_txn();
+            if (!status.ok() || shared.failed) break;
+          }
+          const std::string ns = e->db() + (e->coll().empty() ? "" : "." + e->coll());
+          const std::string why = "namespace " + ns + " is outside the spool's filter (" +
+                                  spool_filter_text + "); not written";
+          if (opts.dry_run) {
+            std::cout << "{\"seq\": " << seq << ", \"deadLetter\": \"" << why << "\"}\n";
+          } else {
+            bool appended = false;
+            status = dlq.Append(seq, *e, 0, why, ns, &appended);
+            if (!status.ok()) break;
+            shared.dead_letters++;
+            LOG(WARNING) << "dead letter: seq " << seq << " " << why << (appended ? "" : " (recorded already)");
+            shared.NoteError("dead letter: seq " + std::to_string(seq) + " " + why);
+          }
+          tracker.Passed(seq, t);
+          continue;
+        }
         Item item;
         item.seq = seq;
         std::tie(item.db, item.coll) = map.Map(e->db(), e->coll());

@@ -48,7 +48,10 @@ class TxnGrouper {
   Step Next(const pb::ChangeEvent& e);
   // A batch with no events: true when an open group is now complete (apply it); the
   // grouper then has no open group.
-  bool EmptyBatch() {
+  bool EmptyBatch() { return End(); }
+  // The open group ends here (an event the applier handles without the grouper, such as
+  // one it dead-letters outright): true when one was open (apply it first).
+  bool End() {
     const bool was_open = open_;
     open_ = false;
     return was_open;

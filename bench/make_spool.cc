@@ -11,6 +11,7 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -46,6 +47,10 @@ DEFINE_int32(insert_pct, 45, "Percent of events drawn as inserts (the four must 
 DEFINE_int32(update_pct, 30, "Percent of events drawn as updates.");
 DEFINE_int32(replace_pct, 10, "Percent of events drawn as replaces.");
 DEFINE_int32(delete_pct, 15, "Percent of events drawn as deletes.");
+DEFINE_string(include, "", "Record this namespace filter in a new spool, as capture --include does "
+              "(comma-separated globs; the events are not filtered: a test's spool of events "
+              "outside its own filter).");
+DEFINE_string(exclude, "", "Recorded with --include, as capture --exclude does.");
 DEFINE_bool(single_namespace, false, "Every document in one namespace (the hot-collection case).");
 DEFINE_string(events_json, "",
               "Then append source events from this file, one Extended JSON document a line: "
@@ -61,7 +66,7 @@ constexpr const char* kUsage =
     "make_spool --spool DIR [--events N] [--batch_events K] [--source_id S] [--nested]\n"
     "           [--segment_max_bytes B] [--seed N] [--start_unix_s T]\n"
     "           [--insert_pct 45 --update_pct 30 --replace_pct 10 --delete_pct 15]\n"
-    "           [--single_namespace] [--events_json FILE]\n"
+    "           [--single_namespace] [--events_json FILE] [--include GLOBS] [--exclude GLOBS]\n"
     "Writes (or extends) a spool of deterministic synthetic change events.";
 
 // --events_json: each line through capture's conversion, one batch per line.
@@ -106,6 +111,7 @@ struct Options {
   SynthConfig synth;
   int64_t events = 0;
   int batch_events = 0;
+  pb::NamespaceFilterSpec filter;  // recorded when --include or --exclude is given
 };
 
 Status Run(const Options& opts) {
@@ -197,6 +203,21 @@ std::string BuildOptions(Options* opts) {
   if (FLAGS_source_id.empty()) return "--source_id must not be empty";
   if (FLAGS_start_unix_s < 0) return "--start_unix_s must be >= 0";
   opts->writer.dir = FLAGS_spool;
+  if (!FLAGS_include.empty() || !FLAGS_exclude.empty()) {
+    auto add = [](const std::string& list, auto* out) {
+      size_t b = 0;
+      while (b <= list.size()) {
+        const size_t e = std::min(list.find(',', b), list.size());
+        if (e > b) out->Add(list.substr(b, e - b));
+        b = e + 1;
+      }
+    };
+    add(FLAGS_include, opts->filter.mutable_include());
+    add(FLAGS_exclude, opts->filter.mutable_exclude());
+    std::sort(opts->filter.mutable_include()->begin(), opts->filter.mutable_include()->end());
+    std::sort(opts->filter.mutable_exclude()->begin(), opts->filter.mutable_exclude()->end());
+    opts->writer.namespace_filter = &opts->filter;
+  }
   opts->writer.source_id = FLAGS_source_id;
   opts->writer.source_kind = FLAGS_source_kind;
   opts->writer.segment_max_bytes = FLAGS_segment_max_bytes;

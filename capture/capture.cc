@@ -2,6 +2,8 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
+
 #include "capture/source.h"
 #include "capture/writer.h"
 #include "mongo/mongo_util.h"
@@ -42,6 +44,13 @@ Status RunCapture(const CaptureOptions& opts) {
   so.segment_max_bytes = opts.segment_max_bytes;
   so.segment_max_age_ms = opts.segment_max_age_ms;
   so.zstd_level = opts.zstd_level;
+  pb::NamespaceFilterSpec filter;
+  std::vector<std::string> inc = opts.namespaces.include, exc = opts.namespaces.exclude;
+  std::sort(inc.begin(), inc.end());
+  std::sort(exc.begin(), exc.end());
+  for (const auto& g : inc) filter.add_include(g);
+  for (const auto& g : exc) filter.add_exclude(g);
+  so.namespace_filter = &filter;
   spool::RecoveryReport report;
   ASSIGN_OR_RETURN(auto writer, spool::SpoolWriter::Open(so, &report));
   LOG(INFO) << "capture: spool " << opts.spool_dir << " opened (" << report.ToString()
@@ -75,9 +84,6 @@ Status RunCapture(const CaptureOptions& opts) {
     (void)ctx.release();
     (void)source.release();
     (void)pool.release();
-  }
-  if (s.IsFailedPrecondition() && s.message().find("position;") != std::string::npos) {
-    return s.WithContext("spool " + opts.spool_dir + " (--source_kind " + kind + ")");
   }
   return s;
 }

@@ -615,7 +615,10 @@ class ChangeStreamSource final : public ChangeSource {
   Status Start(const std::string& resume_token) override {
     const CaptureOptions& opts = *ctx_->opts;
     resuming_ = !resume_token.empty();
-    if (resuming_) RETURN_IF_ERROR(DecodeStreamsToken(resume_token, &tokens_, &start_));
+    if (resuming_) {
+      Status d = DecodeStreamsToken(resume_token, &tokens_, &start_);
+      if (!d.ok()) return ctx_->ResumePositionError(d);
+    }
     const uint64_t source_now = SourceNow();
     if (start_ == 0) {
       // New spool (or one written before "start" existed): begin at --start_at, else at

@@ -456,7 +456,8 @@ class OplogSource final : public ChangeSource {
   Status Start(const std::string& resume_token) override {
     const bool resuming = !resume_token.empty();
     if (resuming) {
-      RETURN_IF_ERROR(DecodeOplogPosition(resume_token, &pos_));
+      Status d = DecodeOplogPosition(resume_token, &pos_);
+      if (!d.ok()) return ctx_->ResumePositionError(d);
     } else {
       pos_.ts = ctx_->opts->start_at;
     }

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "status/reporter.h"
+#include "util/backoff.h"
 
 namespace docshift::capture {
 
@@ -49,12 +50,12 @@ void SourceContext::Fail(const Status& s) {
   stopping = true;
 }
 
+Status SourceContext::ResumePositionError(const Status& s) const {
+  return s.WithContext("spool " + opts->spool_dir + " (--source_kind " + opts->source_kind + ")");
+}
+
 bool SourceContext::SleepUnlessStopped(int64_t ms) const {
-  for (int64_t waited = 0; waited < ms; waited += 20) {
-    if (Stopped()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(20, ms - waited)));
-  }
-  return Stopped();
+  return docshift::SleepUnlessStopped(ms, [this] { return Stopped(); });
 }
 
 int64_t SteadyMs() {
@@ -93,13 +94,6 @@ bool ReaderThread::JoinBy(std::chrono::steady_clock::time_point deadline) {
   }
   thread_.detach();
   return false;
-}
-
-bool EventSelected(const mongo::NamespaceFilter& filter, const pb::ChangeEvent& ev) {
-  if (ev.db().empty()) return true;  // no namespace (an invalidate): the stream's own business
-  if (filter.Selected(ev.db(), ev.coll())) return true;
-  // A rename into a selected namespace creates it there.
-  return ev.op() == pb::OP_RENAME && !ev.to_db().empty() && filter.Selected(ev.to_db(), ev.to_coll());
 }
 
 Status HistoryLostStatus(const std::string& what, const std::string& detail) {

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "capture/capture.h"
+#include "mongo/event_selected.h"
 #include "proto/spool.pb.h"
 #include "util/status.h"
 
@@ -85,6 +86,9 @@ struct SourceContext {
   // Stops capture with s (the first failure wins).
   void Fail(const Status& s);
   bool Stopped() const { return stopping || (opts->stop != nullptr && opts->stop->load()); }
+  // s (an error reading the spool's resume position) with the spool and the source kind
+  // in front: "spool DIR (--source_kind K): ...". Sources add it where they decode.
+  Status ResumePositionError(const Status& s) const;
   // Waits up to ms, returning early (true) once capture is stopping.
   bool SleepUnlessStopped(int64_t ms) const;
   // Whether every reader's last read came back empty (the source had nothing newer), and
@@ -190,9 +194,7 @@ constexpr std::chrono::milliseconds kReaderStopGrace{1500};
 std::unique_ptr<ChangeSource> NewChangeStreamSource(SourceContext* ctx, mongoc_client_pool_t* pool);
 std::unique_ptr<ChangeSource> NewOplogSource(SourceContext* ctx, mongoc_client_pool_t* pool);
 
-// Whether the namespace filter keeps an event: a rename when either side is selected, a
-// database-wide event when anything in the database could be, an event with no namespace
-// (invalidate) always.
-bool EventSelected(const mongo::NamespaceFilter& filter, const pb::ChangeEvent& ev);
+// Whether the namespace filter keeps an event (mongo/event_selected.h).
+using mongo::EventSelected;
 
 }  // namespace docshift::capture

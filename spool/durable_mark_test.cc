@@ -12,6 +12,7 @@
 #include <string>
 
 #include "spool/spool.h"
+#include "spool/spool_test_util.h"
 #include "spool/tail.h"
 #include "util/fault_injection_env.h"
 #include "util/test_util.h"
@@ -21,29 +22,8 @@ namespace {
 
 using docshift::test_util::TempDir;
 
-SpoolWriterOptions Opts(const std::string& dir, Env* env) {
-  SpoolWriterOptions o;
-  o.dir = dir;
-  o.env = env;
-  o.source_id = "mongodb:rs0/h1:27017";
-  o.source_kind = "mongodb";
-  o.segment_max_age_ms = int64_t{1} << 60;
-  return o;
-}
-
-pb::ChangeBatch NewBatch(int events, const std::string& token) {
-  pb::ChangeBatch b;
-  for (int i = 0; i < events; ++i) {
-    auto* e = b.add_events();
-    e->set_db("db");
-    e->set_coll("c");
-    e->set_op(pb::OP_INSERT);
-    e->set_document_key("key-" + token + "-" + std::to_string(i));
-    e->set_full_document("doc-" + token + "-" + std::to_string(i));
-  }
-  b.set_resume_token(token);
-  return b;
-}
+using spool_testing::NewBatch;
+using spool_testing::Opts;
 
 // Drains the tail: every event available now, by sequence number.
 Status Drain(SpoolTail* tail, std::map<uint64_t, std::string>* out) {

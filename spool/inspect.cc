@@ -308,7 +308,10 @@ Status InspectManifest(Env* env, const InspectOptions& opts, std::ostream& out) 
     if (r.has_created()) {
       const auto& c = r.created();
       out << "created  format=" << c.format_version() << " source_kind=" << c.source_kind()
-          << " source_id=" << c.source_id() << " at " << FormatTimeMs(c.created_wall_ms());
+          << " source_id=" << c.source_id() << " at " << FormatTimeMs(c.created_wall_ms())
+          << " filter: "
+          << (c.has_namespace_filter() ? DescribeNamespaceFilter(c.namespace_filter())
+                                       : std::string("none recorded (apply checks nothing)"));
     } else if (r.has_sealed()) {
       const auto& s = r.sealed();
       char crc[16];

@@ -165,6 +165,7 @@ Status SpoolWriter::Recover(RecoveryReport* report) {
     created.set_source_id(opts_.source_id);
     created.set_source_kind(opts_.source_kind);
     created.set_created_wall_ms(NowMs());
+    if (opts_.namespace_filter != nullptr) *created.mutable_namespace_filter() = *opts_.namespace_filter;
     ASSIGN_OR_RETURN(manifest_writer_, ManifestWriter::Create(env_, manifest_path, created));
     RETURN_IF_ERROR(ReadManifest(env_, manifest_path, &manifest_));
     report->created = true;
@@ -175,6 +176,15 @@ Status SpoolWriter::Recover(RecoveryReport* report) {
           "spool " + dir + " belongs to source '" + manifest_.created.source_id() +
           "', not '" + opts_.source_id +
           "'; point --source at the original source or use a new --spool directory");
+    }
+    if (opts_.namespace_filter != nullptr && manifest_.created.has_namespace_filter()) {
+      const pb::NamespaceFilterSpec& was = manifest_.created.namespace_filter();
+      if (DescribeNamespaceFilter(was) != DescribeNamespaceFilter(*opts_.namespace_filter)) {
+        return Status::FailedPrecondition(
+            "spool " + dir + " was captured with " + DescribeNamespaceFilter(was) + ", not " +
+            DescribeNamespaceFilter(*opts_.namespace_filter) +
+            "; restart capture with the spool's filter or use a new --spool directory");
+      }
     }
     report->manifest_tail_truncated = manifest_.torn_tail;
     ASSIGN_OR_RETURN(manifest_writer_, ManifestWriter::Open(env_, manifest_path, manifest_));
@@ -568,6 +578,18 @@ Status SpoolReader::Next(pb::ChangeBatch* batch, std::string* segment_name,
     ++index_;
   }
   return Status::EndOfFile();
+}
+
+std::string DescribeNamespaceFilter(const pb::NamespaceFilterSpec& f) {
+  auto join = [](const auto& list) {
+    std::string out;
+    for (const auto& g : list) out += (out.empty() ? "" : ",") + g;
+    return out;
+  };
+  std::string out;
+  if (f.include_size() > 0) out += "--include '" + join(f.include()) + "'";
+  if (f.exclude_size() > 0) out += std::string(out.empty() ? "" : " ") + "--exclude '" + join(f.exclude()) + "'";
+  return out.empty() ? "no --include/--exclude (every namespace)" : out;
 }
 
 }  // namespace docshift::spool

@@ -41,6 +41,9 @@ struct SpoolWriterOptions {
   // Identity of the source; a spool created for another source is refused.
   std::string source_id;
   std::string source_kind;
+  // Capture's namespace filter, recorded in a new spool's SpoolCreated; an existing spool
+  // that recorded another one is refused. Null: none recorded, none checked.
+  const pb::NamespaceFilterSpec* namespace_filter = nullptr;
   // Roll the open segment when it reaches this size or age (whichever first).
   uint64_t segment_max_bytes = 64ull << 20;
   int64_t segment_max_age_ms = 60'000;
@@ -201,5 +204,9 @@ class SpoolReader {
   size_t index_ = 0;
   std::unique_ptr<SegmentReader> cur_;
 };
+
+// A recorded namespace filter as the flags that give it, for messages and `inspect`:
+// "--include 'a.*,b.c' --exclude 'a.tmp'", or "no --include/--exclude (every namespace)".
+std::string DescribeNamespaceFilter(const pb::NamespaceFilterSpec& f);
 
 }  // namespace docshift::spool

@@ -18,6 +18,7 @@
 
 #include "spool/apply_lock.h"
 #include "spool/checkpoint.h"
+#include "spool/spool_test_util.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
 #include "util/fault_injection_env.h"
@@ -34,33 +35,8 @@ using docshift::test_util::WriteBytes;
 using google::protobuf::util::MessageDifferencer;
 namespace fs = std::filesystem;
 
-SpoolWriterOptions Opts(const std::string& dir, Env* env = Env::Default()) {
-  SpoolWriterOptions o;
-  o.dir = dir;
-  o.env = env;
-  o.source_id = "mongodb:rs0/h1:27017";
-  o.source_kind = "mongodb";
-  o.segment_max_age_ms = int64_t{1} << 60;  // tests roll by size or explicitly
-  return o;
-}
-
-// A batch whose content is unique to its token. first_seq is assigned by Append.
-pb::ChangeBatch NewBatch(int events, const std::string& token, size_t pad = 16) {
-  pb::ChangeBatch b;
-  for (int i = 0; i < events; ++i) {
-    auto* e = b.add_events();
-    e->set_db("db");
-    e->set_coll("c");
-    e->set_op(pb::OP_UPDATE);
-    e->set_document_key("key-" + token + "-" + std::to_string(i));
-    e->set_full_document("doc-" + token + "-" + std::to_string(i) + std::string(pad, 'p'));
-    e->set_cluster_time(1000 + static_cast<uint64_t>(i));
-    e->set_capture_wall_ms(5000 + i);
-  }
-  b.set_resume_token(token);
-  b.set_resume_cluster_time(token.size());
-  return b;
-}
+using spool_testing::NewBatch;
+using spool_testing::Opts;
 
 pb::ApplyCheckpoint Ckpt(uint64_t applied) {
   pb::ApplyCheckpoint c;
@@ -166,6 +142,50 @@ TEST(SpoolTest, CreateAppendSealReopenRead) {
   ASSERT_EQ(ev.size(), 3u);
   EXPECT_EQ(ev[0].first, 3u);
   EXPECT_TRUE(MessageDifferencer::Equals(ev[0].second, b1.events(2)));
+}
+
+// Capture's namespace filter is recorded in SpoolCreated; a restart with the same filter
+// opens the spool, one with another filter is refused naming both, and a spool that
+// recorded none (older docshift) opens with any.
+TEST(SpoolTest, RecordsTheNamespaceFilterAndRefusesAnother) {
+  TempDir dir;
+  pb::NamespaceFilterSpec f;
+  f.add_include("shop.*");
+  f.add_exclude("shop.tmp");
+  SpoolWriterOptions o = Opts(dir.path());
+  o.namespace_filter = &f;
+  {
+    auto w = SpoolWriter::Open(o);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+  }
+  SpoolView view;
+  ASSERT_TRUE(OpenSpoolView(Env::Default(), dir.path(), &view).ok());
+  ASSERT_TRUE(view.manifest.created.has_namespace_filter());
+  EXPECT_TRUE(MessageDifferencer::Equals(view.manifest.created.namespace_filter(), f));
+  EXPECT_EQ(DescribeNamespaceFilter(f), "--include 'shop.*' --exclude 'shop.tmp'");
+  EXPECT_EQ(DescribeNamespaceFilter(pb::NamespaceFilterSpec()),
+            "no --include/--exclude (every namespace)");
+
+  EXPECT_TRUE(SpoolWriter::Open(o).ok());  // the same filter
+  pb::NamespaceFilterSpec other;
+  other.add_include("shop.*");
+  o.namespace_filter = &other;
+  auto refused = SpoolWriter::Open(o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.status().IsFailedPrecondition());
+  EXPECT_NE(refused.status().message().find("was captured with --include 'shop.*' --exclude "
+                                            "'shop.tmp', not --include 'shop.*'; restart capture"),
+            std::string::npos)
+      << refused.status().ToString();
+
+  TempDir old_dir;  // no filter recorded: any filter opens it, none is recorded later
+  ASSERT_TRUE(SpoolWriter::Open(Opts(old_dir.path())).ok());
+  SpoolWriterOptions o2 = Opts(old_dir.path());
+  o2.namespace_filter = &other;
+  EXPECT_TRUE(SpoolWriter::Open(o2).ok());
+  SpoolView old_view;
+  ASSERT_TRUE(OpenSpoolView(Env::Default(), old_dir.path(), &old_view).ok());
+  EXPECT_FALSE(old_view.manifest.created.has_namespace_filter());
 }
 
 TEST(SpoolTest, ReaderCanSkipTheOpenSegment) {

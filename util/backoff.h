@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <thread>
 
@@ -35,16 +36,22 @@ class Backoff {
   int failures_ = 0;
 };
 
-// Sleeps ms in slices of at most 20 ms; returns true (early) once *stop is set. A null
-// stop never ends the sleep early.
-inline bool SleepUnlessStopped(int64_t ms, const std::atomic<bool>* stop) {
+// Sleeps ms in slices of at most 20 ms; returns true (early) once stopped() holds.
+template <typename StopFn>
+  requires std::invocable<StopFn&>
+bool SleepUnlessStopped(int64_t ms, StopFn&& stopped) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
   for (;;) {
-    if (stop != nullptr && stop->load()) return true;
+    if (stopped()) return true;
     const auto now = std::chrono::steady_clock::now();
     if (now >= end) return false;
     std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(end - now, std::chrono::milliseconds(20)));
   }
+}
+
+// The same, stopping once *stop is set. A null stop never ends the sleep early.
+inline bool SleepUnlessStopped(int64_t ms, const std::atomic<bool>* stop) {
+  return SleepUnlessStopped(ms, [stop] { return stop != nullptr && stop->load(); });
 }
 
 }  // namespace docshift

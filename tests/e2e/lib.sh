@@ -11,6 +11,18 @@ wait_for() {
   done
 }
 
+# stop_within SECONDS PID WHAT: SIGINTs PID and waits for it; fails (fail) unless it exits
+# 0 within SECONDS. Leaves the time it took in stopped_in. WHAT names it in messages
+# ("capture during a stall").
+stop_within() {
+  local secs=$1 pid=$2 what=$3 t rc
+  t=$SECONDS
+  kill -INT "$pid"; wait "$pid"; rc=$?
+  stopped_in=$((SECONDS - t))
+  [ "$rc" -eq 0 ] || fail "$what exited $rc on SIGINT"
+  [ "$stopped_in" -le "$secs" ] || fail "$what took $stopped_in s to stop (limit $secs s)"
+}
+
 # drop_prefix PREFIX URI...: drops every database whose name starts with PREFIX.
 drop_prefix() {
   "$PY" - "$@" <<'EOF'
