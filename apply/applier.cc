@@ -20,6 +20,7 @@
 #include "apply/ddl.h"
 #include "apply/tracker.h"
 #include "apply/transaction.h"
+#include "apply/transform.h"
 #include "apply/translate.h"
 #include "mongo/mongo_util.h"
 #include "mongo/event_selected.h"
@@ -27,6 +28,7 @@
 #include "spool/apply_lock.h"
 #include "spool/checkpoint.h"
 #include "spool/dead_letter.h"
+#include "spool/inspect.h"
 #include "spool/spool.h"
 #include "spool/tail.h"
 #include "status/lag_histogram.h"
@@ -628,6 +630,12 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   RETURN_IF_ERROR(spool::CheckApplyName(opts.name));
   NamespaceMap map;
   for (const auto& m : opts.maps) RETURN_IF_ERROR(map.Add(m));
+  std::optional<Transforms> transforms;
+  if (!opts.transforms_file.empty()) {
+    ASSIGN_OR_RETURN(transforms, Transforms::Load(opts.transforms_file));
+    LOG(INFO) << "apply: --transforms " << opts.transforms_file << ": " << transforms->rules().size()
+              << " rules, applied to events as they are read (the spool is unchanged)";
+  }
   // The namespace filter capture recorded (none in older spools): an event outside it is
   // never written, it goes to the dead-letter file.
   std::optional<mongo::NamespaceFilter> spool_filter;
@@ -969,29 +977,49 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
         }
         if (result.first_seq == 0) result.first_seq = seq;
         result.last_seq = seq;
-        if (spool_filter && !mongo::EventSelected(*spool_filter, *e)) {
-          // Never written: capture's filter excludes it (a spool written by a capture that
-          // did not filter this source kind, or crafted by hand). An open transaction is
-          // applied first: the checkpoint must not pass it.
+        // An event never written, dead-lettered here with the reason. An open transaction
+        // is applied first: the checkpoint must not pass it.
+        auto dead_letter_read = [&](const pb::ChangeEvent& ev, const std::string& why, const std::string& ns) -> Status {
           if (atomic && grouper.End()) {
-            status = flush_txn();
-            if (!status.ok() || shared.failed) break;
+            RETURN_IF_ERROR(flush_txn());
+            if (shared.failed) return Status::OK();
           }
-          const std::string ns = e->db() + (e->coll().empty() ? "" : "." + e->coll());
-          const std::string why = "namespace " + ns + " is outside the spool's filter (" +
-                                  spool_filter_text + "); not written";
           if (opts.dry_run) {
-            std::cout << "{\"seq\": " << seq << ", \"deadLetter\": \"" << why << "\"}\n";
+            std::cout << "{\"seq\": " << seq << ", \"deadLetter\": " << spool::JsonString(why) << "}\n";
           } else {
             bool appended = false;
-            status = dlq.Append(seq, *e, 0, why, ns, &appended);
-            if (!status.ok()) break;
+            RETURN_IF_ERROR(dlq.Append(seq, ev, 0, why, ns, &appended));
             shared.dead_letters++;
             LOG(WARNING) << "dead letter: seq " << seq << " " << why << (appended ? "" : " (recorded already)");
             shared.NoteError("dead letter: seq " + std::to_string(seq) + " " + why);
           }
           tracker.Passed(seq, t);
+          return Status::OK();
+        };
+        if (spool_filter && !mongo::EventSelected(*spool_filter, *e)) {
+          // Never written: capture's filter excludes it (a spool written by a capture that
+          // did not filter this source kind, or crafted by hand).
+          const std::string ns = e->db() + (e->coll().empty() ? "" : "." + e->coll());
+          status = dead_letter_read(*e, "namespace " + ns + " is outside the spool's filter (" +
+                                            spool_filter_text + "); not written", ns);
+          if (!status.ok() || shared.failed) break;
           continue;
+        }
+        // --transforms: the event as the rule for its source namespace makes it (the
+        // spool keeps it as the source sent it). One the rule cannot transform is
+        // dead-lettered as read, with the reason.
+        if (transforms && IsDocumentOp(e->op())) {
+          if (const TransformRule* rule = transforms->RuleFor(e->db(), e->coll())) {
+            pb::ChangeEvent transformed = *e;
+            Status ts = TransformEvent(*rule, &transformed);
+            if (!ts.ok()) {
+              const auto [tdb, tcoll] = map.Map(e->db(), e->coll());
+              status = dead_letter_read(*e, ts.message() + "; not written", tdb + "." + tcoll);
+              if (!status.ok() || shared.failed) break;
+              continue;
+            }
+            e->Swap(&transformed);
+          }
         }
         Item item;
         item.seq = seq;

@@ -50,6 +50,9 @@ struct ApplyOptions {
   bool stop_when_drained = false;
   bool dry_run = false;
   std::vector<std::string> maps;  // "db.coll=db2.coll2", "db=db2"
+  // --transforms: a JSON rules file (apply/transform.h), applied to each event as it is
+  // read; an event a rule cannot transform is dead-lettered. Empty = none.
+  std::string transforms_file;
   bool stop_on_error = false;
   // --transactions=atomic: each source transaction (its events consecutive in the spool)
   // as one target transaction (apply/transaction.h); refused at start by a target without

@@ -38,6 +38,7 @@ DEFINE_string(checkpoint_interval, "1s", "How often the checkpoint is written.")
 DECLARE_string(progress_interval);
 DECLARE_string(name);
 DECLARE_int32(metrics_port);
+DECLARE_string(transforms);
 
 namespace docshift::cli {
 namespace {
@@ -66,6 +67,7 @@ int RunApplyCmd(const std::vector<std::string>& args) {
   o.stop_when_drained = FLAGS_stop_when_drained;
   o.dry_run = FLAGS_dry_run;
   o.maps = SplitList(FLAGS_map);
+  o.transforms_file = FLAGS_transforms;
   if (FLAGS_on_error != "deadletter" && FLAGS_on_error != "stop") {
     return Fail(cmd, Status::InvalidArgument("--on_error '" + FLAGS_on_error + "' is not deadletter or stop"));
   }
@@ -124,13 +126,16 @@ Command MakeApplyCommand() {
       "range. Dead letters are recorded once per sequence number, however often replayed.\n"
       "--transactions=atomic applies each source transaction (lsid + txnNumber) as one\n"
       "target transaction after everything before it; a transaction the target refuses is\n"
-      "dead-lettered whole. It needs a target with transactions (refused at start otherwise).\n\n"
+      "dead-lettered whole. It needs a target with transactions (refused at start otherwise).\n"
+      "--transforms FILE reshapes each event's document by the rule for its source namespace\n"
+      "as it is read (the spool is unchanged, so a changed rule applies to a replay); an event\n"
+      "a rule cannot transform is dead-lettered with the reason.\n\n"
       "Examples:\n"
       "  docshift apply --spool /data/spool --target mongodb://dst:27017/\n"
       "  docshift apply --spool S --target env:DST --from 2026-11-22T01:00:00Z --until 50000\n"
       "  docshift apply --spool S --dry_run --until 100",
       {"spool", "target", "name", "lanes", "batch_max_ops", "max_update_statements", "from", "until", "stop_when_drained",
-       "dry_run", "map", "on_error", "transactions", "checkpoint_interval", "progress_interval", "metrics_port"},
+       "dry_run", "map", "transforms", "on_error", "transactions", "checkpoint_interval", "progress_interval", "metrics_port"},
       &RunApplyCmd};
 }
 

@@ -15,3 +15,7 @@ DEFINE_int32(metrics_port, 0, "Serve Prometheus metrics at http://127.0.0.1:PORT
                               "(loopback only; 0 = off). `docshift status` needs no port: it "
                               "reads the status files in the spool.");
 
+DEFINE_string(transforms, "", "apply/snapshot/verify/cutover: JSON file of per-namespace rules "
+                              "that reshape documents on their way to the target (rename, drop, "
+                              "defaults, epoch -> date, _id from fields; README \"Transforms\"). "
+                              "Give verify and cutover the file apply and snapshot use.");

@@ -15,6 +15,7 @@ DECLARE_string(name);
 DECLARE_string(include);
 DECLARE_string(exclude);
 DECLARE_string(map);
+DECLARE_string(transforms);
 DECLARE_int32(parallel);
 DECLARE_string(report);
 DEFINE_string(max_lag, "5s", "cutover: wait until capture and apply lag are under this.");
@@ -57,6 +58,7 @@ int RunCutoverCmd(const std::vector<std::string>& args) {
   o.namespaces.include = SplitList(FLAGS_include);
   o.namespaces.exclude = SplitList(FLAGS_exclude);
   o.maps = SplitList(FLAGS_map);
+  o.transforms_file = FLAGS_transforms;
   o.parallel = FLAGS_parallel;
   o.report_path = FLAGS_report;
   o.progress = [](const std::string& line) { std::cerr << line << std::endl; };
@@ -88,11 +90,12 @@ Command MakeCutoverCommand() {
       "checks that no change reached the spool for --quiet_period while capture confirms\n"
       "it is caught up, waits for apply to drain, reconciles deletes for a cosmos source,\n"
       "runs a final verify, and prints \"SAFE TO SWITCH\" (exit 0) or \"NOT SAFE\" with each\n"
-      "reason (exit 1). See the README's cutover runbook.\n\n"
+      "reason (exit 1). Give --transforms the file apply uses, so the final verify compares\n"
+      "the source as the rules make it. See the README's cutover runbook.\n\n"
       "Example:\n"
       "  docshift cutover --spool /data/spool --source env:SRC --target env:DST --include 'shop.*'",
       {"spool", "source", "target", "name", "max_lag", "quiet_period", "timeout", "final_verify",
-       "reconcile", "include", "exclude", "map", "parallel", "report"},
+       "reconcile", "include", "exclude", "map", "transforms", "parallel", "report"},
       &RunCutoverCmd};
 }
 

@@ -15,6 +15,7 @@ DECLARE_string(target);
 DECLARE_string(include);
 DECLARE_string(exclude);
 DECLARE_string(map);
+DECLARE_string(transforms);
 DECLARE_string(progress_interval);
 DECLARE_int32(parallel);
 DECLARE_uint64(docs_per_range);
@@ -49,6 +50,7 @@ int RunSnapshotCmd(const std::vector<std::string>& args) {
   o.namespaces.include = SplitList(FLAGS_include);
   o.namespaces.exclude = SplitList(FLAGS_exclude);
   o.maps = SplitList(FLAGS_map);
+  o.transforms_file = FLAGS_transforms;
   o.parallel = FLAGS_parallel;
   o.docs_per_range = FLAGS_docs_per_range;
   o.batch_docs = FLAGS_batch_docs;
@@ -114,11 +116,13 @@ Command MakeSnapshotCommand() {
       "Resumable: finished ranges are recorded in DIR/snapshot/STATE; after a crash or\n"
       "Ctrl-C, run the same command again and it copies only what is left. Documents the\n"
       "target refuses go to deadletter/snapshot.dlq; refused indexes are listed. Exit 0 when\n"
-      "everything was copied, 1 when documents or indexes were refused.\n\n"
+      "everything was copied, 1 when documents or indexes were refused. --transforms FILE\n"
+      "writes each document as the rules make it (a document a rule cannot transform is\n"
+      "dead-lettered with the reason); give apply the same file.\n\n"
       "Examples:\n"
       "  docshift snapshot --source env:SRC --target env:DST --spool /data/spool\n"
       "  docshift snapshot --source S --target T --spool D --include 'shop.*' --indexes before",
-      {"source", "target", "spool", "include", "exclude", "map", "parallel", "docs_per_range",
+      {"source", "target", "spool", "include", "exclude", "map", "transforms", "parallel", "docs_per_range",
        "batch_docs", "indexes", "indexes_strict", "drop_target", "allow_nonempty_target", "restart",
        "progress", "progress_interval"},
       &RunSnapshotCmd};

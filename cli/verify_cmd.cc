@@ -16,6 +16,7 @@ DECLARE_string(target);
 DECLARE_string(include);
 DECLARE_string(exclude);
 DECLARE_string(map);
+DECLARE_string(transforms);
 DECLARE_string(spool);
 DECLARE_bool(dry_run);
 DECLARE_int32(parallel);
@@ -111,6 +112,7 @@ int RunVerifyCmd(const std::vector<std::string>& args) {
   if (!args.empty()) return Fail(cmd, Status::InvalidArgument("unexpected argument '" + args[0] + "'"));
   verify::VerifyOptions o;
   Status s = CommonFlags(&o.source_uri, &o.target_uri, &o.filter, &o.maps);
+  o.transforms_file = FLAGS_transforms;
   if (!s.ok()) return Fail(cmd, s);
   o.parallel = FLAGS_parallel;
   o.counts_only = FLAGS_counts_only;
@@ -208,6 +210,8 @@ Command MakeVerifyCommand() {
       "writes in flight do not count: with --spool, each round first waits (up to\n"
       "--recheck_timeout) until apply has reached what capture had written; without it,\n"
       "--recheck_delay. Collections present on one side only are reported as such.\n"
+      "--transforms FILE (the rules apply used) compares each source document as the rules\n"
+      "make it; a namespace whose rule makes _id is compared as one range.\n"
       "Interrupted runs continue with the same flags when --report or --state is given.\n"
       "URIs may be env:VAR. Exit 0 identical, 1 differences remain, 2 usage, 3 error.\n\n"
       "Examples:\n"
@@ -215,7 +219,7 @@ Command MakeVerifyCommand() {
       "  docshift verify --source env:SRC --target env:DST --include 'shop.*' --counts_only\n"
       "  docshift verify --source env:SRC --target env:DST --spool /data/spool --parallel 8",
       With({"report", "state", "spool", "recheck_rounds", "recheck_timeout", "recheck_delay",
-            "counts_only", "strict_order", "max_print"}),
+            "counts_only", "strict_order", "max_print", "transforms"}),
       &RunVerifyCmd};
 }
 

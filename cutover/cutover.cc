@@ -6,6 +6,7 @@
 #include <sstream>
 #include <thread>
 
+#include "apply/transform.h"
 #include "spool/checkpoint.h"
 #include "status/status.h"
 #include "util/duration.h"
@@ -91,6 +92,11 @@ StatusOr<CutoverResult> Cutover::Run() {
   }
   if (o_.reconcile != "auto" && o_.reconcile != "always" && o_.reconcile != "never") {
     return Status::InvalidArgument("--reconcile '" + o_.reconcile + "' is not one of auto, always, never");
+  }
+  bool transforms_set_id = false;  // reconcile matches _ids of both sides: not with such a rule
+  if (!o_.transforms_file.empty()) {
+    ASSIGN_OR_RETURN(const apply::Transforms t, apply::Transforms::Load(o_.transforms_file));
+    for (const auto& r : t.rules()) transforms_set_id = transforms_set_id || r.sets_id();
   }
   if (o_.verify_mode != "none" || o_.reconcile != "never") {
     if (o_.source_uri.empty() || o_.target_uri.empty()) {
@@ -209,6 +215,10 @@ StatusOr<CutoverResult> Cutover::Run() {
 
   // 5. Deletes a Cosmos DB change stream never reported.
   const bool reconcile = o_.reconcile == "always" || (o_.reconcile == "auto" && st.source_kind == "cosmos");
+  if (reconcile && transforms_set_id) {
+    return NotSafe("deletes cannot be reconciled: a --transforms rule makes _id, so source and target "
+                   "_ids differ; check deletes by hand, or pass --reconcile=never");
+  }
   if (reconcile) {
     Say("cutover: reconciling deletes (the source's change stream reports none)");
     verify::ReconcileOptions ro;
@@ -233,6 +243,7 @@ StatusOr<CutoverResult> Cutover::Run() {
     vo.target_uri = o_.target_uri;
     vo.filter = o_.namespaces;
     vo.maps = o_.maps;
+    vo.transforms_file = o_.transforms_file;
     vo.parallel = o_.parallel;
     vo.counts_only = o_.verify_mode == "counts";
     vo.spool_dir = o_.spool_dir;

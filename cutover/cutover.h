@@ -39,6 +39,7 @@ struct CutoverOptions {
   std::string verify_mode = "full";  // full | counts | none
   mongo::NamespaceFilter namespaces;
   std::vector<std::string> maps;
+  std::string transforms_file;  // verify::VerifyOptions::transforms_file
   int parallel = 4;
   std::string report_path;
   // auto: only for a cosmos source; always; never.

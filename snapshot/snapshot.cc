@@ -13,11 +13,13 @@
 #include <iomanip>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "apply/transform.h"
 #include "apply/translate.h"
 #include "mongo/id_ranges.h"
 #include "mongo/mongo_util.h"
@@ -116,8 +118,8 @@ struct CollProgress {
 class Copier {
  public:
   Copier(const SnapshotOptions& opts, Env* env, mongoc_client_pool_t* src, mongoc_client_pool_t* dst,
-         pb::SnapshotState* state, spool::DeadLetterWriter* dlq)
-      : opts_(opts), env_(env), src_(src), dst_(dst), state_(state), dlq_(dlq) {
+         pb::SnapshotState* state, spool::DeadLetterWriter* dlq, const apply::Transforms* transforms)
+      : opts_(opts), env_(env), src_(src), dst_(dst), state_(state), dlq_(dlq), transforms_(transforms) {
     for (const auto& c : state_->collections()) {
       auto p = std::make_unique<CollProgress>();
       p->ns = c.db() + "." + c.coll();
@@ -146,6 +148,9 @@ class Copier {
   Status InsertBatch(mongoc_collection_t* coll, const pb::SnapshotCollection& c,
                      std::vector<BsonPtr>* docs);
   Status InsertOne(mongoc_collection_t* coll, const pb::SnapshotCollection& c, const bson_t* doc);
+  // Records a document that is not written (refused by the target, or by a transform
+  // rule) in the dead-letter file.
+  Status DeadLetterDoc(const pb::SnapshotCollection& c, const bson_t* doc, int code, const std::string& why);
   Status FinishRange(const Task& t, uint64_t docs, uint64_t bytes);
   Status CopyIndexesFor(int coll);
   // The source's collection options onto a target collection not there yet, before any
@@ -165,6 +170,7 @@ class Copier {
   mongoc_client_pool_t* dst_;
   pb::SnapshotState* state_;
   spool::DeadLetterWriter* dlq_;
+  const apply::Transforms* transforms_;  // null: none
   std::vector<std::unique_ptr<CollProgress>> progress_;
 
   std::mutex mu_;
@@ -244,6 +250,14 @@ Status Copier::InsertOne(mongoc_collection_t* coll, const pb::SnapshotCollection
     }
     if (mongo::IsTransient(err)) return mongo::FromBsonError(err, "inserting into " + c.target_db() + "." + c.target_coll());
     // Refused for good: keep the document in the dead-letter file, go on.
+    LOG(WARNING) << "snapshot: the target refused a document of " << c.db() << "." << c.coll()
+                 << " (" << err.message << "); it is in deadletter/" << kDeadLetterName << ".dlq";
+    return DeadLetterDoc(c, doc, static_cast<int>(err.code), err.message);
+  }
+}
+
+Status Copier::DeadLetterDoc(const pb::SnapshotCollection& c, const bson_t* doc, int code, const std::string& why) {
+  {
     pb::ChangeEvent e;
     e.set_db(c.db());
     e.set_coll(c.coll());
@@ -256,11 +270,8 @@ Status Copier::InsertOne(mongoc_collection_t* coll, const pb::SnapshotCollection
       e.set_document_key(mongo::Bytes(key.get()));
     }
     e.set_capture_wall_ms(NowMs());
-    LOG(WARNING) << "snapshot: the target refused a document of " << c.db() << "." << c.coll()
-                 << " (" << err.message << "); it is in deadletter/" << kDeadLetterName << ".dlq";
     rejected_++;
-    return dlq_->Append(0, e, static_cast<int>(err.code), err.message,
-                        c.target_db() + "." + c.target_coll());
+    return dlq_->Append(0, e, code, why, c.target_db() + "." + c.target_coll());
   }
 }
 
@@ -363,9 +374,24 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
     mongo::CursorPtr cur(mongoc_collection_find_with_opts(in.get(), filter.get(), find_opts.get(), nullptr));
     const bson_t* doc;
     Status st;
+    const apply::TransformRule* rule = transforms_ != nullptr ? transforms_->RuleFor(c.db(), c.coll()) : nullptr;
     while (st.ok() && mongoc_cursor_next(cur.get(), &doc)) {
-      batch.emplace_back(bson_copy(doc));
-      batch_bytes += doc->len;
+      BsonPtr out;
+      if (rule == nullptr) {
+        out.reset(bson_copy(doc));
+      } else {
+        auto t = apply::TransformDocument(*rule, doc);
+        if (!t.ok()) {
+          // The source document as read, with the reason; the copy goes on.
+          LOG_EVERY_N(WARNING, 1000) << "snapshot: " << t.status().message() << " (" << c.db() << "." << c.coll()
+                                     << "); such documents are in deadletter/" << kDeadLetterName << ".dlq";
+          st = DeadLetterDoc(c, doc, 0, t.status().message() + "; not written");
+          continue;
+        }
+        out = std::move(t).value();
+      }
+      batch_bytes += out->len;
+      batch.push_back(std::move(out));
       if (batch.size() >= static_cast<size_t>(opts_.batch_docs) || batch_bytes >= opts_.batch_bytes) {
         st = flush();
       }
@@ -660,6 +686,10 @@ StatusOr<SnapshotResult> RunSnapshot(const SnapshotOptions& opts) {
   apply::NamespaceMap map;
   for (const auto& m : opts.maps) RETURN_IF_ERROR(map.Add(m));
 
+  std::optional<apply::Transforms> transforms;
+  if (!opts.transforms_file.empty()) {
+    ASSIGN_OR_RETURN(transforms, apply::Transforms::Load(opts.transforms_file));
+  }
   // The spool: capture must have recorded its start position, or changes made while we
   // copy could be missed.
   spool::SpoolView view;
@@ -743,7 +773,7 @@ StatusOr<SnapshotResult> RunSnapshot(const SnapshotOptions& opts) {
   }
   spool::DeadLetterWriter dlq(env, opts.spool_dir, kDeadLetterName);
   RETURN_IF_ERROR(dlq.Open());
-  Copier copier(opts, env, src.get(), dst.get(), &state, &dlq);
+  Copier copier(opts, env, src.get(), dst.get(), &state, &dlq, transforms ? &*transforms : nullptr);
   ASSIGN_OR_RETURN(SnapshotResult run, copier.Run());
   run.snapshot_id = state.snapshot_id();
   run.start_seq = state.start_seq();

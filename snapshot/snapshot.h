@@ -38,6 +38,9 @@ struct SnapshotOptions {
   std::string spool_dir;
   mongo::NamespaceFilter namespaces;
   std::vector<std::string> maps;  // as apply's --map
+  // --transforms (apply/transform.h): each document as the rule for its source namespace
+  // makes it; one a rule cannot transform goes to the dead-letter file. Empty = none.
+  std::string transforms_file;
   int parallel = 4;               // ranges copied at once
   uint64_t docs_per_range = 100'000;
   int max_ranges = 64;            // per collection

@@ -4,9 +4,11 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "apply/transform.h"
 #include "mongo/mongo_util.h"
 #include "mongo/namespaces.h"
 #include "proto/spool.pb.h"
@@ -56,8 +58,13 @@ std::string DescribeVerifyRange(const pb::VerifyRange& r);
 
 // Streams the documents matching filter into cmp (as the source or the target side).
 // ids_only: projection {_id: 1}, every hash 0 (presence only).
+// rule (source side only): each document as the transform rule makes it (as it is when
+// the rule cannot transform it). keep: only documents whose (transformed) _id's
+// apply::CanonicalKey is in it.
 Status ReadSide(mongoc_client_t* c, const std::string& ns, const bson_t* filter, bool ids_only,
-                bool strict_order, bool source, RangeComparer* cmp, uint64_t* docs);
+                bool strict_order, bool source, RangeComparer* cmp, uint64_t* docs,
+                const apply::TransformRule* rule = nullptr,
+                const std::unordered_set<std::string>* keep = nullptr);
 
 // {_id: {$in: [values of the {_id: v} documents]}}.
 mongo::BsonPtr IdInFilter(const std::vector<const std::string*>& ids);

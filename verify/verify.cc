@@ -4,10 +4,12 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "apply/transform.h"
 #include "apply/translate.h"
 #include "mongo/id_ranges.h"
 #include "proto/spool.pb.h"
@@ -178,7 +180,8 @@ std::string DescribeVerifyRange(const pb::VerifyRange& r) {
 }
 
 Status ReadSide(mongoc_client_t* c, const std::string& ns, const bson_t* filter, bool ids_only,
-                bool strict_order, bool source, RangeComparer* cmp, uint64_t* docs) {
+                bool strict_order, bool source, RangeComparer* cmp, uint64_t* docs,
+                const apply::TransformRule* rule, const std::unordered_set<std::string>* keep) {
   auto [db, coll] = SplitNs(ns);
   CollPtr h = Collection(c, db, coll);
   BsonPtr opts(ids_only ? BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}")
@@ -186,8 +189,19 @@ Status ReadSide(mongoc_client_t* c, const std::string& ns, const bson_t* filter,
   CursorPtr cur(mongoc_collection_find_with_opts(h.get(), filter, opts.get(), nullptr));
   const bson_t* doc;
   while (mongoc_cursor_next(cur.get(), &doc)) {
+    BsonPtr shaped;
+    if (rule != nullptr) {
+      // A document the rule cannot transform was dead-lettered by apply: compared as it
+      // is, it differs from the target.
+      auto t = apply::TransformDocument(*rule, doc);
+      if (t.ok()) {
+        shaped = std::move(t).value();
+        doc = shaped.get();
+      }
+    }
     std::string id = IdOf(doc);
     if (id.empty()) continue;  // no _id: nothing to match it by (servers always add one)
+    if (keep != nullptr && keep->count(apply::CanonicalKey(id)) == 0) continue;
     const uint64_t hash = ids_only ? 0 : HashDocument(doc, strict_order);
     ++*docs;
     if (source) {
@@ -340,7 +354,8 @@ class StateLog {
   std::unique_ptr<WritableFile> file_;
 };
 
-std::string Fingerprint(const VerifyOptions& o, const Side& src, const Side& tgt) {
+std::string Fingerprint(const VerifyOptions& o, const Side& src, const Side& tgt,
+                        const std::string& transforms_text) {
   std::ostringstream f;
   f << "v1|" << src.identity << "|" << tgt.identity << "|inc=";
   for (const auto& g : o.filter.include) f << g << ",";
@@ -350,6 +365,7 @@ std::string Fingerprint(const VerifyOptions& o, const Side& src, const Side& tgt
   for (const auto& m : o.maps) f << m << ",";
   f << "|dpr=" << o.docs_per_range << "|counts_only=" << o.counts_only
     << "|strict=" << o.strict_order;
+  if (!o.transforms_file.empty()) f << "|tf=" << o.transforms_file << "=" << std::hash<std::string>()(transforms_text);
   return f.str();
 }
 
@@ -424,19 +440,30 @@ void SleepUnlessStopped(int64_t ms, const std::atomic<bool>* stop) {
 }
 
 // Reads the given candidates again by _id from both sides; returns those still different.
+// With a transform rule that makes _id, the source's _ids are not the target's: the
+// source collection is read whole and only the candidates' (transformed) _ids kept.
 StatusOr<std::vector<Candidate>> RecheckIds(mongoc_client_t* s, mongoc_client_t* t,
                                             const std::string& source_ns,
                                             const std::string& target_ns,
-                                            const std::vector<Candidate>& cands, bool strict) {
+                                            const std::vector<Candidate>& cands, bool strict,
+                                            const apply::TransformRule* rule) {
   std::vector<Candidate> out;
   constexpr size_t kChunk = 256;
-  for (size_t i = 0; i < cands.size(); i += kChunk) {
+  const bool sets_id = rule != nullptr && rule->sets_id();
+  const size_t chunk = sets_id ? cands.size() : kChunk;  // one read of the source
+  for (size_t i = 0; i < cands.size(); i += chunk) {
     std::vector<const std::string*> ids;
-    for (size_t j = i; j < std::min(cands.size(), i + kChunk); ++j) ids.push_back(&cands[j].id);
+    std::unordered_set<std::string> keep;
+    for (size_t j = i; j < std::min(cands.size(), i + chunk); ++j) {
+      ids.push_back(&cands[j].id);
+      if (sets_id) keep.insert(apply::CanonicalKey(cands[j].id));
+    }
     BsonPtr f = IdInFilter(ids);
+    BsonPtr all(bson_new());
     RangeComparer cmp;
     uint64_t n = 0;
-    RETURN_IF_ERROR(ReadSide(s, source_ns, f.get(), false, strict, true, &cmp, &n));
+    RETURN_IF_ERROR(ReadSide(s, source_ns, sets_id ? all.get() : f.get(), false, strict, true, &cmp, &n, rule,
+                             sets_id ? &keep : nullptr));
     RETURN_IF_ERROR(ReadSide(t, target_ns, f.get(), false, strict, false, &cmp, &n));
     for (auto& c : cmp.Finish()) out.push_back(std::move(c));
   }
@@ -476,6 +503,16 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
     apply::NamespaceMap check;
     for (const auto& m : opts.maps) RETURN_IF_ERROR(check.Add(m));
   }
+  std::optional<apply::Transforms> transforms;
+  if (!opts.transforms_file.empty()) {
+    ASSIGN_OR_RETURN(transforms, apply::Transforms::Load(opts.transforms_file));
+  }
+  // The rule for a source namespace, or null.
+  auto rule_for = [&](const std::string& source_ns) -> const apply::TransformRule* {
+    if (!transforms) return nullptr;
+    auto [db, coll] = SplitNs(source_ns);
+    return transforms->RuleFor(db, coll);
+  };
   Side src, tgt;
   const int parallel = std::max(1, opts.parallel);
   RETURN_IF_ERROR(Connect(opts.source_uri, "source", parallel + 1, &src));
@@ -495,7 +532,7 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
   std::vector<pb::VerifyStateRecord> records;
   if (!opts.state_path.empty()) {
     std::string why;
-    RETURN_IF_ERROR(state.Open(env, opts.state_path, Fingerprint(opts, src, tgt), &records, &why));
+    RETURN_IF_ERROR(state.Open(env, opts.state_path, Fingerprint(opts, src, tgt, transforms ? transforms->text() : std::string()), &records, &why));
     if (!why.empty()) note(why);
   }
   std::vector<CollWork> work(pairs.size());
@@ -570,7 +607,11 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
         ASSIGN_OR_RETURN(uint64_t n, CountDocs(t, w.ns.target));
         p.set_target_count(n);
       }
-      if (!opts.counts_only && w.ns.source_exists && w.ns.target_exists) {
+      const apply::TransformRule* rule = rule_for(w.ns.source);
+      const bool one_range = rule != nullptr && rule->sets_id();
+      if (one_range && !opts.counts_only && w.ns.source_exists && w.ns.target_exists) {
+        p.add_ranges();  // the whole collection: a rule makes _id, no _id range fits both sides
+      } else if (!opts.counts_only && w.ns.source_exists && w.ns.target_exists) {
         bool mixed = false;
         ASSIGN_OR_RETURN(auto ranges, SplitRanges(s, w.ns.source, opts.docs_per_range, &mixed));
         p.set_mixed_id_types(mixed);
@@ -591,6 +632,7 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
         if (!opts.counts_only) {
           line += ", " + Plural(p.ranges_size(), "range", "ranges");
           if (p.mixed_id_types()) line += " (mixed _id types: one range)";
+          if (one_range) line += " (" + rule->Name() + " makes _id: one range)";
         }
       }
       std::lock_guard<std::mutex> l(mu);
@@ -627,7 +669,8 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
       BsonPtr f = RangeFilterOf(range);
       RangeComparer cmp;
       uint64_t sd = 0, td = 0;
-      Status st = ReadSide(sc, w.ns.source, f.get(), false, opts.strict_order, true, &cmp, &sd);
+      Status st = ReadSide(sc, w.ns.source, f.get(), false, opts.strict_order, true, &cmp, &sd,
+                           rule_for(w.ns.source));
       if (st.ok()) st = ReadSide(tc, w.ns.target, f.get(), false, opts.strict_order, false, &cmp, &td);
       if (!st.ok()) return st.WithContext("range " + DescribeVerifyRange(range));
       std::vector<Candidate> found = cmp.Finish();
@@ -708,7 +751,7 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
                                 [&](size_t k, mongoc_client_t* s, mongoc_client_t* t) -> Status {
       CollWork& w = work[todo[k]];
       ASSIGN_OR_RETURN(auto still, RecheckIds(s, t, w.ns.source, w.ns.target, w.persisting,
-                                              opts.strict_order));
+                                              opts.strict_order, rule_for(w.ns.source)));
       std::lock_guard<std::mutex> l(mu);
       w.persisting = std::move(still);
       return Status::OK();

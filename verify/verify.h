@@ -48,6 +48,12 @@ struct VerifyOptions {
   std::string target_uri;
   mongo::NamespaceFilter filter;   // applied to source namespaces
   std::vector<std::string> maps;   // apply::NamespaceMap specs: db.c=db2.c2 or db=db2
+  // --transforms (apply/transform.h): each source document is compared as the rule for
+  // its source namespace makes it (a document the rule cannot transform as it is: apply
+  // dead-lettered it, so it differs). A namespace whose rule makes _id is compared as one
+  // range (its source and target _ids differ, so no _id range fits both sides), and its
+  // re-check reads the source collection whole. Empty = none.
+  std::string transforms_file;
   int parallel = 4;                // ranges compared at once
   bool counts_only = false;
   bool strict_order = false;       // field order counts (default: ignored)
