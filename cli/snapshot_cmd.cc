@@ -88,9 +88,9 @@ int RunSnapshotCmd(const std::vector<std::string>& args) {
             << (r->ranges_skipped ? " (" + std::to_string(r->ranges_skipped) + " done earlier)" : "")
             << "; " << r->indexes_created << " indexes created" << std::endl;
   if (r->docs_rejected > 0) {
-    std::cerr << "docshift snapshot: the target refused " << r->docs_rejected
-              << " documents; see `docshift inspect deadletters --spool " << o.spool_dir
-              << " --name snapshot`" << std::endl;
+    std::cerr << "docshift snapshot: " << r->docs_rejected << " documents not written (refused by the target"
+              << (o.transforms_file.empty() ? "" : " or by a --transforms rule") << "); see `docshift inspect "
+              << "deadletters --spool " << o.spool_dir << "`" << std::endl;
   }
   for (const auto& x : r->rejected_indexes) {
     std::cerr << "docshift snapshot: index not created: " << x << std::endl;

@@ -12,7 +12,7 @@
 # 2. a changed rule + replay (`apply --from 1`) gives the new shape; no dead letter is
 #    recorded twice.
 # 3. a bad rules file: one line naming the file, the rule and the fix, exit 2 (apply,
-#    verify, snapshot).
+#    verify, snapshot, cutover).
 # 4. snapshot with the rules from the FerretDB oplog source: documents written as the rules
 #    make them, one the rule cannot transform in deadletter/snapshot.dlq; verify with the
 #    same file reports identical (exit 0), without it different (exit 1).
@@ -138,7 +138,8 @@ echo "transforms_test: the changed rule, replayed with --from 1, gives the new s
 # --- 3. a bad rules file: one line, exit 2 ---
 echo '{"rules": [{"namespace": "a.b", "renam": {"x": "y"}}]}' >"$WORK/bad.json"
 for cmd in "apply --spool $SPOOL --target $TGT" "verify --source $SRC --target $TGT" \
-           "snapshot --source $SRC --target $TGT --spool $SPOOL"; do
+           "snapshot --source $SRC --target $TGT --spool $SPOOL" \
+           "cutover --spool $SPOOL --source $SRC --target $TGT"; do
   # shellcheck disable=SC2086
   "$DS" $cmd --transforms "$WORK/bad.json" >"$WORK/bad.out" 2>"$WORK/bad.err"
   rc=$?
@@ -185,7 +186,7 @@ for i, d in enumerate(docs, 1):
     assert d == want, (d, want)
 assert list(db.bad.find({}, {"_id": 1})) == [{"_id": 1}], list(db.bad.find())
 EOF
-"$DS" inspect deadletters --spool "$WORK/snapspool" --name snapshot >"$WORK/snapdlq.out" 2>&1
+"$DS" inspect deadletters --spool "$WORK/snapspool" >"$WORK/snapdlq.out" 2>&1
 grep -q 'field \\"created_at\\" is a string, not a number; it cannot become a date (epoch seconds); not written' "$WORK/snapdlq.out" \
   || fail "the snapshot's dead letter does not give the reason: $(head -c 1500 "$WORK/snapdlq.out")"
 "$DS" verify --source "$SRC" --target "$TGT" --include "${PREFIX}s.users" --map "${PREFIX}s=${PREFIX}t" \
