@@ -2,17 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "apply/apply_test_util.h"
 #include "apply/translate.h"
 #include "mongo/mongo_util.h"
 
 namespace docshift::apply {
 namespace {
 
-std::string B(const char* json) {
-  auto b = mongo::FromJson(json);
-  EXPECT_TRUE(b) << json;
-  return mongo::Bytes(b.get());
-}
+using test_util::B;
 
 std::string J(const std::string& bytes) {
   bson_t b;

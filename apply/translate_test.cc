@@ -2,16 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "apply/apply_test_util.h"
 #include "mongo/mongo_util.h"
 
 namespace docshift::apply {
 namespace {
 
-std::string B(const char* json) {
-  auto b = mongo::FromJson(json);
-  EXPECT_TRUE(b) << json;
-  return mongo::Bytes(b.get());
-}
+using test_util::B;
 
 std::string J(const mongo::BsonPtr& b) { return mongo::ToJson(b.get()); }
 
