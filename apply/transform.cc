@@ -9,6 +9,7 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <unordered_set>
 
 namespace docshift::apply {
 namespace {
@@ -138,28 +139,27 @@ Status AppendDate(const TransformRule& r, const std::string& field, const bson_i
 // Renames, drops, defaults (when use_defaults), dates, then _id.
 StatusOr<BsonPtr> Reshape(const TransformRule& r, const bson_t* doc, bool use_defaults) {
   bson_iter_t it;
-  std::vector<std::string> present;
-  if (bson_iter_init(&it, doc)) {
-    while (bson_iter_next(&it)) present.emplace_back(bson_iter_key(&it));
+  std::unordered_set<std::string> present;  // only needed to replace rename targets
+  if (!r.rename.empty() && bson_iter_init(&it, doc)) {
+    while (bson_iter_next(&it)) present.emplace(bson_iter_key(&it));
   }
   BsonPtr out(bson_new());
-  std::vector<std::string> written;
+  std::unordered_set<std::string> written;
   if (bson_iter_init(&it, doc)) {
     while (bson_iter_next(&it)) {
       const std::string key = bson_iter_key(&it);
       std::string name = key;
       if (const std::string* to = RenamedTo(r, key)) {
         name = *to;
-      } else if (const std::string* from = RenamedFrom(r, key); from != nullptr && Has(present, *from)) {
+      } else if (const std::string* from = RenamedFrom(r, key); from != nullptr && present.count(*from) != 0) {
         continue;  // replaced by the renamed field, as $rename does
       }
-      if (Has(r.drop, name) || Has(written, name)) continue;
+      if (Has(r.drop, name) || !written.insert(name).second) continue;
       if (const EpochUnit* u = DateUnit(r, name)) {
         RETURN_IF_ERROR(AppendDate(r, name, &it, *u, out.get(), name));
       } else {
         bson_append_iter(out.get(), name.c_str(), static_cast<int>(name.size()), &it);
       }
-      written.push_back(name);
     }
   }
   if (use_defaults && !r.defaults.empty()) {
@@ -167,13 +167,12 @@ StatusOr<BsonPtr> Reshape(const TransformRule& r, const bson_t* doc, bool use_de
     if (mongo::ViewBytes(r.defaults, &defs) && bson_iter_init(&it, &defs)) {
       while (bson_iter_next(&it)) {
         const std::string name = bson_iter_key(&it);
-        if (Has(written, name)) continue;
+        if (!written.insert(name).second) continue;
         if (const EpochUnit* u = DateUnit(r, name)) {
           RETURN_IF_ERROR(AppendDate(r, name, &it, *u, out.get(), name));
         } else {
           bson_append_iter(out.get(), name.c_str(), static_cast<int>(name.size()), &it);
         }
-        written.push_back(name);
       }
     }
   }

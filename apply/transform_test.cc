@@ -216,6 +216,22 @@ TEST(TransformEvent, UpdateThatCannotTransformIsRefusedUnlessItHasItsFullDocumen
   EXPECT_EQ(J(f.full_document()), R"({ "_id" : 1, "at" : { "$date" : "1970-01-01T00:00:05Z" } })");
 }
 
+TEST(TransformEvent, UpdateOfAFieldARenameReplacesIsRefusedWithoutTheFullDocument) {
+  Transforms t = Load(R"({"rules": [{"namespace": "a.b", "rename": {"Name": "name"}, "dates": {"at": "seconds"}}]})");
+  pb::ChangeEvent e = Event(pb::OP_UPDATE, R"({"_id": 1})", nullptr, R"({"updatedFields": {"name": "x"}})");
+  EXPECT_EQ(TransformEvent(t.rules()[0], &e).message(),
+            "transforms rule 1 (a.b): the update changes \"name\", a field the rule's rename of \"Name\" replaces on the target");
+  pb::ChangeEvent a = Event(pb::OP_UPDATE, R"({"_id": 1})", nullptr,
+                            R"({"updatedFields": {}, "truncatedArrays": [{"field": "at", "newSize": 1}]})");
+  EXPECT_EQ(TransformEvent(t.rules()[0], &a).message(),
+            "transforms rule 1 (a.b): the update truncates an array in field \"at\", which the rule makes a date");
+  // An insert without a valid full document is left for Translate to refuse.
+  pb::ChangeEvent i = Event(pb::OP_INSERT, R"({"_id": 1})");
+  ASSERT_TRUE(TransformEvent(t.rules()[0], &i).ok());
+  DocWrite w;
+  EXPECT_FALSE(Translate(i, &w).ok());
+}
+
 TEST(TransformEvent, IdRuleNeedsTheFieldsForUpdatesAndDeletes) {
   Transforms t = Load(R"({"rules": [{"namespace": "a.b", "id": ["tenant", "n"]}]})");
   const TransformRule& r = t.rules()[0];
