@@ -16,6 +16,8 @@
 # 4. snapshot with the rules from the FerretDB oplog source: documents written as the rules
 #    make them, one the rule cannot transform in deadletter/snapshot.dlq; verify with the
 #    same file reports identical (exit 0), without it different (exit 1).
+# 5. changes made on the source after the snapshot, captured from its oplog and applied
+#    with the rules: the target has them as the rules make them; verify agrees.
 #
 # Usage: transforms_test.sh DOCSHIFT MAKE_SPOOL. SOURCE_OPLOG_URI, TARGET_URI and
 # TESTBED_PYTHON from build/testbed.env (unset: exit 77, or fail under CI). E2E_PREFIX
@@ -173,7 +175,8 @@ wait_for 60 grep -q "capture: ready" "$WORK/capture.log" || fail "capture did no
   --map "${PREFIX}s=${PREFIX}t" --transforms "$WORK/snap_rules.json" >"$WORK/snapshot.log" 2>&1
 rc=$?
 [ "$rc" -eq 1 ] || fail "snapshot exited $rc, want 1 (one document refused by the rule)"
-stop_within 30 "$cap_pid" "capture"; cap_pid=""
+grep -q "1 documents not written (refused by the target or by a --transforms rule)" "$WORK/snapshot.log" \
+  || fail "the snapshot's summary does not count the document the rule refused"
 "$PY" - "$TGT" "$PREFIX" <<'EOF' || fail "the snapshot did not write the documents as the rules make them"
 import sys, datetime
 from pymongo import MongoClient
@@ -200,4 +203,32 @@ rc=$?
 [ "$rc" -eq 1 ] || fail "verify without the rules exited $rc, want 1 (different)"
 grep -q "DIFFERENT" "$WORK/verify2.out" || fail "verify without the rules does not report DIFFERENT"
 echo "transforms_test: snapshot wrote the documents as the rules make them; verify: identical with the rules, different without"
+
+# --- 5. live changes after the snapshot, captured and applied with the rules; verify agrees ---
+"$PY" - "$SRC" "$PREFIX" <<'EOF' || fail "cannot change the source documents"
+import sys
+from pymongo import MongoClient
+db = MongoClient(sys.argv[1])[sys.argv[2] + "s"]
+db.users.update_one({"uid": 5}, {"$set": {"Name": "changed", "tmp": 0}})
+db.users.insert_one({"uid": 51, "Name": "n51", "created_at": 1600000051, "tmp": 51})
+EOF
+captured() { [ "$("$DS" inspect dump --spool "$WORK/snapspool" --ns "${PREFIX}s.users" 2>/dev/null | grep -c '"uid"')" -ge 2 ]; }
+wait_for 60 captured || fail "capture did not capture the two changes"
+stop_within 30 "$cap_pid" "capture"; cap_pid=""
+"$DS" apply --spool "$WORK/snapspool" --target "$TGT" --stop_when_drained --transforms "$WORK/snap_rules.json" \
+  --map "${PREFIX}s=${PREFIX}t" >"$WORK/apply_live.log" 2>&1 || fail "apply of the live changes failed"
+"$PY" - "$TGT" "$PREFIX" <<'EOF' || fail "the live changes did not reach the target as the rules make them"
+import sys, datetime
+from pymongo import MongoClient
+db = MongoClient(sys.argv[1])[sys.argv[2] + "t"]
+five = db.users.find_one({"_id": 5})
+assert five == {"_id": 5, "uid": 5, "name": "changed", "created_at": datetime.datetime(2020, 9, 13, 12, 26, 45)}, five
+assert db.users.find_one({"_id": 51})["name"] == "n51", db.users.find_one({"_id": 51})
+assert db.users.count_documents({}) == 51
+EOF
+"$DS" verify --source "$SRC" --target "$TGT" --include "${PREFIX}s.users" --map "${PREFIX}s=${PREFIX}t" \
+  --transforms "$WORK/snap_rules.json" --spool "$WORK/snapspool" >"$WORK/verify3.out" 2>"$WORK/verify3.log"
+rc=$?
+[ "$rc" -eq 0 ] || fail "verify after the live changes exited $rc, want 0: $(cat "$WORK/verify3.out")"
+echo "transforms_test: live changes captured and applied with the rules; verify: identical"
 echo "transforms_test: PASS"
