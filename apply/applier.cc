@@ -1045,6 +1045,8 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
             } else {
               std::cout << "{\"seq\": " << seq << ", \"deadLetter\": \"" << ts.message() << "\"}\n";
             }
+          } else if (e->op() == pb::OP_NOOP) {
+            std::cout << "{\"seq\": " << seq << ", \"noop\": \"" << item.db << "." << item.coll << "\"}\n";
           } else {
             std::cout << "{\"seq\": " << seq << ", \"ddl\": " << e->op() << ", \"ns\": \"" << item.db << "." << item.coll << "\"}\n";
           }

@@ -372,10 +372,12 @@ StatusOr<std::string> TargetKey(const TransformRule& r, const pb::ChangeEvent& e
   if (!t.ok()) {
     std::string fields;
     for (const auto& f : r.id_fields) fields += (fields.empty() ? "" : ", ") + Quote(f);
+    std::string inner = t.status().message();
+    if (inner.rfind(r.Name() + ": ", 0) == 0) inner = inner.substr(r.Name().size() + 2);
     return Status::InvalidArgument(
         r.Name() + ": " + (e.op() == pb::OP_DELETE ? "a delete" : "an update without its full document") +
         " carries only its key " + mongo::ToJson(&key) + ", which lacks what the rule makes _id from (" + fields +
-        "): the target document cannot be found (" + t.status().message() +
+        "): the target document cannot be found (" + inner +
         "). Capture full documents and before-images (change streams with fullDocument, DynamoDB streams "
         "with NEW_AND_OLD_IMAGES), or make _id from key fields");
   }

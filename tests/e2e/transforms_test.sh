@@ -126,6 +126,10 @@ dead=$(grep -c "transforms rule" "$WORK/dlq.out")
 [ "$dead" -eq 3 ] || fail "$dead dead letters name a transforms rule, want 3: $(cat "$WORK/dlq.out")"
 grep -q "applied 15 events, checkpoint at seq 15, 3 dead letters" "$WORK/apply.log" \
   || fail "apply's summary: $(tail -1 "$WORK/apply.log")"
+"$DS" apply --spool "$SPOOL" --dry_run --stop_when_drained --from 1 --transforms "$WORK/rules.json" \
+  >"$WORK/dry.out" 2>"$WORK/dry.log" || fail "the dry run failed"
+[ "$(grep -c '"deadLetter": "transforms rule 1' "$WORK/dry.out")" -eq 3 ] && grep -q '"seq": 11, "noop"' "$WORK/dry.out" \
+  || fail "the dry run does not show the 3 dead letters and the update left changing nothing: $(cat "$WORK/dry.out")"
 echo "transforms_test: every rule type applied, 3 events dead-lettered with the reason"
 
 # --- 2. a changed rule, replayed from the start ---
