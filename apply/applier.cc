@@ -1014,6 +1014,11 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
             Status ts = TransformEvent(*rule, &transformed);
             if (!ts.ok()) {
               const auto [tdb, tcoll] = map.Map(e->db(), e->coll());
+              if (opts.stop_on_error && !opts.dry_run) {
+                status = Status::FailedPrecondition("seq " + std::to_string(seq) + " (" + tdb + "." + tcoll +
+                                                    "): " + ts.message() + "; stopped because of --on_error=stop");
+                break;
+              }
               status = dead_letter_read(*e, ts.message() + "; not written", tdb + "." + tcoll);
               if (!status.ok() || shared.failed) break;
               continue;

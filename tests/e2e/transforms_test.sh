@@ -132,6 +132,13 @@ grep -q "applied 15 events, checkpoint at seq 15, 3 dead letters" "$WORK/apply.l
   || fail "the dry run does not show the 3 dead letters and the update left changing nothing: $(cat "$WORK/dry.out")"
 echo "transforms_test: every rule type applied, 3 events dead-lettered with the reason"
 
+# --on_error=stop stops at the first event a rule cannot transform, naming it.
+"$DS" apply --spool "$SPOOL" --target "$TGT" --stop_when_drained --transforms "$WORK/rules.json" --from 1 \
+  --on_error=stop --name stopper --map "${PREFIX}src=${PREFIX}dst" >"$WORK/stop.out" 2>"$WORK/stop.err"
+rc=$?
+[ "$rc" -ne 0 ] && grep -q 'seq 3 (.*dst.users): transforms rule 1 (.*src.users): field "created_at" is a string.*; stopped because of --on_error=stop' "$WORK/stop.err" \
+  || fail "--on_error=stop did not stop at seq 3 (exit $rc): $(tail -1 "$WORK/stop.err")"
+
 # --- 2. a changed rule, replayed from the start ---
 sed 's/"Name": "name"/"Name": "full_name"/' "$WORK/rules.json" >"$WORK/rules2.json"
 "$DS" apply --spool "$SPOOL" --target "$TGT" --stop_when_drained --transforms "$WORK/rules2.json" --from 1 \
