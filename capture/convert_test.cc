@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "capture/expanded_events_fixtures.h"
+
 #include "mongo/mongo_util.h"
 
 namespace docshift::capture {
@@ -160,6 +162,35 @@ TEST(ConvertChangeEvent, DdlKeepsTheRawEventAndMissingFieldsAreErrors) {
   EXPECT_TRUE(ConvertChangeEvent(no_id.get(), &ctx, &e).IsInvalidArgument());
   auto no_op = mongo::FromJson(R"({"_id": {"_data": "3"}})");
   EXPECT_TRUE(ConvertChangeEvent(no_op.get(), &ctx, &e).IsInvalidArgument());
+}
+
+// The events a stream opened with showExpandedEvents (MongoDB 6.0+) sends, each as its
+// documentation page shows it (capture/expanded_events_fixtures.h): every one converts,
+// with its namespace, time and (for DDL) the whole raw event kept for apply's replay.
+TEST(ConvertChangeEvent, ExpandedDdlEvents) {
+  for (const auto& f : testing_fixtures::kExpandedEvents) {
+    SCOPED_TRACE(f.page);
+    auto doc = mongo::FromJson(f.json);
+    ASSERT_TRUE(doc) << f.json;
+    ConvertContext ctx;
+    pb::ChangeEvent e;
+    ASSERT_TRUE(ConvertChangeEvent(doc.get(), &ctx, &e).ok());
+    EXPECT_EQ(e.op(), f.op);
+    EXPECT_EQ(e.db(), f.db);
+    EXPECT_EQ(e.coll(), f.coll);
+    EXPECT_EQ(e.to_db(), f.to_db);
+    EXPECT_EQ(e.to_coll(), f.to_coll);
+    EXPECT_FALSE(ctx.ns_from_stream);
+    EXPECT_EQ(e.cluster_time() >> 32, 1700000000u);
+    EXPECT_EQ(e.wall_time_ms(), 1700000000000);
+    EXPECT_FALSE(e.resume_token().empty());
+    if (f.op == pb::OP_INSERT) {
+      EXPECT_TRUE(e.ddl().empty());
+      EXPECT_EQ(Json(e.document_key()), R"({ "_id" : 7 })");
+    } else {
+      EXPECT_EQ(e.ddl(), mongo::Bytes(doc.get())) << "the raw event, byte for byte";
+    }
+  }
 }
 
 TEST(ConvertOplogEntry, InsertUpdateDeleteAndCommands) {
