@@ -229,6 +229,50 @@ TEST_F(RawChangeStreamTest, ShowExpandedEventsIsSentInsideTheStageNotOnTheComman
   EXPECT_TRUE(HasPath(sent[1], "showExpandedEvents")) << "libmongoc " << MONGOC_VERSION_S << ": " << sent[1];
 }
 
+void OnSucceeded(const mongoc_apm_command_succeeded_t* e) {
+  if (std::string(mongoc_apm_command_succeeded_get_command_name(e)) != "aggregate") return;
+  bson_iter_t it, d;
+  if (bson_iter_init(&it, mongoc_apm_command_succeeded_get_reply(e)) && bson_iter_find_descendant(&it, "cursor.id", &d)) {
+    *static_cast<int64_t*>(mongoc_apm_command_succeeded_get_context(e)) = bson_iter_as_int64(&d);
+  }
+}
+
+// The server loses the cursor (killed from elsewhere: getMore fails with CursorNotFound,
+// resumable by the spec): the cursor resumes by itself once, from the last event's
+// token, and delivers the events after it, none twice.
+TEST_F(RawChangeStreamTest, ResumesOnceAfterTheServerLosesTheCursor) {
+  int64_t cursor_id = 0;
+  mongoc_apm_callbacks_t* cbs = mongoc_apm_callbacks_new();
+  mongoc_apm_set_command_succeeded_cb(cbs, OnSucceeded);
+  mongo::ClientPtr c(mongoc_client_new_from_uri(mongoc_client_get_uri(client_.get())));
+  ASSERT_TRUE(mongoc_client_set_apm_callbacks(c.get(), cbs, &cursor_id));
+  mongoc_apm_callbacks_destroy(cbs);
+  auto raw = OpenRawChangeStream(c.get(), spec_);
+  Write();
+  const std::vector<Seen> first = Read(raw.get(), 3);
+  ASSERT_EQ(first.size(), 3u);
+  const int64_t killed = cursor_id;
+  ASSERT_NE(killed, 0);
+  BsonPtr kill(BCON_NEW("killCursors", "c", "cursors", "[", BCON_INT64(killed), "]"));
+  bson_error_t err;
+  bson_t reply;
+  ASSERT_TRUE(mongoc_client_command_simple(client_.get(), db_.c_str(), kill.get(), nullptr, &reply, &err))
+      << err.message;
+  bson_destroy(&reply);
+  const std::vector<Seen> rest = Read(raw.get(), kEvents - 3);
+  ASSERT_EQ(rest.size(), kEvents - 3);
+  EXPECT_NE(cursor_id, killed) << "a new aggregate (the resume) opened a new cursor";
+  // All 8, in order, each once: compare with a fresh stream from the start.
+  ChangeStreamSpec from_first = spec_;
+  BsonPtr tok = mongo::FromJson(first[0].id);
+  from_first.resume_after = mongo::Bytes(tok.get());
+  auto check = OpenRawChangeStream(client_.get(), from_first);
+  const std::vector<Seen> after_first = Read(check.get(), kEvents - 1);
+  ASSERT_EQ(after_first.size(), kEvents - 1);
+  for (size_t i = 1; i < 3; ++i) EXPECT_EQ(first[i].id, after_first[i - 1].id);
+  for (size_t i = 0; i < rest.size(); ++i) EXPECT_EQ(rest[i].id, after_first[i + 2].id) << i;
+}
+
 TEST_F(RawChangeStreamTest, AServerErrorIsReportedNotLooped) {
   // An unknown stage: not resumable, reported once through Error() with the reply.
   ChangeStreamSpec s = spec_;
