@@ -20,6 +20,15 @@ class DriverChangeStream final : public ChangeStreamCursor {
 
 }  // namespace
 
+CursorChoice ChooseCursor(const std::string& source_kind, const std::string& show_expanded_events,
+                          const std::string& cursor, int max_wire_version) {
+  CursorChoice c;
+  const bool accepted = source_kind == "mongo" && max_wire_version >= kWireVersionShowExpandedEvents;
+  c.expanded = show_expanded_events == "on" || (show_expanded_events == "auto" && accepted);
+  c.raw = c.expanded || cursor == "raw";
+  return c;
+}
+
 std::unique_ptr<ChangeStreamCursor> OpenDriverChangeStream(mongoc_client_t* client, const ChangeStreamSpec& spec) {
   mongo::BsonPtr empty(bson_new());
   const bson_t* pipeline = spec.pipeline != nullptr ? spec.pipeline : empty.get();

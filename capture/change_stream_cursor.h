@@ -48,6 +48,19 @@ class ChangeStreamCursor {
   virtual bool Error(bson_error_t* err, const bson_t** reply) = 0;
 };
 
+// Which cursor a change-stream source opens (the one place it is chosen): the raw cursor
+// with showExpandedEvents where the server accepts the option (source_kind "mongo" and
+// maxWireVersion >= 17, MongoDB 6.0+) under show_expanded_events "auto", or always under
+// "on"; the raw cursor without it when cursor is "raw" (testing: the test servers are
+// 4.2-level); libmongoc's watch otherwise ("off", older servers, Cosmos DB).
+struct CursorChoice {
+  bool raw = false;
+  bool expanded = false;
+};
+CursorChoice ChooseCursor(const std::string& source_kind, const std::string& show_expanded_events,
+                          const std::string& cursor, int max_wire_version);
+constexpr int kWireVersionShowExpandedEvents = 17;
+
 // libmongoc's change stream. spec.show_expanded_events must be false.
 std::unique_ptr<ChangeStreamCursor> OpenDriverChangeStream(mongoc_client_t* client, const ChangeStreamSpec& spec);
 

@@ -147,20 +147,17 @@ struct StreamMode {
   std::atomic<bool> split_refused{false};
 };
 
-// The one place the cursor is chosen: the raw cursor with showExpandedEvents where the
-// server accepts the option (maxWireVersion >= 17, MongoDB 6.0+) or it is asked for
-// (--show_expanded_events=on), the raw cursor without it when forced for testing
-// (--change_stream_cursor=raw), libmongoc's watch otherwise.
-void ChooseCursor(const CaptureOptions& opts, int max_wire_version, StreamMode* mode) {
-  const bool supported = opts.source_kind == "mongo" && max_wire_version >= kWireVersionShowExpandedEvents;
-  const bool expanded = opts.show_expanded_events == "on" || (opts.show_expanded_events == "auto" && supported);
-  mode->expanded = expanded;
+// The cursor the streams open (capture/change_stream_cursor.h ChooseCursor), said once.
+void SetUpStreamMode(const CaptureOptions& opts, int max_wire_version, StreamMode* mode) {
+  const CursorChoice c =
+      ChooseCursor(opts.source_kind, opts.show_expanded_events, opts.change_stream_cursor, max_wire_version);
+  mode->raw = c.raw;
+  mode->expanded = c.expanded;
   mode->expanded_required = opts.show_expanded_events == "on";
   mode->raw_forced = opts.change_stream_cursor == "raw";
-  mode->raw = expanded || mode->raw_forced;
   LOG(INFO) << "capture: change streams open with "
-            << (mode->raw ? "docshift's own cursor" : "libmongoc's cursor")
-            << (expanded ? ", showExpandedEvents (expanded DDL events)" : ", no expanded DDL events")
+            << (c.raw ? "docshift's own cursor" : "libmongoc's cursor")
+            << (c.expanded ? ", showExpandedEvents (expanded DDL events)" : ", no expanded DDL events")
             << " (the server's maxWireVersion is " << max_wire_version << "; MongoDB 6.0+ is 17 or more)";
 }
 
@@ -678,7 +675,7 @@ class ChangeStreamSource final : public ChangeSource {
     }
     {
       mongo::PooledClient c(pool_);
-      ChooseCursor(opts, ServerMaxWireVersion(c.get()), &mode_);
+      SetUpStreamMode(opts, ServerMaxWireVersion(c.get()), &mode_);
     }
     const uint64_t source_now = SourceNow();
     if (start_ == 0) {

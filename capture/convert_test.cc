@@ -1,4 +1,5 @@
 #include "capture/convert.h"
+#include "capture/change_stream_cursor.h"
 #include "capture/split_event.h"
 
 #include <gtest/gtest.h>
@@ -190,6 +191,32 @@ TEST(ConvertChangeEvent, ExpandedDdlEvents) {
     } else {
       EXPECT_EQ(e.ddl(), mongo::Bytes(doc.get())) << "the raw event, byte for byte";
     }
+  }
+}
+
+// Issue #11 item 2.6: streams never asked for showExpandedEvents. Where the server
+// accepts it (MongoDB 6.0+, wire version 17) they now do, through the raw cursor.
+TEST(ChooseCursor, ExpandedEventsWhereTheServerAcceptsThem) {
+  struct Case {
+    const char *kind, *show, *cursor;
+    int wire;
+    bool raw, expanded;
+  } cases[] = {
+      {"mongo", "auto", "auto", 17, true, true},    // MongoDB 6.0
+      {"mongo", "auto", "auto", 25, true, true},    // 8.0
+      {"mongo", "auto", "auto", 13, false, false},  // 5.0: libmongoc's watch
+      {"mongo", "auto", "auto", 8, false, false},   // mongo-java-server
+      {"mongo", "auto", "auto", -1, false, false},  // unknown
+      {"mongo", "off", "auto", 21, false, false},
+      {"mongo", "on", "auto", 8, true, true},       // forced: the server may refuse
+      {"mongo", "auto", "raw", 8, true, false},     // testing: raw cursor, no option
+      {"mongo", "off", "raw", 21, true, false},
+      {"cosmos", "auto", "auto", 21, false, false},  // Cosmos DB: never
+  };
+  for (const auto& c : cases) {
+    const CursorChoice got = ChooseCursor(c.kind, c.show, c.cursor, c.wire);
+    EXPECT_EQ(got.raw, c.raw) << c.kind << " " << c.show << " " << c.cursor << " " << c.wire;
+    EXPECT_EQ(got.expanded, c.expanded) << c.kind << " " << c.show << " " << c.cursor << " " << c.wire;
   }
 }
 

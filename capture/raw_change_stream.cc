@@ -27,13 +27,9 @@ int WireVersionOf(const mongoc_server_description_t* sd) {
 class RawChangeStream final : public ChangeStreamCursor {
  public:
   RawChangeStream(mongoc_client_t* client, const ChangeStreamSpec& spec)
-      : client_(client), spec_(spec), op_time_(spec.start_at) {
+      : client_(client), spec_(spec), batches_(SavedToken(spec).get()), op_time_(spec.start_at) {
     if (spec.pipeline != nullptr) pipeline_.reset(bson_copy(spec.pipeline));
     spec_.pipeline = nullptr;  // pipeline_ from here on
-    if (!spec.resume_after.empty()) {
-      bson_t t;
-      if (mongo::ViewBytes(spec.resume_after, &t)) token_.reset(bson_copy(&t));
-    }
     mongoc_session_opt_t* so = mongoc_session_opts_new();
     mongoc_session_opts_set_causal_consistency(so, false);
     session_ = mongoc_client_start_session(client_, so, nullptr);  // null: the server has no sessions
@@ -67,8 +63,8 @@ class RawChangeStream final : public ChangeStreamCursor {
     BSON_APPEND_DOCUMENT_BEGIN(&stage, "$changeStream", &cs);
     if (!spec_.full_document.empty()) BSON_APPEND_UTF8(&cs, "fullDocument", spec_.full_document.c_str());
     if (spec_.show_expanded_events) BSON_APPEND_BOOL(&cs, "showExpandedEvents", true);
-    if (token_) {
-      BSON_APPEND_DOCUMENT(&cs, "resumeAfter", token_.get());
+    if (const bson_t* tok = batches_.token()) {
+      BSON_APPEND_DOCUMENT(&cs, "resumeAfter", tok);
     } else if (op_time_ != 0 && (!resumed || max_wire_ >= 7)) {
       AppendTimestamp(&cs, "startAtOperationTime", op_time_);
     }
@@ -91,11 +87,12 @@ class RawChangeStream final : public ChangeStreamCursor {
     const std::string db = spec_.db.empty() ? "admin" : spec_.db;
     BsonPtr reply;
     if (!Run(db, cmd.get(), &reply)) return false;
-    if (!TakeBatch(std::move(reply), "firstBatch")) return false;
+    if (!Take(std::move(reply), "firstBatch")) return false;
     // Change Streams spec, startAtOperationTime: a stream opened at no position keeps the
     // aggregate's operationTime, to resume from before its first event.
     bson_iter_t ot;
-    if (!token_ && op_time_ == 0 && max_wire_ >= 7 && bson_iter_init_find(&ot, reply_.get(), "operationTime") &&
+    if (!batches_.token() && op_time_ == 0 && max_wire_ >= 7 &&
+        bson_iter_init_find(&ot, batches_.reply(), "operationTime") &&
         BSON_ITER_HOLDS_TIMESTAMP(&ot)) {
       uint32_t t, i;
       bson_iter_timestamp(&ot, &t, &i);
@@ -107,35 +104,16 @@ class RawChangeStream final : public ChangeStreamCursor {
   bool Next(const bson_t** event) override {
     bool fetched = false, resumed = false;
     while (!failed_) {
-      if (in_batch_ && bson_iter_next(&batch_)) {
-        uint32_t len;
-        const uint8_t* data;
-        bson_iter_t id;
-        if (!BSON_ITER_HOLDS_DOCUMENT(&batch_)) return Fail(CursorError("a batch entry is not a document"), nullptr);
-        bson_iter_document(&batch_, &len, &data);
-        if (!bson_init_static(&current_, data, len)) return Fail(CursorError("a change event is not BSON"), nullptr);
-        if (!bson_iter_init_find(&id, &current_, "_id") || !BSON_ITER_HOLDS_DOCUMENT(&id)) {
-          bson_error_t e;
-          bson_set_error(&e, MONGOC_ERROR_CURSOR, MONGOC_ERROR_CHANGE_STREAM_NO_RESUME_TOKEN,
-                         "Cannot provide resume functionality when the resume token is missing");
-          return Fail(e, nullptr);
-        }
-        bson_iter_document(&id, &len, &data);
-        token_.reset(bson_new_from_data(data, len));
+      const bson_t* ev;
+      if (Status st = batches_.Next(&ev); !st.ok()) return Fail(CursorError(st.message().c_str()), nullptr);
+      if (ev != nullptr) {
         op_time_ = 0;  // a token from now on
-        // The spec: once the batch is used up, its postBatchResumeToken is the position.
-        bson_iter_t peek = batch_;
-        if (!bson_iter_next(&peek)) CachePostBatchToken();
-        *event = &current_;
+        *event = ev;
         return true;
       }
-      in_batch_ = false;
-      if (cursor_id_ == 0 || fetched) return false;  // closed (an invalidate), or one await done
+      if (batches_.cursor_id() == 0 || fetched) return false;  // closed (an invalidate), or one await done
       fetched = true;
-      if (GetMore()) {
-        CachePostBatchToken();  // an empty batch's token (a full one's is cached at its last event)
-        continue;
-      }
+      if (GetMore()) continue;
       if (resumed || !mongo::IsResumableChangeStreamError(err_, err_reply_.get(), max_wire_)) return false;
       // Resume once from the cached position: kill the old cursor, reopen, read again.
       resumed = true;
@@ -147,7 +125,7 @@ class RawChangeStream final : public ChangeStreamCursor {
     return false;
   }
 
-  const bson_t* ResumeToken() override { return token_.get(); }
+  const bson_t* ResumeToken() override { return batches_.token(); }
 
   bool Error(bson_error_t* err, const bson_t** reply) override {
     if (!failed_) {
@@ -170,7 +148,6 @@ class RawChangeStream final : public ChangeStreamCursor {
     failed_ = true;
     err_ = err;
     err_reply_ = reply ? std::move(reply) : BsonPtr(bson_new());
-    in_batch_ = false;
     return false;
   }
 
@@ -189,75 +166,47 @@ class RawChangeStream final : public ChangeStreamCursor {
     return true;
   }
 
-  // Reads cursor.{id, ns, <batch>, postBatchResumeToken} of reply, which becomes reply_.
-  bool TakeBatch(BsonPtr reply, const char* batch_key) {
-    reply_ = std::move(reply);
-    pbrt_.reset();
-    bson_iter_t it, c;
-    if (!bson_iter_init_find(&it, reply_.get(), "cursor") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
-        !bson_iter_recurse(&it, &c)) {
-      return Fail(CursorError("no cursor document"), nullptr);
-    }
-    bool have_batch = false;
-    while (bson_iter_next(&c)) {
-      const char* k = bson_iter_key(&c);
-      if (std::strcmp(k, "id") == 0 && BSON_ITER_HOLDS_NUMBER(&c)) {
-        cursor_id_ = bson_iter_as_int64(&c);
-      } else if (std::strcmp(k, "ns") == 0 && BSON_ITER_HOLDS_UTF8(&c)) {
-        const std::string ns = bson_iter_utf8(&c, nullptr);
-        const auto dot = ns.find('.');
-        cursor_db_ = ns.substr(0, dot);
-        cursor_coll_ = dot == std::string::npos ? "" : ns.substr(dot + 1);
-      } else if (std::strcmp(k, batch_key) == 0 && BSON_ITER_HOLDS_ARRAY(&c)) {
-        have_batch = bson_iter_recurse(&c, &batch_);
-      } else if (std::strcmp(k, "postBatchResumeToken") == 0 && BSON_ITER_HOLDS_DOCUMENT(&c)) {
-        uint32_t len;
-        const uint8_t* data;
-        bson_iter_document(&c, &len, &data);
-        pbrt_.reset(bson_new_from_data(data, len));
-      }
-    }
-    if (!have_batch) return Fail(CursorError(batch_key), nullptr);
-    in_batch_ = true;
-    // An empty first batch: its postBatchResumeToken is the starting position.
-    bson_iter_t peek = batch_;
-    if (!bson_iter_next(&peek)) CachePostBatchToken();
-    return true;
+  bool Take(BsonPtr reply, const char* batch_key) {
+    Status st = batches_.Take(std::move(reply), batch_key);
+    return st.ok() || Fail(CursorError(st.message().c_str()), nullptr);
   }
 
-  void CachePostBatchToken() {
-    if (pbrt_) token_.reset(bson_copy(pbrt_.get()));
+  // The spec's saved token (a copy), or null.
+  static BsonPtr SavedToken(const ChangeStreamSpec& spec) {
+    bson_t view;
+    if (spec.resume_after.empty() || !mongo::ViewBytes(spec.resume_after, &view)) return nullptr;
+    return BsonPtr(bson_copy(&view));
   }
 
   bool GetMore() {
     BsonPtr cmd(bson_new());
-    BSON_APPEND_INT64(cmd.get(), "getMore", cursor_id_);
-    BSON_APPEND_UTF8(cmd.get(), "collection", cursor_coll_.c_str());
+    BSON_APPEND_INT64(cmd.get(), "getMore", batches_.cursor_id());
+    BSON_APPEND_UTF8(cmd.get(), "collection", batches_.coll().c_str());
     if (spec_.batch_size > 0) BSON_APPEND_INT32(cmd.get(), "batchSize", spec_.batch_size);
     if (spec_.max_await_ms > 0) BSON_APPEND_INT64(cmd.get(), "maxTimeMS", spec_.max_await_ms);
     BsonPtr reply;
-    if (!Run(cursor_db_, cmd.get(), &reply)) return false;
-    return TakeBatch(std::move(reply), "nextBatch");
+    if (!Run(batches_.db(), cmd.get(), &reply)) return false;
+    return Take(std::move(reply), "nextBatch");
   }
 
   // killCursors for an open cursor (best effort: the server times it out otherwise).
   void Kill() {
-    if (cursor_id_ == 0 || server_id_ == 0) return;
+    if (batches_.cursor_id() == 0 || server_id_ == 0) return;
     BsonPtr cmd(bson_new());
     bson_t ids;
-    BSON_APPEND_UTF8(cmd.get(), "killCursors", cursor_coll_.c_str());
+    BSON_APPEND_UTF8(cmd.get(), "killCursors", batches_.coll().c_str());
     BSON_APPEND_ARRAY_BEGIN(cmd.get(), "cursors", &ids);
-    BSON_APPEND_INT64(&ids, "0", cursor_id_);
+    BSON_APPEND_INT64(&ids, "0", batches_.cursor_id());
     bson_append_array_end(cmd.get(), &ids);
     BsonPtr opts(bson_new());
     BSON_APPEND_INT32(opts.get(), "serverId", static_cast<int32_t>(server_id_));
     bson_error_t err;
     if (session_ != nullptr) mongoc_client_session_append(session_, opts.get(), &err);
     bson_t reply;
-    mongoc_client_read_command_with_opts(client_, cursor_db_.c_str(), cmd.get(), nullptr, opts.get(), &reply, &err);
+    mongoc_client_read_command_with_opts(client_, batches_.db().c_str(), cmd.get(), nullptr, opts.get(), &reply,
+                                         &err);
     bson_destroy(&reply);
-    cursor_id_ = 0;
-    in_batch_ = false;
+    batches_.Close();
   }
 
   mongoc_client_t* client_;
@@ -266,14 +215,7 @@ class RawChangeStream final : public ChangeStreamCursor {
   mongoc_client_session_t* session_ = nullptr;
   uint32_t server_id_ = 0;
   int max_wire_ = -1;
-  int64_t cursor_id_ = 0;
-  std::string cursor_db_, cursor_coll_;
-  BsonPtr reply_;  // the last aggregate or getMore reply: batch_ points into it
-  bson_iter_t batch_{};
-  bool in_batch_ = false;
-  bson_t current_{};
-  BsonPtr token_;     // the cached resume token (null: none yet)
-  BsonPtr pbrt_;      // the current batch's postBatchResumeToken
+  ChangeStreamBatches batches_;  // the replies, the position
   uint64_t op_time_;  // the saved operation time, while there is no token
   bool failed_ = false;
   bson_error_t err_{};
@@ -281,6 +223,77 @@ class RawChangeStream final : public ChangeStreamCursor {
 };
 
 }  // namespace
+
+ChangeStreamBatches::ChangeStreamBatches(const bson_t* token) {
+  if (token != nullptr) token_.reset(bson_copy(token));
+}
+
+Status ChangeStreamBatches::Take(BsonPtr reply, const char* batch_key) {
+  reply_ = std::move(reply);
+  pbrt_.reset();
+  in_batch_ = false;
+  bson_iter_t it, c;
+  if (!reply_ || !bson_iter_init_find(&it, reply_.get(), "cursor") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+      !bson_iter_recurse(&it, &c)) {
+    return Status::InvalidArgument("change stream reply has no cursor document");
+  }
+  bool have_batch = false;
+  while (bson_iter_next(&c)) {
+    const char* k = bson_iter_key(&c);
+    if (std::strcmp(k, "id") == 0 && BSON_ITER_HOLDS_NUMBER(&c)) {
+      cursor_id_ = bson_iter_as_int64(&c);
+    } else if (std::strcmp(k, "ns") == 0 && BSON_ITER_HOLDS_UTF8(&c)) {
+      const std::string ns = bson_iter_utf8(&c, nullptr);
+      const auto dot = ns.find('.');
+      db_ = ns.substr(0, dot);
+      coll_ = dot == std::string::npos ? "" : ns.substr(dot + 1);
+    } else if (std::strcmp(k, batch_key) == 0 && BSON_ITER_HOLDS_ARRAY(&c)) {
+      have_batch = bson_iter_recurse(&c, &batch_);
+    } else if (std::strcmp(k, "postBatchResumeToken") == 0 && BSON_ITER_HOLDS_DOCUMENT(&c)) {
+      uint32_t len;
+      const uint8_t* data;
+      bson_iter_document(&c, &len, &data);
+      pbrt_.reset(bson_new_from_data(data, len));
+    }
+  }
+  if (!have_batch) return Status::InvalidArgument(std::string("change stream reply has no cursor.") + batch_key);
+  in_batch_ = true;
+  bson_iter_t peek = batch_;
+  if (!bson_iter_next(&peek)) CachePostBatchToken();  // an empty batch
+  return Status::OK();
+}
+
+Status ChangeStreamBatches::Next(const bson_t** event) {
+  *event = nullptr;
+  if (!in_batch_ || !bson_iter_next(&batch_)) {
+    in_batch_ = false;
+    return Status::OK();
+  }
+  uint32_t len;
+  const uint8_t* data;
+  bson_iter_t id;
+  if (!BSON_ITER_HOLDS_DOCUMENT(&batch_)) return Status::InvalidArgument("a change stream batch entry is not a document");
+  bson_iter_document(&batch_, &len, &data);
+  if (!bson_init_static(&current_, data, len)) return Status::InvalidArgument("a change event is not BSON");
+  if (!bson_iter_init_find(&id, &current_, "_id") || !BSON_ITER_HOLDS_DOCUMENT(&id)) {
+    return Status::InvalidArgument("Cannot provide resume functionality when the resume token is missing");
+  }
+  bson_iter_document(&id, &len, &data);
+  token_.reset(bson_new_from_data(data, len));
+  bson_iter_t peek = batch_;
+  if (!bson_iter_next(&peek)) CachePostBatchToken();  // the batch's last event
+  *event = &current_;
+  return Status::OK();
+}
+
+void ChangeStreamBatches::Close() {
+  cursor_id_ = 0;
+  in_batch_ = false;
+}
+
+void ChangeStreamBatches::CachePostBatchToken() {
+  if (pbrt_) token_.reset(bson_copy(pbrt_.get()));
+}
 
 std::unique_ptr<ChangeStreamCursor> OpenRawChangeStream(mongoc_client_t* client, const ChangeStreamSpec& spec) {
   auto s = std::make_unique<RawChangeStream>(client, spec);
