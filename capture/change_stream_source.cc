@@ -1,7 +1,10 @@
 // Change streams (deployment, database or collection scope), with the pipeline Azure
 // Cosmos DB for MongoDB requires as a mode (--source_kind cosmos). One reader thread per
 // stream; where the server refuses a deployment-wide stream, one stream per collection,
-// discovered at start and every --discovery_interval.
+// discovered at start and every --discovery_interval. Each stream reads through a
+// ChangeStreamCursor (capture/change_stream_cursor.h): docshift's own, with
+// showExpandedEvents, on MongoDB 6.0+ (ChooseCursor, once at start), libmongoc's watch
+// elsewhere.
 //
 // Position (the spool's resume token, BSON):
 //   {v: 1, kind: "streams", start: Timestamp, streams: [{k: "<db>[.<coll>]", t: <token>}, ...]}

@@ -37,6 +37,7 @@ class RawChangeStream final : public ChangeStreamCursor {
   }
 
   ~RawChangeStream() override {
+    if (failed_ && CursorGone()) batches_.Close();
     Kill();
     if (session_ != nullptr) mongoc_client_session_destroy(session_);
   }
@@ -118,6 +119,7 @@ class RawChangeStream final : public ChangeStreamCursor {
       // Resume once from the cached position: kill the old cursor, reopen, read again.
       resumed = true;
       failed_ = false;
+      if (CursorGone()) batches_.Close();
       Kill();
       if (!Open(true)) return false;
       fetched = false;
@@ -187,6 +189,15 @@ class RawChangeStream final : public ChangeStreamCursor {
     BsonPtr reply;
     if (!Run(batches_.db(), cmd.get(), &reply)) return false;
     return Take(std::move(reply), "nextBatch");
+  }
+
+  // After the last error the cursor needs no killCursors: the server lost it
+  // (CursorNotFound), or the connection is gone (as libmongoc, never reconnect to kill
+  // it: a black-holed server would hold the reader for another socketTimeoutMS; the
+  // server times the cursor out).
+  bool CursorGone() const {
+    return err_.code == 43 || err_.domain == MONGOC_ERROR_STREAM || err_.domain == MONGOC_ERROR_SERVER_SELECTION ||
+           err_.domain == MONGOC_ERROR_PROTOCOL;
   }
 
   // killCursors for an open cursor (best effort: the server times it out otherwise).
