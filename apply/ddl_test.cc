@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include "apply/translate.h"
 #include "capture/convert.h"
+#include "capture/expanded_events_fixtures.h"
 #include "mongo/mongo_util.h"
 
 namespace docshift::apply {
@@ -56,6 +58,33 @@ TEST(PlanDdl, ExpandedCreateIndexesReplaysEachSpecOnTheMappedNamespace) {
   ASSERT_EQ(p.commands.size(), 2u);
   EXPECT_EQ(Cmd(p, 0), R"(prod { "createIndexes" : "names", "indexes" : [ { "key" : { "name" : 1 }, "name" : "name_1", "unique" : true } ] })");
   EXPECT_EQ(Cmd(p, 1), R"(prod { "createIndexes" : "names", "indexes" : [ { "key" : { "a" : 1, "b" : -1 }, "name" : "a_1_b_-1" } ] })");
+}
+
+// Every kind of expanded event (showExpandedEvents, MongoDB 6.0+;
+// capture/expanded_events_fixtures.h names each one's documentation page), converted as
+// capture spools it, then through apply: a DDL op is replayed from its definition or
+// dead-lettered with a reason, never skipped; a document event translates as without
+// the option.
+TEST(PlanDdl, ExpandedEventsOfEveryKind) {
+  for (const auto& f : testing_fixtures::kExpandedEvents) {
+    SCOPED_TRACE(f.page);
+    pb::ChangeEvent e = FromStream(f.json);
+    if (f.op == pb::OP_INSERT) {
+      EXPECT_TRUE(IsDocumentOp(e.op()));
+      DocWrite w;
+      EXPECT_TRUE(Translate(e, &w).ok());
+      continue;
+    }
+    EXPECT_TRUE(IsDdlOp(e.op()));
+    DdlPlan p = PlanDdl(e, NamespaceMap());
+    if (f.replayable) {
+      EXPECT_TRUE(p.unreplayable.empty()) << p.unreplayable;
+      EXPECT_EQ(Cmd(p, 0), f.plan);
+    } else {
+      EXPECT_TRUE(p.commands.empty()) << Cmd(p, 0);
+      EXPECT_NE(p.unreplayable.find(f.plan), std::string::npos) << p.unreplayable;
+    }
+  }
 }
 
 // Oplog entries as a 4.4+ primary writes them (https://www.mongodb.com/docs/manual/core/index-creation/:

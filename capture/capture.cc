@@ -21,6 +21,16 @@ Status RunCapture(const CaptureOptions& opts) {
   if (opts.scope != "deployment" && opts.scope != "database" && opts.scope != "collection") {
     return Status::InvalidArgument("--scope '" + opts.scope + "' is not one of deployment, database, collection");
   }
+  if (opts.show_expanded_events != "auto" && opts.show_expanded_events != "on" && opts.show_expanded_events != "off") {
+    return Status::InvalidArgument("--show_expanded_events '" + opts.show_expanded_events + "' is not one of auto, on, off");
+  }
+  if (opts.change_stream_cursor != "auto" && opts.change_stream_cursor != "raw") {
+    return Status::InvalidArgument("--change_stream_cursor '" + opts.change_stream_cursor + "' is not one of auto, raw");
+  }
+  if (kind != "mongo" && opts.show_expanded_events == "on") {
+    return Status::InvalidArgument("--show_expanded_events=on needs --source_kind mongo (MongoDB 6.0+ change streams); "
+                                   "drop it or use --show_expanded_events=auto");
+  }
   ASSIGN_OR_RETURN(auto uri, mongo::ParseUri(opts.source_uri, "--source"));
   const int32_t stall_ms = mongo::ApplyStallTimeout(uri.get());
   if (kind == "oplog" && stall_ms > 0 && stall_ms <= opts.oplog_max_await_ms + 2'000) {

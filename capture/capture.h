@@ -28,6 +28,15 @@ struct CaptureOptions {
   std::string spool_dir;
   std::string source_kind = "mongo";  // mongo | cosmos | oplog
   std::string scope = "deployment";   // deployment | database | collection (mongo, cosmos)
+  // mongo: ask for the expanded DDL events (showExpandedEvents: createIndexes,
+  // dropIndexes, modify, create with its options, shardCollection, ...). auto: where the
+  // server accepts it (maxWireVersion >= 17, MongoDB 6.0+), through docshift's own change
+  // stream cursor (capture/raw_change_stream.h; libmongoc 1.23 cannot send the option);
+  // on: always (a server that refuses it stops capture); off: never (libmongoc's cursor).
+  std::string show_expanded_events = "auto";
+  // Testing: "raw" forces docshift's own cursor even where the option is not sent, so the
+  // test servers (maxWireVersion 8) exercise it; "auto" (default) as above.
+  std::string change_stream_cursor = "auto";
   mongo::NamespaceFilter namespaces;  // include/exclude globs ("db.*", "db.coll")
   // For a new spool: start at this cluster time ((seconds << 32) | increment); 0 = now.
   uint64_t start_at = 0;

@@ -1,7 +1,10 @@
 // Change streams (deployment, database or collection scope), with the pipeline Azure
 // Cosmos DB for MongoDB requires as a mode (--source_kind cosmos). One reader thread per
 // stream; where the server refuses a deployment-wide stream, one stream per collection,
-// discovered at start and every --discovery_interval.
+// discovered at start and every --discovery_interval. Each stream reads through a
+// ChangeStreamCursor (capture/change_stream_cursor.h): docshift's own, with
+// showExpandedEvents, on MongoDB 6.0+ (ChooseCursor, once at start), libmongoc's watch
+// elsewhere.
 //
 // Position (the spool's resume token, BSON):
 //   {v: 1, kind: "streams", start: Timestamp, streams: [{k: "<db>[.<coll>]", t: <token>}, ...]}
@@ -18,7 +21,9 @@
 #include <thread>
 #include <vector>
 
+#include "capture/change_stream_cursor.h"
 #include "capture/convert.h"
+#include "capture/raw_change_stream.h"
 #include "capture/source.h"
 #include "capture/split_event.h"
 #include "mongo/mongo_util.h"
@@ -129,15 +134,44 @@ int64_t MsSince(std::chrono::steady_clock::time_point t) {
       .count();
 }
 
+// How the source's streams open, shared by its readers: chosen once at start
+// (ChooseCursor), narrowed when the server refuses an option.
+struct StreamMode {
+  // docshift's own cursor (capture/raw_change_stream.h), else libmongoc's watch.
+  std::atomic<bool> raw{false};
+  // showExpandedEvents in the $changeStream stage (raw cursor only).
+  std::atomic<bool> expanded{false};
+  // --show_expanded_events=on: a server that refuses the option stops capture.
+  bool expanded_required = false;
+  // --change_stream_cursor=raw: the raw cursor stays when the option is dropped.
+  bool raw_forced = false;
+  // Set once the server refuses $changeStreamSplitLargeEvent: every stream opens
+  // without it from then on.
+  std::atomic<bool> split_refused{false};
+};
+
+// The cursor the streams open (capture/change_stream_cursor.h ChooseCursor), said once.
+void SetUpStreamMode(const CaptureOptions& opts, int max_wire_version, StreamMode* mode) {
+  const CursorChoice c =
+      ChooseCursor(opts.source_kind, opts.show_expanded_events, opts.change_stream_cursor, max_wire_version);
+  mode->raw = c.raw;
+  mode->expanded = c.expanded;
+  mode->expanded_required = opts.show_expanded_events == "on";
+  mode->raw_forced = opts.change_stream_cursor == "raw";
+  LOG(INFO) << "capture: change streams open with "
+            << (c.raw ? "docshift's own cursor" : "libmongoc's cursor")
+            << (c.expanded ? ", showExpandedEvents (expanded DDL events)" : ", no expanded DDL events")
+            << " (the server's maxWireVersion is " << max_wire_version << "; MongoDB 6.0+ is 17 or more)";
+}
+
 // One change stream (deployment, database or collection), in its own thread.
 class ChangeStreamReader {
  public:
-  // split_refused: shared by the source's readers; set once the server refuses
-  // $changeStreamSplitLargeEvent, so every stream opens without it from then on.
-  ChangeStreamReader(SourceContext* shared, mongoc_client_pool_t* pool, std::atomic<bool>* split_refused,
+  // mode: shared by the source's readers (StreamMode).
+  ChangeStreamReader(SourceContext* shared, mongoc_client_pool_t* pool, StreamMode* mode,
                      std::string key, std::string db, std::string coll, std::string resume_token,
                      uint64_t start_at)
-      : shared_(shared), pool_(pool), split_refused_(split_refused), key_(std::move(key)), db_(std::move(db)),
+      : shared_(shared), pool_(pool), mode_(mode), key_(std::move(key)), db_(std::move(db)),
         coll_(std::move(coll)), token_(std::move(resume_token)), start_at_(start_at), caught_up_(shared) {
     ctx_.stream_db = db_;
     ctx_.stream_coll = coll_;
@@ -152,20 +186,23 @@ class ChangeStreamReader {
   // For the deployment-scope probe: opens the stream and reads once.
   Status Probe() {
     mongo::PooledClient client(pool_);
-    mongo::StreamPtr s = Open(client.get());
+    std::unique_ptr<ChangeStreamCursor> s = Open(client.get());
     const bson_t* doc;
     bson_error_t err;
     const bson_t* reply;
-    mongoc_change_stream_next(s.get(), &doc);
-    if (mongoc_change_stream_error_document(s.get(), &err, &reply)) {
+    s->Next(&doc);
+    if (s->Error(&err, &reply)) {
       if (NoteSplitStageRefused(err)) return Probe();
+      Status stop;
+      if (NoteExpandedRefused(err, &stop)) return Probe();
+      if (!stop.ok()) return stop;
       return Status::Unavailable(std::string(err.message) + " (code " + std::to_string(err.code) + ")");
     }
     return Status::OK();
   }
 
  private:
-  mongo::StreamPtr Open(mongoc_client_t* client) {
+  std::unique_ptr<ChangeStreamCursor> Open(mongoc_client_t* client) {
     BsonPtr pipeline(bson_new());
     bson_t stages;
     BSON_APPEND_ARRAY_BEGIN(pipeline.get(), "pipeline", &stages);
@@ -186,7 +223,7 @@ class ChangeStreamReader {
         BSON_APPEND_DOCUMENT(&stages, k.c_str(), m.get());
       }
     }
-    if (shared_->opts->source_kind == "mongo" && !split_refused_->load()) {
+    if (shared_->opts->source_kind == "mongo" && !mode_->split_refused.load()) {
       // Events over 16 MB come as fragments instead of stopping the stream (MongoDB 7.0,
       // 6.0.9+); must be the last stage. A server without it refuses the stage (40324)
       // and every stream opens without it from then on (NoteSplitStageRefused).
@@ -195,42 +232,55 @@ class ChangeStreamReader {
       BSON_APPEND_DOCUMENT(&stages, k.c_str(), split.get());
     }
     bson_append_array_end(pipeline.get(), &stages);
-    BsonPtr opts(bson_new());
-    BSON_APPEND_UTF8(opts.get(), "fullDocument", "updateLookup");
-    BSON_APPEND_INT32(opts.get(), "batchSize", 1000);
-    BSON_APPEND_INT64(opts.get(), "maxAwaitTimeMS", kIdlePollMs);
-    if (!token_.empty()) {
-      bson_t tok;
-      if (mongo::ViewBytes(token_, &tok)) BSON_APPEND_DOCUMENT(opts.get(), "resumeAfter", &tok);
-    } else if (start_at_ != 0) {
-      bson_append_timestamp(opts.get(), "startAtOperationTime", -1,
-                            static_cast<uint32_t>(start_at_ >> 32),
-                            static_cast<uint32_t>(start_at_ & 0xffffffffu));
-    }
-    mongoc_change_stream_t* s;
-    if (db_.empty()) {
-      s = mongoc_client_watch(client, pipeline.get(), opts.get());
-    } else if (coll_.empty()) {
-      mongoc_database_t* d = mongoc_client_get_database(client, db_.c_str());
-      s = mongoc_database_watch(d, pipeline.get(), opts.get());
-      mongoc_database_destroy(d);
-    } else {
-      mongo::CollPtr c(mongoc_client_get_collection(client, db_.c_str(), coll_.c_str()));
-      s = mongoc_collection_watch(c.get(), pipeline.get(), opts.get());
-    }
-    return mongo::StreamPtr(s);
+    ChangeStreamSpec spec;
+    spec.db = db_;
+    spec.coll = coll_;
+    spec.pipeline = pipeline.get();
+    spec.full_document = "updateLookup";
+    spec.batch_size = 1000;
+    spec.max_await_ms = kIdlePollMs;
+    spec.resume_after = token_;
+    if (token_.empty()) spec.start_at = start_at_;
+    spec.show_expanded_events = opened_expanded_ = mode_->expanded.load();
+    return mode_->raw.load() ? OpenRawChangeStream(client, spec) : OpenDriverChangeStream(client, spec);
   }
 
   // The server refused $changeStreamSplitLargeEvent: reopen without it (true).
   bool NoteSplitStageRefused(const bson_error_t& err) {
-    if (split_refused_->load() || mongo::Classify(err) != mongo::ErrorClass::kUnsupported ||
+    if (mode_->split_refused.load() || mongo::Classify(err) != mongo::ErrorClass::kUnsupported ||
         std::strstr(err.message, "changeStreamSplitLargeEvent") == nullptr) {
       return false;
     }
-    if (!split_refused_->exchange(true)) {
+    if (!mode_->split_refused.exchange(true)) {
       LOG(WARNING) << "capture: the source does not support $changeStreamSplitLargeEvent ("
                    << err.message << "); an event over 16 MB will stop capture with an error "
                    << "naming it (MongoDB 7.0 and 6.0.9+ split such events)";
+    }
+    return true;
+  }
+
+  static bool mentions(const bson_error_t& err, const char* what) {
+    return std::strstr(err.message, what) != nullptr;
+  }
+
+  // The server refused showExpandedEvents, which this stream was opened with: every
+  // stream opens without it from then on (and with libmongoc's cursor unless the raw one
+  // is forced), said once: reopen (true). With --show_expanded_events=on capture stops
+  // instead (*stop).
+  bool NoteExpandedRefused(const bson_error_t& err, Status* stop) {
+    if (!opened_expanded_ || !mentions(err, "showExpandedEvents")) return false;
+    const std::string what = std::string(err.message) + " (code " + std::to_string(err.code) + ")";
+    if (mode_->expanded_required) {
+      *stop = Status::FailedPrecondition("stream " + key_ + ": the source refuses showExpandedEvents (" + what +
+                                        "); it needs MongoDB 6.0 or later. Run capture with "
+                                        "--show_expanded_events=auto or off");
+      return false;
+    }
+    if (mode_->expanded.exchange(false)) {
+      if (!mode_->raw_forced) mode_->raw = false;
+      LOG(WARNING) << "capture: the source refuses showExpandedEvents (" << what << "); change streams "
+                   << "open without it: index builds and drops, collection options and modify "
+                   << "events will reach apply without definitions and be dead-lettered";
     }
     return true;
   }
@@ -250,14 +300,14 @@ class ChangeStreamReader {
     int failures = 0;
     while (!shared_->Stopped()) {
       mongo::PooledClient client(pool_);
-      mongo::StreamPtr stream = Open(client.get());
+      std::unique_ptr<ChangeStreamCursor> stream = Open(client.get());
       const bson_t* doc;
       bson_error_t err;
       const bson_t* reply;
-      if (!mongoc_change_stream_error_document(stream.get(), &err, &reply) && !counted_ready_) {
+      if (!stream->Error(&err, &reply) && !counted_ready_) {
         // The stream's starting position, made durable before capture reports ready, so a
         // capture killed before the first event restarts from here, not from "now".
-        const bson_t* pbrt = mongoc_change_stream_get_resume_token(stream.get());
+        const bson_t* pbrt = stream->ResumeToken();
         if (pbrt != nullptr && token_.empty()) {
           token_ = mongo::Bytes(pbrt);
           SourceItem item;
@@ -273,7 +323,7 @@ class ChangeStreamReader {
       }
       while (!shared_->Stopped()) {
         const auto poll_start = std::chrono::steady_clock::now();
-        const bool got = mongoc_change_stream_next(stream.get(), &doc);
+        const bool got = stream->Next(&doc);
         if (const int64_t took = MsSince(poll_start); took >= kStalledReadMs) {
           // libmongoc resumes a change stream once by itself after a network error, so a
           // stalled connection shows only as a read that took socketTimeoutMS.
@@ -334,11 +384,11 @@ class ChangeStreamReader {
           }
           continue;
         }
-        if (mongoc_change_stream_error_document(stream.get(), &err, &reply)) break;
+        if (stream->Error(&err, &reply)) break;
         caught_up_.Set(true);  // an empty getMore: the source has nothing newer
         // Idle: advance to the post-batch resume token, so an idle stream's position
         // stays fresh (complaint #1: resume points that expire while idle).
-        const bson_t* pbrt = mongoc_change_stream_get_resume_token(stream.get());
+        const bson_t* pbrt = stream->ResumeToken();
         if (pbrt != nullptr && !assembler_.pending()) {  // never a position inside a split event
           std::string t = mongo::Bytes(pbrt);
           if (t != token_) {
@@ -355,6 +405,12 @@ class ChangeStreamReader {
       if (shared_->Stopped()) return;
       assembler_ = SplitEventAssembler();  // the fragments come again from the last position
       if (NoteSplitStageRefused(err)) continue;
+      if (Status stop; NoteExpandedRefused(err, &stop)) {
+        continue;
+      } else if (!stop.ok()) {
+        shared_->Fail(stop);
+        return;
+      }
       if (mongo::Classify(err) == mongo::ErrorClass::kTooLarge) {
         shared_->Fail(TooLargeStatus(err));
         return;
@@ -488,7 +544,8 @@ class ChangeStreamReader {
 
   SourceContext* shared_;
   mongoc_client_pool_t* pool_;
-  std::atomic<bool>* split_refused_;
+  StreamMode* mode_;
+  bool opened_expanded_ = false;  // the last Open asked for showExpandedEvents
   SplitEventAssembler assembler_;
   const std::string key_, db_, coll_;
   std::string token_;
@@ -619,6 +676,10 @@ class ChangeStreamSource final : public ChangeSource {
       Status d = DecodeStreamsToken(resume_token, &tokens_, &start_);
       if (!d.ok()) return ctx_->ResumePositionError(d);
     }
+    {
+      mongo::PooledClient c(pool_);
+      SetUpStreamMode(opts, ServerMaxWireVersion(c.get()), &mode_);
+    }
     const uint64_t source_now = SourceNow();
     if (start_ == 0) {
       // New spool (or one written before "start" existed): begin at --start_at, else at
@@ -633,9 +694,10 @@ class ChangeStreamSource final : public ChangeSource {
     last_discovery_ = std::chrono::steady_clock::now();
     if (opts.scope == "deployment" && (tokens_.empty() || tokens_.count(""))) {
       auto saved = tokens_.find("");
-      ChangeStreamReader probe(ctx_, pool_, &split_refused_, "", "", "",
+      ChangeStreamReader probe(ctx_, pool_, &mode_, "", "", "",
                                saved == tokens_.end() ? std::string() : saved->second, opts.start_at);
       Status p = probe.Probe();
+      if (p.IsFailedPrecondition()) return p;  // --show_expanded_events=on refused
       if (p.ok()) {
         AddStream("", "", "", true);
         return Status::OK();
@@ -776,7 +838,7 @@ class ChangeStreamSource final : public ChangeSource {
       pool_max_ = std::max(need, pool_max_ * 2);
       mongoc_client_pool_max_size(pool_, pool_max_);
     }
-    auto r = std::make_unique<ChangeStreamReader>(ctx_, pool_, &split_refused_, key, db, coll, tok, start);
+    auto r = std::make_unique<ChangeStreamReader>(ctx_, pool_, &mode_, key, db, coll, tok, start);
     r->Start();
     streams_[key] = std::move(r);
     LOG(INFO) << "capture: watching " << (key.empty() ? "the whole deployment" : key);
@@ -856,7 +918,7 @@ class ChangeStreamSource final : public ChangeSource {
 
   static constexpr uint32_t kSpareClients = 8;
   SourceContext* ctx_;
-  std::atomic<bool> split_refused_{false};  // see ChangeStreamReader
+  StreamMode mode_;
   mongoc_client_pool_t* pool_;
   uint32_t pool_max_ = kInitialPoolSize;
   bool resuming_ = false;

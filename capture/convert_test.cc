@@ -1,7 +1,10 @@
 #include "capture/convert.h"
+#include "capture/change_stream_cursor.h"
 #include "capture/split_event.h"
 
 #include <gtest/gtest.h>
+
+#include "capture/expanded_events_fixtures.h"
 
 #include "mongo/mongo_util.h"
 
@@ -160,6 +163,61 @@ TEST(ConvertChangeEvent, DdlKeepsTheRawEventAndMissingFieldsAreErrors) {
   EXPECT_TRUE(ConvertChangeEvent(no_id.get(), &ctx, &e).IsInvalidArgument());
   auto no_op = mongo::FromJson(R"({"_id": {"_data": "3"}})");
   EXPECT_TRUE(ConvertChangeEvent(no_op.get(), &ctx, &e).IsInvalidArgument());
+}
+
+// The events a stream opened with showExpandedEvents (MongoDB 6.0+) sends, each as its
+// documentation page shows it (capture/expanded_events_fixtures.h): every one converts,
+// with its namespace, time and (for DDL) the whole raw event kept for apply's replay.
+TEST(ConvertChangeEvent, ExpandedDdlEvents) {
+  for (const auto& f : testing_fixtures::kExpandedEvents) {
+    SCOPED_TRACE(f.page);
+    auto doc = mongo::FromJson(f.json);
+    ASSERT_TRUE(doc) << f.json;
+    ConvertContext ctx;
+    pb::ChangeEvent e;
+    ASSERT_TRUE(ConvertChangeEvent(doc.get(), &ctx, &e).ok());
+    EXPECT_EQ(e.op(), f.op);
+    EXPECT_EQ(e.db(), f.db);
+    EXPECT_EQ(e.coll(), f.coll);
+    EXPECT_EQ(e.to_db(), f.to_db);
+    EXPECT_EQ(e.to_coll(), f.to_coll);
+    EXPECT_FALSE(ctx.ns_from_stream);
+    EXPECT_EQ(e.cluster_time() >> 32, 1700000000u);
+    EXPECT_EQ(e.wall_time_ms(), 1700000000000);
+    EXPECT_FALSE(e.resume_token().empty());
+    if (f.op == pb::OP_INSERT) {
+      EXPECT_TRUE(e.ddl().empty());
+      EXPECT_EQ(Json(e.document_key()), R"({ "_id" : 7 })");
+    } else {
+      EXPECT_EQ(e.ddl(), mongo::Bytes(doc.get())) << "the raw event, byte for byte";
+    }
+  }
+}
+
+// Issue #11 item 2.6: streams never asked for showExpandedEvents. Where the server
+// accepts it (MongoDB 6.0+, wire version 17) they now do, through the raw cursor.
+TEST(ChooseCursor, ExpandedEventsWhereTheServerAcceptsThem) {
+  struct Case {
+    const char *kind, *show, *cursor;
+    int wire;
+    bool raw, expanded;
+  } cases[] = {
+      {"mongo", "auto", "auto", 17, true, true},    // MongoDB 6.0
+      {"mongo", "auto", "auto", 25, true, true},    // 8.0
+      {"mongo", "auto", "auto", 13, false, false},  // 5.0: libmongoc's watch
+      {"mongo", "auto", "auto", 8, false, false},   // mongo-java-server
+      {"mongo", "auto", "auto", -1, false, false},  // unknown
+      {"mongo", "off", "auto", 21, false, false},
+      {"mongo", "on", "auto", 8, true, true},       // forced: the server may refuse
+      {"mongo", "auto", "raw", 8, true, false},     // testing: raw cursor, no option
+      {"mongo", "off", "raw", 21, true, false},
+      {"cosmos", "auto", "auto", 21, false, false},  // Cosmos DB: never
+  };
+  for (const auto& c : cases) {
+    const CursorChoice got = ChooseCursor(c.kind, c.show, c.cursor, c.wire);
+    EXPECT_EQ(got.raw, c.raw) << c.kind << " " << c.show << " " << c.cursor << " " << c.wire;
+    EXPECT_EQ(got.expanded, c.expanded) << c.kind << " " << c.show << " " << c.cursor << " " << c.wire;
+  }
 }
 
 TEST(ConvertOplogEntry, InsertUpdateDeleteAndCommands) {

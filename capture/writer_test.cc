@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "capture/convert.h"
+#include "capture/expanded_events_fixtures.h"
 #include "capture/oplog_position.h"
 #include "mongo/mongo_util.h"
 
@@ -169,6 +170,39 @@ TEST_F(WriterTest, NamespaceFilterAppliesToDeploymentStreamEvents) {
       "crm.:" + std::to_string(pb::OP_DROP_DATABASE),  // crm.orders is selected
       "crm.orders:" + std::to_string(pb::OP_DELETE)};
   EXPECT_EQ(got, want);
+}
+
+// Expanded DDL events (showExpandedEvents, MongoDB 6.0+; capture/expanded_events_fixtures.h)
+// through the namespace filter and the writer: the selected ones reach the spool in
+// order with the raw event intact (apply replays from it); the others only move the
+// position on.
+TEST_F(WriterTest, ExpandedDdlEventsThroughTheFilterAndTheSpool) {
+  opts_.namespaces.include = {"shop.*"};
+  opts_.namespaces.exclude = {"shop.tmp"};
+  std::vector<SourceItem> items;
+  std::vector<pb::ChangeEvent> want;
+  int n = 0;
+  for (const auto& f : testing_fixtures::kExpandedEvents) {
+    items.push_back(FromChangeEvent(f.json, "pos-expanded-" + std::to_string(++n)));
+    EXPECT_EQ(EventSelected(opts_.namespaces, items.back().event), f.selected) << f.page;
+    if (f.selected) want.push_back(items.back().event);
+  }
+  Run(std::move(items));
+  const std::vector<pb::ChangeEvent> got = Events();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    // Each spooled event is the next selected fixture, its raw event unchanged.
+    EXPECT_EQ(got[i].op(), want[i].op()) << i;
+    EXPECT_EQ(got[i].db() + "." + got[i].coll(), want[i].db() + "." + want[i].coll()) << i;
+    EXPECT_EQ(got[i].ddl(), want[i].ddl()) << i;
+    EXPECT_EQ(got[i].resume_token(), want[i].resume_token()) << i;
+  }
+  spool::SpoolWriterOptions so;
+  so.dir = dir_.string();
+  so.source_id = "test:fixtures";
+  auto w = spool::SpoolWriter::Open(so);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ((*w)->resume_state().resume_token, "pos-expanded-" + std::to_string(n)) << "the last, filtered, event";
 }
 
 // A filtered event still moves the position on: the durable position after the run is

@@ -16,6 +16,14 @@ DEFINE_string(source_kind, "mongo", "mongo (change streams), cosmos (Azure Cosmo
 DEFINE_string(scope, "deployment", "Change streams on the whole deployment, per database, or per "
                                    "collection. Falls back to per collection where the server "
                                    "refuses a deployment-wide stream.");
+DEFINE_string(show_expanded_events, "auto", "auto|on|off: ask change streams for the expanded DDL "
+                                            "events (index builds and drops, collection options, "
+                                            "modify) that MongoDB 6.0+ sends with showExpandedEvents. "
+                                            "auto: where the server's wire version is 17 or more; on: "
+                                            "always (capture stops if the server refuses); off: never.");
+DEFINE_string(change_stream_cursor, "auto", "Testing: 'raw' opens docshift's own change stream cursor "
+                                            "even where showExpandedEvents is not sent; auto: only "
+                                            "where it is.");
 DEFINE_string(include, "", "Only namespaces matching these comma-separated globs ('shop.*').");
 DEFINE_string(exclude, "", "Skip namespaces matching these comma-separated globs. admin, local, "
                            "config and system.* are always skipped.");
@@ -49,6 +57,8 @@ int RunCaptureCmd(const std::vector<std::string>& args) {
   o.spool_dir = FLAGS_spool;
   o.source_kind = FLAGS_source_kind;
   o.scope = FLAGS_scope;
+  o.show_expanded_events = FLAGS_show_expanded_events;
+  o.change_stream_cursor = FLAGS_change_stream_cursor;
   o.namespaces.include = SplitList(FLAGS_include);
   o.namespaces.exclude = SplitList(FLAGS_exclude);
   if (!FLAGS_start_at.empty()) {
@@ -105,7 +115,7 @@ Command MakeCaptureCommand() {
       "  docshift capture --source mongodb://src:27017/?replicaSet=rs0 --spool /data/spool\n"
       "  DOCSHIFT_SOURCE=mongodb://u:p@src/ docshift capture --source env:DOCSHIFT_SOURCE --spool S\n"
       "  docshift capture --source mongodb://ferret:27017/ --source_kind oplog --spool S",
-      {"source", "spool", "source_kind", "scope", "include", "exclude", "start_at",
+      {"source", "spool", "source_kind", "scope", "show_expanded_events", "change_stream_cursor", "include", "exclude", "start_at",
        "batch_max_events", "batch_max_bytes", "batch_max_time", "segment_max_bytes",
        "segment_max_age", "zstd_level", "progress_interval", "oplog_max_await",
        "capture_retention", "metrics_port"},

@@ -97,4 +97,20 @@ bool IsHistoryLostCode(int code) {
   return false;
 }
 
+bool IsResumableChangeStreamError(const bson_error_t& err, const bson_t* reply, int max_wire_version) {
+  if (err.domain == MONGOC_ERROR_STREAM || err.domain == MONGOC_ERROR_SERVER_SELECTION ||
+      err.domain == MONGOC_ERROR_PROTOCOL || reply == nullptr || bson_empty(reply)) {
+    return true;  // not a server error
+  }
+  if (err.code == 43) return true;  // CursorNotFound
+  if (max_wire_version >= 9) return mongoc_error_has_label(reply, "ResumableChangeStreamError");
+  // The spec's list for servers before 4.4 (HostUnreachable ... FailedToSatisfyReadPreference).
+  static constexpr int kResumable[] = {6,     7,     89,    91,    189,   262, 9001, 10107, 11600,
+                                       11602, 13435, 13436, 63,    150,   13388, 234, 133};
+  for (int c : kResumable) {
+    if (static_cast<int>(err.code) == c) return true;
+  }
+  return false;
+}
+
 }  // namespace docshift::mongo

@@ -31,4 +31,11 @@ bool IsTransient(const bson_error_t& err);
 // By server code alone (a change stream's or oplog cursor's error code).
 bool IsHistoryLostCode(int code);
 
+// Whether a change stream that failed with err (reply: the server's error reply, or null
+// or empty for an error without one) may resume from its last resume token, per the
+// Change Streams spec ("Resumable Error"): any error without a server reply (network,
+// server selection), CursorNotFound, and then on servers of wire version 9 (4.4) or newer
+// the ResumableChangeStreamError label, on older ones the spec's list of codes.
+bool IsResumableChangeStreamError(const bson_error_t& err, const bson_t* reply, int max_wire_version);
+
 }  // namespace docshift::mongo

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "mongo/mongo_util.h"
 #include "util/backoff.h"
 
 namespace docshift::mongo {
@@ -50,6 +51,27 @@ TEST(ErrorsTest, ByDomainCodeAndServerText) {
   EXPECT_FALSE(IsTransient(cases[4].err));
   EXPECT_TRUE(IsHistoryLostCode(280));
   EXPECT_FALSE(IsHistoryLostCode(11000));
+}
+
+// The Change Streams spec's "Resumable Error" (github.com/mongodb/specifications,
+// source/change-streams/change-streams.md).
+TEST(ErrorsTest, ResumableChangeStreamErrorByLabelOrCodeList) {
+  const BsonPtr labelled = FromJson(R"({"ok": 0, "code": 999, "errorLabels": ["ResumableChangeStreamError"]})");
+  const BsonPtr plain = FromJson(R"({"ok": 0, "code": 10107})");
+  const BsonPtr empty(bson_new());
+  // No server reply (network, selection): resumable on every server.
+  EXPECT_TRUE(IsResumableChangeStreamError(Err(MONGOC_ERROR_STREAM, MONGOC_ERROR_STREAM_SOCKET), nullptr, 17));
+  EXPECT_TRUE(IsResumableChangeStreamError(Err(MONGOC_ERROR_QUERY, 10107), empty.get(), 8));
+  // CursorNotFound always.
+  EXPECT_TRUE(IsResumableChangeStreamError(Err(MONGOC_ERROR_QUERY, 43), plain.get(), 17));
+  // 4.4+: the label decides, not the code.
+  EXPECT_TRUE(IsResumableChangeStreamError(Err(MONGOC_ERROR_QUERY, 999), labelled.get(), 9));
+  EXPECT_FALSE(IsResumableChangeStreamError(Err(MONGOC_ERROR_QUERY, 10107), plain.get(), 17));
+  // Before 4.4 (mongo-java-server reports 8): the code list.
+  EXPECT_TRUE(IsResumableChangeStreamError(Err(MONGOC_ERROR_QUERY, 10107), plain.get(), 8));
+  EXPECT_TRUE(IsResumableChangeStreamError(Err(MONGOC_ERROR_QUERY, 234), plain.get(), 8));
+  EXPECT_FALSE(IsResumableChangeStreamError(Err(MONGOC_ERROR_QUERY, 286), plain.get(), 8));  // history lost
+  EXPECT_FALSE(IsResumableChangeStreamError(Err(MONGOC_ERROR_QUERY, 40415), plain.get(), 8));
 }
 
 TEST(BackoffTest, DoublesFromAHundredMillisecondsToFiveSeconds) {

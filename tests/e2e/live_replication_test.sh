@@ -8,7 +8,8 @@
 # checker must find the target identical to the source. `inspect verify` must find the
 # spool intact.
 #
-# Usage: live_replication_test.sh DOCSHIFT SOURCE_URI_VAR SOURCE_KIND TARGET_URI_VAR LABEL
+# Usage: live_replication_test.sh DOCSHIFT SOURCE_URI_VAR SOURCE_KIND TARGET_URI_VAR LABEL [CAPTURE_FLAG...]
+# CAPTURE_FLAGs are added to every capture run (e.g. --change_stream_cursor=raw).
 # The URIs come from the named environment variables, as scripts/testbed.sh up writes
 # them to build/testbed.env (with TESTBED_PYTHON). Unset: exit 77 (ctest: skipped, with
 # the reason printed), or fail when CI is set.
@@ -23,6 +24,8 @@ if [ -z "$SRC" ] || [ -z "$TGT" ] || [ -z "${TESTBED_PYTHON:-}" ]; then
   [ -n "${CI:-}" ] && exit 1
   exit 77
 fi
+shift 5
+CAPTURE_FLAGS=("$@")
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PY=$TESTBED_PYTHON
@@ -80,7 +83,7 @@ capture_n=0
 start_capture() {
   capture_n=$((capture_n + 1))
   "$DS" capture --source "$SRC" --source_kind "$KIND" --spool "$SPOOL" \
-    --include "${PREFIX}*" --progress_interval 2s >"$WORK/capture.$capture_n.log" 2>&1 &
+    --include "${PREFIX}*" --progress_interval 2s "${CAPTURE_FLAGS[@]}" >"$WORK/capture.$capture_n.log" 2>&1 &
   cap_pid=$!
 }
 apply_n=0
@@ -169,4 +172,10 @@ wl_pre=$(grep -o "preload=[0-9]*" "$WORK/workload.log" | tail -1 | cut -d= -f2)
 want=$(( (${wl_ops:-0} + ${wl_pre:-0}) / 2 ))
 [ "${events:-0}" -ge "$want" ] && [ "$want" -ge 300 ] \
   || fail "only ${events:-0} events captured for ${wl_ops:-0} operations and ${wl_pre:-0} preloaded documents"
+# With the raw cursor forced, every capture run must have used it.
+if [[ " ${CAPTURE_FLAGS[*]} " == *" --change_stream_cursor=raw "* ]]; then
+  for f in "$WORK"/capture.[0-9]*.log; do
+    grep -q "change streams open with docshift's own cursor" "$f" || fail "$f: capture did not use docshift's own cursor"
+  done
+fi
 echo "live_replication_test[$LABEL]: PASS: $events events, $kills_cap capture and $kills_app apply SIGKILLs, target identical"

@@ -13,9 +13,12 @@
 #     and so does one whose source is gone altogether (the proxy killed).
 # Source: mongo-java-server (SOURCE_CS_URI); target: FerretDB (TARGET_URI).
 #
-# Usage: stall_test.sh DOCSHIFT   (env: SOURCE_CS_URI, TARGET_URI, TESTBED_PYTHON)
+# Usage: stall_test.sh DOCSHIFT [CAPTURE_FLAG...]   (env: SOURCE_CS_URI, TARGET_URI, TESTBED_PYTHON)
+# CAPTURE_FLAGs are added to every capture run (e.g. --change_stream_cursor=raw).
 set -uo pipefail
 DS=$1
+shift
+CAPTURE_FLAGS=("$@")
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
@@ -42,7 +45,7 @@ from pymongo import MongoClient
 MongoClient(sys.argv[1])[sys.argv[2] + "db"].create_collection("c")
 PYEOF
 "$DS" capture --source "$src_uri" --spool "$SPOOL" --include "${PREFIX}*" --progress_interval 2s \
-  >"$WORK/capture.log" 2>&1 &
+  "${CAPTURE_FLAGS[@]}" >"$WORK/capture.log" 2>&1 &
 cap_pid=$!
 wait_for 60 grep -q "capture: ready" "$WORK/capture.log" || fail "capture did not become ready"
 "$DS" apply --spool "$SPOOL" --target "$tgt_uri" --progress_interval 2s >"$WORK/apply.log" 2>&1 &
@@ -120,7 +123,7 @@ kill -INT "$app_pid"; wait "$app_pid"; app_pid=""
 # old capture took 30-60 s to exit.
 start_proxy gone "$SRC"
 "$DS" capture --source "$gone_uri" --spool "$WORK/spool2" --include "${PREFIX}*" --progress_interval 2s \
-  >"$WORK/capture2.log" 2>&1 &
+  "${CAPTURE_FLAGS[@]}" >"$WORK/capture2.log" 2>&1 &
 cap_pid=$!
 wait_for 60 grep -qs "capture: ready" "$WORK/capture2.log" || fail "the second capture did not become ready"
 kill -TERM "$gone_pid"; wait "$gone_pid" 2>/dev/null
@@ -132,4 +135,9 @@ wait_for 20 progressed || fail "capture's writer loop stalled with its source go
 stop_within 5 "$cap_pid" "capture with its source gone"; cap_pid=""
 gone_took=$stopped_in
 echo "  SIGINT with the source gone: capture exited 0 in $gone_took s"
+if [[ " ${CAPTURE_FLAGS[*]} " == *" --change_stream_cursor=raw "* ]]; then
+  for f in "$WORK/capture.log" "$WORK/capture2.log"; do
+    grep -q "change streams open with docshift's own cursor" "$f" || fail "$f: capture did not use docshift's own cursor"
+  done
+fi
 echo "stall_test: PASS (target stall passed in $took_a s, source stall noticed and recovered in $took s, stop in $stop_took s, with the source gone in $gone_took s)"
