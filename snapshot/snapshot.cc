@@ -24,6 +24,7 @@
 #include "util/backoff.h"
 #include "proto/spool.pb.h"
 #include "snapshot/indexes.h"
+#include "snapshot/source.h"
 #include "spool/checkpoint.h"
 #include "spool/dead_letter.h"
 #include "spool/format.h"
@@ -115,7 +116,7 @@ struct CollProgress {
 
 class Copier {
  public:
-  Copier(const SnapshotOptions& opts, Env* env, mongoc_client_pool_t* src, mongoc_client_pool_t* dst,
+  Copier(const SnapshotOptions& opts, Env* env, SnapshotSource* src, mongoc_client_pool_t* dst,
          pb::SnapshotState* state, spool::DeadLetterWriter* dlq)
       : opts_(opts), env_(env), src_(src), dst_(dst), state_(state), dlq_(dlq) {
     for (const auto& c : state_->collections()) {
@@ -124,11 +125,10 @@ class Copier {
       p->estimated_docs = c.estimated_docs();
       p->ranges_total = c.ranges_size();
       for (const auto& r : c.ranges()) {
-        if (r.done()) {
-          p->ranges_done++;
-          p->docs += r.docs_copied();
-          p->bytes += r.bytes_copied();
-        }
+        // Part of an unfinished range may be on the target already (resume_after).
+        p->docs += r.docs_copied();
+        p->bytes += r.bytes_copied();
+        if (r.done()) p->ranges_done++;
       }
       progress_.push_back(std::move(p));
     }
@@ -147,6 +147,9 @@ class Copier {
                      std::vector<BsonPtr>* docs);
   Status InsertOne(mongoc_collection_t* coll, const pb::SnapshotCollection& c, const bson_t* doc);
   Status FinishRange(const Task& t, uint64_t docs, uint64_t bytes);
+  // Records that the documents of range t up to pos are on the target (saved to STATE
+  // at most once a second).
+  Status SaveResumePosition(const Task& t, const std::string& pos, uint64_t docs, uint64_t bytes);
   Status CopyIndexesFor(int coll);
   // The source's collection options onto a target collection not there yet, before any
   // document is copied (snapshot/indexes.h).
@@ -161,7 +164,7 @@ class Copier {
 
   const SnapshotOptions& opts_;
   Env* env_;
-  mongoc_client_pool_t* src_;
+  SnapshotSource* src_;
   mongoc_client_pool_t* dst_;
   pb::SnapshotState* state_;
   spool::DeadLetterWriter* dlq_;
@@ -180,6 +183,7 @@ class Copier {
   int bar_lines_ = 0;
   std::set<std::string> done_reported_;
   int64_t start_ms_ = NowMs();
+  int64_t last_position_save_ms_ = 0;  // guarded by mu_
 };
 
 Status Copier::SaveState() {
@@ -191,8 +195,8 @@ Status Copier::CopyOptionsFor(int ci) {
   const pb::SnapshotCollection& c = state_->collections(ci);
   std::string refused;
   for (int attempt = 0;; ++attempt) {
-    mongo::PooledClient s(src_), d(dst_);
-    Status st = CopyCollectionOptions(s.get(), d.get(), c.db(), c.coll(), c.target_db(), c.target_coll(), &refused);
+    mongo::PooledClient d(dst_);
+    Status st = src_->CopyCollectionOptions(c, d.get(), &refused);
     if (st.ok()) break;
     if (!st.IsUnavailable() || attempt + 1 >= kMaxAttempts) return st;
     Backoff(attempt);
@@ -210,8 +214,8 @@ Status Copier::CopyIndexesFor(int ci) {
   if (c->indexes_done()) return Status::OK();
   IndexCopyResult r;
   for (int attempt = 0;; ++attempt) {
-    mongo::PooledClient s(src_), d(dst_);
-    Status st = CopyIndexes(s.get(), d.get(), c->db(), c->coll(), c->target_db(), c->target_coll(), &r);
+    mongo::PooledClient d(dst_);
+    Status st = src_->CopyIndexes(*c, d.get(), &r);
     if (st.ok()) break;
     if (!st.IsUnavailable() || attempt + 1 >= kMaxAttempts) return st;
     Backoff(attempt);
@@ -315,20 +319,25 @@ Status Copier::InsertBatch(mongoc_collection_t* coll, const pb::SnapshotCollecti
 
 Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out) {
   const pb::SnapshotCollection& c = state_->collections(t.coll);
-  const pb::SnapshotRange& r = c.ranges(t.range);
   CollProgress* p = progress_[t.coll].get();
-  const mongo::IdRange range{r.min_id(), r.max_id()};
   for (int attempt = 0;; ++attempt) {
-    uint64_t docs = 0, bytes = 0;  // on the target, this attempt
-    std::vector<BsonPtr> batch;
-    uint64_t batch_bytes = 0;
-    mongo::PooledClient s(src_), d(dst_);
-    mongo::CollPtr in(mongoc_client_get_collection(s.get(), c.db().c_str(), c.coll().c_str()));
+    pb::SnapshotRange r;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      r = c.ranges(t.range);
+    }
+    // On the target already: the documents before resume_after (a reader that names
+    // positions inside its range), else nothing (the range is read from its start).
+    const bool resuming = !r.resume_after().empty();
+    uint64_t docs = resuming ? r.docs_copied() : 0, bytes = resuming ? r.bytes_copied() : 0;
+    uint64_t committed_docs = docs, committed_bytes = bytes;  // covered by a saved position
+    mongo::PooledClient d(dst_);
     mongo::CollPtr out(mongoc_client_get_collection(d.get(), c.target_db().c_str(), c.target_coll().c_str()));
     // The insert of one batch overlaps the read of the next: a batch is handed to an
     // inserter thread (the target client is used by it alone) while this thread reads on.
-    std::vector<BsonPtr> inflight;
+    std::vector<BsonPtr> batch, inflight;
     uint64_t inflight_docs = 0, inflight_bytes = 0;
+    std::string inflight_pos;
     std::future<Status> pending;  // declared after inflight: waited for before it goes
     auto settle = [&]() -> Status {  // waits for the batch in flight and counts it
       if (!pending.valid()) return Status::OK();
@@ -339,9 +348,14 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
       p->bytes += inflight_bytes;
       inflight_docs = 0;
       inflight_bytes = 0;
+      if (!inflight_pos.empty()) {
+        RETURN_IF_ERROR(SaveResumePosition(t, inflight_pos, docs, bytes));
+        committed_docs = docs;
+        committed_bytes = bytes;
+      }
       return Status::OK();
     };
-    auto flush = [&]() -> Status {
+    auto flush = [&](std::string pos) -> Status {
       RETURN_IF_ERROR(settle());
       if (Stopped(opts_)) return Status::Aborted("snapshot stopped");
       {
@@ -352,29 +366,25 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
       inflight.swap(batch);
       batch.clear();
       inflight_docs = inflight.size();
-      inflight_bytes = batch_bytes;
-      batch_bytes = 0;
+      inflight_bytes = 0;
+      for (const auto& x : inflight) inflight_bytes += x->len;
+      inflight_pos = std::move(pos);
       pending = std::async(std::launch::async,
                            [&, coll = out.get()] { return InsertBatch(coll, c, &inflight); });
       return Status::OK();
     };
-    BsonPtr filter = mongo::RangeFilter(range);
-    BsonPtr find_opts(BCON_NEW("batchSize", BCON_INT32(opts_.batch_docs)));
-    mongo::CursorPtr cur(mongoc_collection_find_with_opts(in.get(), filter.get(), find_opts.get(), nullptr));
-    const bson_t* doc;
     Status st;
-    while (st.ok() && mongoc_cursor_next(cur.get(), &doc)) {
-      batch.emplace_back(bson_copy(doc));
-      batch_bytes += doc->len;
-      if (batch.size() >= static_cast<size_t>(opts_.batch_docs) || batch_bytes >= opts_.batch_bytes) {
-        st = flush();
+    auto reader = src_->OpenRange(c, r);
+    if (!reader.ok()) st = reader.status();
+    for (bool more = true; st.ok() && more;) {
+      auto n = reader.value()->Next(&batch, static_cast<size_t>(opts_.batch_docs), opts_.batch_bytes);
+      if (!n.ok()) {
+        st = n.status();
+        break;
       }
+      more = n.value();
+      st = flush(reader.value()->ResumePosition());
     }
-    bson_error_t err;
-    if (st.ok() && mongoc_cursor_error(cur.get(), &err)) {
-      st = mongo::FromBsonError(err, "reading " + c.db() + "." + c.coll());
-    }
-    if (st.ok()) st = flush();
     if (st.ok()) st = settle();
     if (pending.valid()) pending.wait();  // an error above: nothing may outlive this attempt
     if (st.ok()) {
@@ -382,13 +392,28 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
       *bytes_out = bytes;
       return Status::OK();
     }
-    p->docs -= docs;  // the range is copied again from its start
-    p->bytes -= bytes;
+    // The next attempt starts at the last saved position (or the range's start).
+    p->docs -= docs - committed_docs;
+    p->bytes -= bytes - committed_bytes;
     if (!st.IsUnavailable() || attempt + 1 >= kMaxAttempts) return st;
-    LOG(WARNING) << "snapshot: " << st.ToString() << "; copying range "
-                 << mongo::DescribeRange(range) << " of " << p->ns << " again";
+    LOG(WARNING) << "snapshot: " << st.ToString() << "; copying range " << src_->DescribeRange(r)
+                 << " of " << p->ns << " again" << (committed_docs ? ", from where it stopped" : "");
     Backoff(attempt);
   }
+}
+
+Status Copier::SaveResumePosition(const Task& t, const std::string& pos, uint64_t docs, uint64_t bytes) {
+  std::lock_guard<std::mutex> l(mu_);
+  pb::SnapshotRange* r = state_->mutable_collections(t.coll)->mutable_ranges(t.range);
+  r->set_resume_after(pos);
+  r->set_docs_copied(docs);
+  r->set_bytes_copied(bytes);
+  // At most once a second: a restart copies what came after the saved position again
+  // (harmless: already-copied documents are duplicate keys).
+  const int64_t now = NowMs();
+  if (now - last_position_save_ms_ < 1000) return Status::OK();
+  last_position_save_ms_ = now;
+  return SaveState();
 }
 
 Status Copier::FinishRange(const Task& t, uint64_t docs, uint64_t bytes) {
@@ -433,8 +458,7 @@ void Copier::Worker() {
     if (!s.ok()) {
       if (!s.IsAborted()) {
         const auto& c = state_->collections(t.coll);
-        s = s.WithContext("copying " + c.db() + "." + c.coll() + " range " +
-                          mongo::DescribeRange({c.ranges(t.range).min_id(), c.ranges(t.range).max_id()}));
+        s = s.WithContext("copying " + c.db() + "." + c.coll() + " range " + src_->DescribeRange(c.ranges(t.range)));
       }
       Fail(s);
       return;
@@ -537,72 +561,16 @@ StatusOr<SnapshotResult> Copier::Run() {
   return res;
 }
 
-// The plan: every selected collection, split into _id ranges.
-Status Plan(const SnapshotOptions& opts, mongoc_client_pool_t* src, mongoc_client_pool_t* dst,
+// The plan: every selected collection with its ranges (the source's), each target
+// collection empty (or emptied on request).
+Status Plan(const SnapshotOptions& opts, SnapshotSource* src, mongoc_client_pool_t* dst,
             const apply::NamespaceMap& map, pb::SnapshotState* state) {
-  mongo::PooledClient s(src), d(dst);
-  ASSIGN_OR_RETURN(auto colls, mongo::ListCollections(s.get(), opts.namespaces));
-  if (colls.empty()) {
-    return Status::FailedPrecondition(
-        "the source has no collections selected by --include/--exclude; nothing to copy");
-  }
-  // Split every collection into _id ranges, several collections at once (the split
-  // reads every _id, the longest step of planning). A collection whose estimated count is
-  // within one range is not read at all: one unbounded range covers it whatever the
-  // estimate's error.
-  std::vector<mongo::SplitResult> splits(colls.size());
-  {
-    std::atomic<size_t> next{0};
-    std::mutex mu;
-    Status first_error;
-    auto planner = [&] {
-      for (size_t i; (i = next.fetch_add(1)) < colls.size();) {
-        mongo::PooledClient sc(src);
-        mongo::CollPtr in(mongoc_client_get_collection(sc.get(), colls[i].db.c_str(), colls[i].coll.c_str()));
-        bson_error_t err;
-        const int64_t est = mongoc_collection_estimated_document_count(in.get(), nullptr, nullptr, nullptr, &err);
-        if (est >= 0 && static_cast<uint64_t>(est) <= opts.docs_per_range) {
-          splits[i].docs = static_cast<uint64_t>(est);
-          splits[i].ranges.push_back(mongo::IdRange{});
-          continue;
-        }
-        mongo::SplitOptions so;
-        so.docs_per_range = opts.docs_per_range;
-        so.max_ranges = opts.max_ranges;
-        auto split = mongo::SplitIdRanges(in.get(), so);
-        if (!split.ok()) {
-          std::lock_guard<std::mutex> l(mu);
-          if (first_error.ok()) first_error = split.status();
-          return;
-        }
-        splits[i] = std::move(split.value());
-      }
-    };
-    std::vector<std::thread> planners;
-    const size_t n = std::min<size_t>(colls.size(), static_cast<size_t>(std::max(1, opts.parallel)));
-    for (size_t i = 0; i < n; ++i) planners.emplace_back(planner);
-    for (auto& t : planners) t.join();
-    RETURN_IF_ERROR(first_error);
-  }
+  RETURN_IF_ERROR(src->Plan(opts, map, state));
+  mongo::PooledClient d(dst);
   std::vector<std::string> nonempty;
-  for (size_t ci = 0; ci < colls.size(); ++ci) {
-    const auto& ns = colls[ci];
-    pb::SnapshotCollection* c = state->add_collections();
-    c->set_db(ns.db);
-    c->set_coll(ns.coll);
-    auto [tdb, tcoll] = map.Map(ns.db, ns.coll);
-    c->set_target_db(tdb);
-    c->set_target_coll(tcoll);
-    const mongo::SplitResult& split = splits[ci];
-    c->set_estimated_docs(split.docs);
-    for (const auto& r : split.ranges) {
-      pb::SnapshotRange* pr = c->add_ranges();
-      pr->set_min_id(r.min_id);
-      pr->set_max_id(r.max_id);
-    }
-    LOG(INFO) << "snapshot: plan " << ns.ns() << " → " << tdb << "." << tcoll << ": "
-              << split.docs << " documents in " << split.ranges.size() << " range(s)"
-              << (split.mixed_id_types ? " (mixed _id types: one range)" : "");
+  for (const pb::SnapshotCollection& c : state->collections()) {
+    const std::string& tdb = c.target_db();
+    const std::string& tcoll = c.target_coll();
     // The target side must start empty (or be emptied on request).
     mongo::CollPtr out(mongoc_client_get_collection(d.get(), tdb.c_str(), tcoll.c_str()));
     bson_error_t err;
@@ -642,6 +610,10 @@ Status Plan(const SnapshotOptions& opts, mongoc_client_pool_t* src, mongoc_clien
 
 }  // namespace
 
+StatusOr<std::unique_ptr<SnapshotSource>> NewSnapshotSource(const SnapshotOptions& opts) {
+  return NewMongoSnapshotSource(opts);
+}
+
 StatusOr<SnapshotResult> RunSnapshot(const SnapshotOptions& opts) {
   Env* env = Env::Default();
   const int64_t t0 = NowMs();
@@ -670,21 +642,20 @@ StatusOr<SnapshotResult> RunSnapshot(const SnapshotOptions& opts) {
         "` first and wait for \"capture: ready\", so changes made during the copy are captured");
   }
   RETURN_IF_ERROR(vs);
-  ASSIGN_OR_RETURN(auto src_uri, mongo::ParseUri(opts.source_uri, "--source"));
+  ASSIGN_OR_RETURN(std::unique_ptr<SnapshotSource> src, NewSnapshotSource(opts));
   ASSIGN_OR_RETURN(auto dst_uri, mongo::ParseUri(opts.target_uri, "--target"));
   const auto& created = view.manifest.created;
-  const std::string source_id = mongo::EndpointIdentity(src_uri.get(), created.source_kind());
+  const std::string source_id = src->Identity(created.source_kind());
   if (source_id != created.source_id()) {
     return Status::FailedPrecondition("the spool " + opts.spool_dir + " captures " +
                                       created.source_id() + ", not the --source " + source_id +
                                       "; point --source at the server capture reads");
   }
   const std::string target_id = mongo::EndpointIdentity(dst_uri.get(), "mongo");
-  ASSIGN_OR_RETURN(auto src, mongo::NewPool(src_uri.get(), opts.parallel + 2));
   ASSIGN_OR_RETURN(auto dst, mongo::NewPool(dst_uri.get(), opts.parallel + 2));
+  RETURN_IF_ERROR(src->Check());
   {
-    mongo::PooledClient s(src.get()), d(dst.get());
-    RETURN_IF_ERROR(mongo::Ping(s.get(), "source " + mongo::RedactUri(opts.source_uri)));
+    mongo::PooledClient d(dst.get());
     RETURN_IF_ERROR(mongo::Ping(d.get(), "target " + mongo::RedactUri(opts.target_uri)));
   }
 
