@@ -26,6 +26,7 @@
 #include "util/backoff.h"
 #include "proto/spool.pb.h"
 #include "snapshot/indexes.h"
+#include "snapshot/source.h"
 #include "spool/checkpoint.h"
 #include "spool/dead_letter.h"
 #include "spool/format.h"
@@ -117,7 +118,7 @@ struct CollProgress {
 
 class Copier {
  public:
-  Copier(const SnapshotOptions& opts, Env* env, mongoc_client_pool_t* src, mongoc_client_pool_t* dst,
+  Copier(const SnapshotOptions& opts, Env* env, SnapshotSource* src, mongoc_client_pool_t* dst,
          pb::SnapshotState* state, spool::DeadLetterWriter* dlq, const apply::Transforms* transforms)
       : opts_(opts), env_(env), src_(src), dst_(dst), state_(state), dlq_(dlq), transforms_(transforms) {
     for (const auto& c : state_->collections()) {
@@ -126,11 +127,10 @@ class Copier {
       p->estimated_docs = c.estimated_docs();
       p->ranges_total = c.ranges_size();
       for (const auto& r : c.ranges()) {
-        if (r.done()) {
-          p->ranges_done++;
-          p->docs += r.docs_copied();
-          p->bytes += r.bytes_copied();
-        }
+        // Part of an unfinished range may be on the target already (resume_after).
+        p->docs += r.docs_copied();
+        p->bytes += r.bytes_copied();
+        if (r.done()) p->ranges_done++;
       }
       progress_.push_back(std::move(p));
     }
@@ -151,7 +151,14 @@ class Copier {
   // Records a document that is not written (refused by the target, or by a transform
   // rule) in the dead-letter file.
   Status DeadLetterDoc(const pb::SnapshotCollection& c, const bson_t* doc, int code, const std::string& why);
+  // Replaces each document of *batch with what rule makes of it; one the rule refuses is
+  // dead-lettered as read, with the reason, and left out.
+  Status TransformBatch(const pb::SnapshotCollection& c, const apply::TransformRule& rule,
+                        std::vector<BsonPtr>* batch);
   Status FinishRange(const Task& t, uint64_t docs, uint64_t bytes);
+  // Records that the documents of range t up to pos are on the target (saved to STATE
+  // at most once a second).
+  Status SaveResumePosition(const Task& t, const std::string& pos, uint64_t docs, uint64_t bytes);
   Status CopyIndexesFor(int coll);
   // The source's collection options onto a target collection not there yet, before any
   // document is copied (snapshot/indexes.h).
@@ -166,7 +173,7 @@ class Copier {
 
   const SnapshotOptions& opts_;
   Env* env_;
-  mongoc_client_pool_t* src_;
+  SnapshotSource* src_;
   mongoc_client_pool_t* dst_;
   pb::SnapshotState* state_;
   spool::DeadLetterWriter* dlq_;
@@ -186,6 +193,7 @@ class Copier {
   int bar_lines_ = 0;
   std::set<std::string> done_reported_;
   int64_t start_ms_ = NowMs();
+  int64_t last_position_save_ms_ = 0;  // guarded by mu_
 };
 
 Status Copier::SaveState() {
@@ -197,8 +205,8 @@ Status Copier::CopyOptionsFor(int ci) {
   const pb::SnapshotCollection& c = state_->collections(ci);
   std::string refused;
   for (int attempt = 0;; ++attempt) {
-    mongo::PooledClient s(src_), d(dst_);
-    Status st = CopyCollectionOptions(s.get(), d.get(), c.db(), c.coll(), c.target_db(), c.target_coll(), &refused);
+    mongo::PooledClient d(dst_);
+    Status st = src_->CopyCollectionOptions(c, d.get(), &refused);
     if (st.ok()) break;
     if (!st.IsUnavailable() || attempt + 1 >= kMaxAttempts) return st;
     Backoff(attempt);
@@ -216,8 +224,8 @@ Status Copier::CopyIndexesFor(int ci) {
   if (c->indexes_done()) return Status::OK();
   IndexCopyResult r;
   for (int attempt = 0;; ++attempt) {
-    mongo::PooledClient s(src_), d(dst_);
-    Status st = CopyIndexes(s.get(), d.get(), c->db(), c->coll(), c->target_db(), c->target_coll(), &r);
+    mongo::PooledClient d(dst_);
+    Status st = src_->CopyIndexes(*c, d.get(), &r);
     if (st.ok()) break;
     if (!st.IsUnavailable() || attempt + 1 >= kMaxAttempts) return st;
     Backoff(attempt);
@@ -326,20 +334,25 @@ Status Copier::InsertBatch(mongoc_collection_t* coll, const pb::SnapshotCollecti
 
 Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out) {
   const pb::SnapshotCollection& c = state_->collections(t.coll);
-  const pb::SnapshotRange& r = c.ranges(t.range);
   CollProgress* p = progress_[t.coll].get();
-  const mongo::IdRange range{r.min_id(), r.max_id()};
   for (int attempt = 0;; ++attempt) {
-    uint64_t docs = 0, bytes = 0;  // on the target, this attempt
-    std::vector<BsonPtr> batch;
-    uint64_t batch_bytes = 0;
-    mongo::PooledClient s(src_), d(dst_);
-    mongo::CollPtr in(mongoc_client_get_collection(s.get(), c.db().c_str(), c.coll().c_str()));
+    pb::SnapshotRange r;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      r = c.ranges(t.range);
+    }
+    // On the target already: the documents before resume_after (a reader that names
+    // positions inside its range), else nothing (the range is read from its start).
+    const bool resuming = !r.resume_after().empty();
+    uint64_t docs = resuming ? r.docs_copied() : 0, bytes = resuming ? r.bytes_copied() : 0;
+    uint64_t committed_docs = docs, committed_bytes = bytes;  // covered by a saved position
+    mongo::PooledClient d(dst_);
     mongo::CollPtr out(mongoc_client_get_collection(d.get(), c.target_db().c_str(), c.target_coll().c_str()));
     // The insert of one batch overlaps the read of the next: a batch is handed to an
     // inserter thread (the target client is used by it alone) while this thread reads on.
-    std::vector<BsonPtr> inflight;
+    std::vector<BsonPtr> batch, inflight;
     uint64_t inflight_docs = 0, inflight_bytes = 0;
+    std::string inflight_pos;
     std::future<Status> pending;  // declared after inflight: waited for before it goes
     auto settle = [&]() -> Status {  // waits for the batch in flight and counts it
       if (!pending.valid()) return Status::OK();
@@ -350,9 +363,14 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
       p->bytes += inflight_bytes;
       inflight_docs = 0;
       inflight_bytes = 0;
+      if (!inflight_pos.empty()) {
+        RETURN_IF_ERROR(SaveResumePosition(t, inflight_pos, docs, bytes));
+        committed_docs = docs;
+        committed_bytes = bytes;
+      }
       return Status::OK();
     };
-    auto flush = [&]() -> Status {
+    auto flush = [&](std::string pos) -> Status {
       RETURN_IF_ERROR(settle());
       if (Stopped(opts_)) return Status::Aborted("snapshot stopped");
       {
@@ -363,44 +381,28 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
       inflight.swap(batch);
       batch.clear();
       inflight_docs = inflight.size();
-      inflight_bytes = batch_bytes;
-      batch_bytes = 0;
+      inflight_bytes = 0;
+      for (const auto& x : inflight) inflight_bytes += x->len;
+      inflight_pos = std::move(pos);
       pending = std::async(std::launch::async,
                            [&, coll = out.get()] { return InsertBatch(coll, c, &inflight); });
       return Status::OK();
     };
-    BsonPtr filter = mongo::RangeFilter(range);
-    BsonPtr find_opts(BCON_NEW("batchSize", BCON_INT32(opts_.batch_docs)));
-    mongo::CursorPtr cur(mongoc_collection_find_with_opts(in.get(), filter.get(), find_opts.get(), nullptr));
-    const bson_t* doc;
     Status st;
     const apply::TransformRule* rule = transforms_ != nullptr ? transforms_->RuleFor(c.db(), c.coll()) : nullptr;
-    while (st.ok() && mongoc_cursor_next(cur.get(), &doc)) {
-      BsonPtr out;
-      if (rule == nullptr) {
-        out.reset(bson_copy(doc));
-      } else {
-        auto t = apply::TransformDocument(*rule, doc);
-        if (!t.ok()) {
-          // The source document as read, with the reason; the copy goes on.
-          LOG_EVERY_N(WARNING, 1000) << "snapshot: " << t.status().message() << " (" << c.db() << "." << c.coll()
-                                     << "); such documents are in deadletter/" << kDeadLetterName << ".dlq";
-          st = DeadLetterDoc(c, doc, 0, t.status().message() + "; not written");
-          continue;
-        }
-        out = std::move(t).value();
+    auto reader = src_->OpenRange(c, r);
+    if (!reader.ok()) st = reader.status();
+    for (bool more = true; st.ok() && more;) {
+      auto n = reader.value()->Next(&batch, static_cast<size_t>(opts_.batch_docs), opts_.batch_bytes);
+      if (!n.ok()) {
+        st = n.status();
+        break;
       }
-      batch_bytes += out->len;
-      batch.push_back(std::move(out));
-      if (batch.size() >= static_cast<size_t>(opts_.batch_docs) || batch_bytes >= opts_.batch_bytes) {
-        st = flush();
-      }
+      if (rule != nullptr) st = TransformBatch(c, *rule, &batch);
+      if (!st.ok()) break;
+      more = n.value();
+      st = flush(reader.value()->ResumePosition());
     }
-    bson_error_t err;
-    if (st.ok() && mongoc_cursor_error(cur.get(), &err)) {
-      st = mongo::FromBsonError(err, "reading " + c.db() + "." + c.coll());
-    }
-    if (st.ok()) st = flush();
     if (st.ok()) st = settle();
     if (pending.valid()) pending.wait();  // an error above: nothing may outlive this attempt
     if (st.ok()) {
@@ -408,13 +410,47 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
       *bytes_out = bytes;
       return Status::OK();
     }
-    p->docs -= docs;  // the range is copied again from its start
-    p->bytes -= bytes;
+    // The next attempt starts at the last saved position (or the range's start).
+    p->docs -= docs - committed_docs;
+    p->bytes -= bytes - committed_bytes;
     if (!st.IsUnavailable() || attempt + 1 >= kMaxAttempts) return st;
-    LOG(WARNING) << "snapshot: " << st.ToString() << "; copying range "
-                 << mongo::DescribeRange(range) << " of " << p->ns << " again";
+    LOG(WARNING) << "snapshot: " << st.ToString() << "; copying range " << src_->DescribeRange(r)
+                 << " of " << p->ns << " again" << (committed_docs ? ", from where it stopped" : "");
     Backoff(attempt);
   }
+}
+
+Status Copier::TransformBatch(const pb::SnapshotCollection& c, const apply::TransformRule& rule,
+                              std::vector<BsonPtr>* batch) {
+  std::vector<BsonPtr> out;
+  out.reserve(batch->size());
+  for (auto& doc : *batch) {
+    auto t = apply::TransformDocument(rule, doc.get());
+    if (!t.ok()) {
+      // The source document as read, with the reason; the copy goes on.
+      LOG_EVERY_N(WARNING, 1000) << "snapshot: " << t.status().message() << " (" << c.db() << "." << c.coll()
+                                 << "); such documents are in deadletter/" << kDeadLetterName << ".dlq";
+      RETURN_IF_ERROR(DeadLetterDoc(c, doc.get(), 0, t.status().message() + "; not written"));
+      continue;
+    }
+    out.push_back(std::move(t).value());
+  }
+  batch->swap(out);
+  return Status::OK();
+}
+
+Status Copier::SaveResumePosition(const Task& t, const std::string& pos, uint64_t docs, uint64_t bytes) {
+  std::lock_guard<std::mutex> l(mu_);
+  pb::SnapshotRange* r = state_->mutable_collections(t.coll)->mutable_ranges(t.range);
+  r->set_resume_after(pos);
+  r->set_docs_copied(docs);
+  r->set_bytes_copied(bytes);
+  // At most once a second: a restart copies what came after the saved position again
+  // (harmless: already-copied documents are duplicate keys).
+  const int64_t now = NowMs();
+  if (now - last_position_save_ms_ < 1000) return Status::OK();
+  last_position_save_ms_ = now;
+  return SaveState();
 }
 
 Status Copier::FinishRange(const Task& t, uint64_t docs, uint64_t bytes) {
@@ -459,8 +495,7 @@ void Copier::Worker() {
     if (!s.ok()) {
       if (!s.IsAborted()) {
         const auto& c = state_->collections(t.coll);
-        s = s.WithContext("copying " + c.db() + "." + c.coll() + " range " +
-                          mongo::DescribeRange({c.ranges(t.range).min_id(), c.ranges(t.range).max_id()}));
+        s = s.WithContext("copying " + c.db() + "." + c.coll() + " range " + src_->DescribeRange(c.ranges(t.range)));
       }
       Fail(s);
       return;
@@ -563,72 +598,16 @@ StatusOr<SnapshotResult> Copier::Run() {
   return res;
 }
 
-// The plan: every selected collection, split into _id ranges.
-Status Plan(const SnapshotOptions& opts, mongoc_client_pool_t* src, mongoc_client_pool_t* dst,
+// The plan: every selected collection with its ranges (the source's), each target
+// collection empty (or emptied on request).
+Status Plan(const SnapshotOptions& opts, SnapshotSource* src, mongoc_client_pool_t* dst,
             const apply::NamespaceMap& map, pb::SnapshotState* state) {
-  mongo::PooledClient s(src), d(dst);
-  ASSIGN_OR_RETURN(auto colls, mongo::ListCollections(s.get(), opts.namespaces));
-  if (colls.empty()) {
-    return Status::FailedPrecondition(
-        "the source has no collections selected by --include/--exclude; nothing to copy");
-  }
-  // Split every collection into _id ranges, several collections at once (the split
-  // reads every _id, the longest step of planning). A collection whose estimated count is
-  // within one range is not read at all: one unbounded range covers it whatever the
-  // estimate's error.
-  std::vector<mongo::SplitResult> splits(colls.size());
-  {
-    std::atomic<size_t> next{0};
-    std::mutex mu;
-    Status first_error;
-    auto planner = [&] {
-      for (size_t i; (i = next.fetch_add(1)) < colls.size();) {
-        mongo::PooledClient sc(src);
-        mongo::CollPtr in(mongoc_client_get_collection(sc.get(), colls[i].db.c_str(), colls[i].coll.c_str()));
-        bson_error_t err;
-        const int64_t est = mongoc_collection_estimated_document_count(in.get(), nullptr, nullptr, nullptr, &err);
-        if (est >= 0 && static_cast<uint64_t>(est) <= opts.docs_per_range) {
-          splits[i].docs = static_cast<uint64_t>(est);
-          splits[i].ranges.push_back(mongo::IdRange{});
-          continue;
-        }
-        mongo::SplitOptions so;
-        so.docs_per_range = opts.docs_per_range;
-        so.max_ranges = opts.max_ranges;
-        auto split = mongo::SplitIdRanges(in.get(), so);
-        if (!split.ok()) {
-          std::lock_guard<std::mutex> l(mu);
-          if (first_error.ok()) first_error = split.status();
-          return;
-        }
-        splits[i] = std::move(split.value());
-      }
-    };
-    std::vector<std::thread> planners;
-    const size_t n = std::min<size_t>(colls.size(), static_cast<size_t>(std::max(1, opts.parallel)));
-    for (size_t i = 0; i < n; ++i) planners.emplace_back(planner);
-    for (auto& t : planners) t.join();
-    RETURN_IF_ERROR(first_error);
-  }
+  RETURN_IF_ERROR(src->Plan(opts, map, state));
+  mongo::PooledClient d(dst);
   std::vector<std::string> nonempty;
-  for (size_t ci = 0; ci < colls.size(); ++ci) {
-    const auto& ns = colls[ci];
-    pb::SnapshotCollection* c = state->add_collections();
-    c->set_db(ns.db);
-    c->set_coll(ns.coll);
-    auto [tdb, tcoll] = map.Map(ns.db, ns.coll);
-    c->set_target_db(tdb);
-    c->set_target_coll(tcoll);
-    const mongo::SplitResult& split = splits[ci];
-    c->set_estimated_docs(split.docs);
-    for (const auto& r : split.ranges) {
-      pb::SnapshotRange* pr = c->add_ranges();
-      pr->set_min_id(r.min_id);
-      pr->set_max_id(r.max_id);
-    }
-    LOG(INFO) << "snapshot: plan " << ns.ns() << " → " << tdb << "." << tcoll << ": "
-              << split.docs << " documents in " << split.ranges.size() << " range(s)"
-              << (split.mixed_id_types ? " (mixed _id types: one range)" : "");
+  for (const pb::SnapshotCollection& c : state->collections()) {
+    const std::string& tdb = c.target_db();
+    const std::string& tcoll = c.target_coll();
     // The target side must start empty (or be emptied on request).
     mongo::CollPtr out(mongoc_client_get_collection(d.get(), tdb.c_str(), tcoll.c_str()));
     bson_error_t err;
@@ -668,6 +647,10 @@ Status Plan(const SnapshotOptions& opts, mongoc_client_pool_t* src, mongoc_clien
 
 }  // namespace
 
+StatusOr<std::unique_ptr<SnapshotSource>> NewSnapshotSource(const SnapshotOptions& opts) {
+  return NewMongoSnapshotSource(opts);
+}
+
 StatusOr<SnapshotResult> RunSnapshot(const SnapshotOptions& opts) {
   Env* env = Env::Default();
   const int64_t t0 = NowMs();
@@ -700,21 +683,20 @@ StatusOr<SnapshotResult> RunSnapshot(const SnapshotOptions& opts) {
         "` first and wait for \"capture: ready\", so changes made during the copy are captured");
   }
   RETURN_IF_ERROR(vs);
-  ASSIGN_OR_RETURN(auto src_uri, mongo::ParseUri(opts.source_uri, "--source"));
+  ASSIGN_OR_RETURN(std::unique_ptr<SnapshotSource> src, NewSnapshotSource(opts));
   ASSIGN_OR_RETURN(auto dst_uri, mongo::ParseUri(opts.target_uri, "--target"));
   const auto& created = view.manifest.created;
-  const std::string source_id = mongo::EndpointIdentity(src_uri.get(), created.source_kind());
+  const std::string source_id = src->Identity(created.source_kind());
   if (source_id != created.source_id()) {
     return Status::FailedPrecondition("the spool " + opts.spool_dir + " captures " +
                                       created.source_id() + ", not the --source " + source_id +
                                       "; point --source at the server capture reads");
   }
   const std::string target_id = mongo::EndpointIdentity(dst_uri.get(), "mongo");
-  ASSIGN_OR_RETURN(auto src, mongo::NewPool(src_uri.get(), opts.parallel + 2));
   ASSIGN_OR_RETURN(auto dst, mongo::NewPool(dst_uri.get(), opts.parallel + 2));
+  RETURN_IF_ERROR(src->Check());
   {
-    mongo::PooledClient s(src.get()), d(dst.get());
-    RETURN_IF_ERROR(mongo::Ping(s.get(), "source " + mongo::RedactUri(opts.source_uri)));
+    mongo::PooledClient d(dst.get());
     RETURN_IF_ERROR(mongo::Ping(d.get(), "target " + mongo::RedactUri(opts.target_uri)));
   }
 
