@@ -1,5 +1,5 @@
 # Unit tests of aws/ (included from aws/CMakeLists.txt when DOCSHIFT_BUILD_TESTS is on).
-foreach(name sigv4 credentials dynamodb_types)
+foreach(name sigv4 credentials dynamodb_types dynamodb_uri)
   add_executable(aws_${name}_test ${CMAKE_CURRENT_SOURCE_DIR}/${name}_test.cc)
   target_link_libraries(aws_${name}_test PRIVATE docshift_aws docshift_testutil GTest::gtest_main)
   target_compile_definitions(aws_${name}_test PRIVATE
