@@ -16,6 +16,7 @@ namespace docshift::capture {
 namespace {
 
 constexpr size_t kQueueBytes = 64u << 20;
+constexpr int64_t kDynamoCheckRetryMs = 10'000;
 
 StatusOr<std::unique_ptr<spool::SpoolWriter>> OpenSpool(const CaptureOptions& opts, const std::string& source_id) {
   spool::SpoolWriterOptions so;
@@ -55,9 +56,15 @@ Status RunDynamoCapture(const CaptureOptions& opts) {
   ASSIGN_OR_RETURN(aws::DynamoClientOptions copts, aws::DynamoClientOptionsFromEnv(aws::ProcessEnv(), uri.region));
   copts.stop = opts.stop;
   {
-    // Every table must exist (and be reachable) before the spool is created for it.
-    ASSIGN_OR_RETURN(auto client, aws::DynamoClient::New(copts));
-    for (const auto& t : uri.tables) RETURN_IF_ERROR(client->DescribeTable(t).status());
+    // Every table must exist, be reachable and have a stream capture can read before a
+    // spool is created for it; an endpoint that does not answer is reported in seconds.
+    aws::DynamoClientOptions check = copts;
+    check.retry_for_ms = kDynamoCheckRetryMs;
+    ASSIGN_OR_RETURN(auto client, aws::DynamoClient::New(check));
+    for (const auto& t : uri.tables) {
+      ASSIGN_OR_RETURN(aws::TableDescription desc, client->DescribeTable(t));
+      RETURN_IF_ERROR(CheckCapturable(desc));
+    }
   }
   const std::string source_id = aws::DynamoIdentity(copts.region, copts.dynamodb_endpoint);
   ASSIGN_OR_RETURN(auto writer, OpenSpool(opts, source_id));

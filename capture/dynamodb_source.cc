@@ -43,6 +43,21 @@ bool IsHistoryLostKind(aws::CallErrorKind k) { return k == aws::CallErrorKind::k
 
 }  // namespace
 
+Status CheckCapturable(const aws::TableDescription& t) {
+  if (!t.stream_enabled || t.latest_stream_arn.empty()) {
+    return Status::InvalidArgument("DynamoDB table '" + t.name + "' has no stream enabled: enable DynamoDB Streams "
+                                   "with view type NEW_IMAGE or NEW_AND_OLD_IMAGES (docshift never changes "
+                                   "a table's stream settings)");
+  }
+  if (t.stream_view_type != "NEW_IMAGE" && t.stream_view_type != "NEW_AND_OLD_IMAGES") {
+    return Status::InvalidArgument("DynamoDB table '" + t.name + "' has a " + t.stream_view_type +
+                                   " stream, which does not show the new item: capture needs view type "
+                                   "NEW_IMAGE or NEW_AND_OLD_IMAGES (docshift never changes a table's "
+                                   "stream settings)");
+  }
+  return Status::OK();
+}
+
 Status StreamRecordToEvent(const aws::StreamRecord& r, const std::string& table, const aws::KeySchema& keys,
                            bool skip_ttl_deletes, pb::ChangeEvent* ev, bool* skip) {
   *skip = false;
@@ -156,17 +171,7 @@ class DynamoSource final : public ChangeSource {
     }
     for (const auto& t : tables_) {
       ASSIGN_OR_RETURN(aws::TableDescription desc, client_->DescribeTable(t));
-      if (!desc.stream_enabled || desc.latest_stream_arn.empty()) {
-        return Status::InvalidArgument("DynamoDB table '" + t + "' has no stream enabled: enable DynamoDB Streams "
-                                       "with view type NEW_IMAGE or NEW_AND_OLD_IMAGES (docshift never changes "
-                                       "a table's stream settings)");
-      }
-      if (desc.stream_view_type != "NEW_IMAGE" && desc.stream_view_type != "NEW_AND_OLD_IMAGES") {
-        return Status::InvalidArgument("DynamoDB table '" + t + "' has a " + desc.stream_view_type +
-                                       " stream, which does not show the new item: capture needs view type "
-                                       "NEW_IMAGE or NEW_AND_OLD_IMAGES (docshift never changes a table's "
-                                       "stream settings)");
-      }
+      RETURN_IF_ERROR(CheckCapturable(desc));
       TablePosition tp{t, desc.latest_stream_arn, {}};
       if (resuming) {
         TablePosition* r = resumed.Find(t);

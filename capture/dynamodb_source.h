@@ -27,6 +27,9 @@ namespace docshift::capture {
 std::unique_ptr<ChangeSource> NewDynamoSource(SourceContext* ctx, aws::DynamoClientOptions client_options,
                                               std::vector<std::string> tables);
 
+// InvalidArgument unless the table's stream is enabled and shows new images.
+Status CheckCapturable(const aws::TableDescription& t);
+
 // One stream record as an event. *skip set (and ev untouched) for a TTL delete that
 // CaptureOptions::ttl_deletes says to skip. Conversion failures are recorded in ev
 // (conversion_error), never returned: the error return is for a record that is not a
