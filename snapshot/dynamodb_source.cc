@@ -269,7 +269,12 @@ StatusOr<std::unique_ptr<SnapshotSource>> NewDynamoSnapshotSource(const Snapshot
   ASSIGN_OR_RETURN(aws::DynamoClientOptions options,
                    aws::DynamoClientOptionsFromEnv(aws::ProcessEnv(), uri.region));
   options.stop = opts.stop;
-  ASSIGN_OR_RETURN(auto control, aws::DynamoClient::New(options));
+  // Check and Plan answer within seconds (an unreachable endpoint or a wrong region is one
+  // line, not two minutes of retries); the readers keep the client's long retry window.
+  aws::DynamoClientOptions control_options = options;
+  control_options.connect_timeout_ms = std::min<int64_t>(options.connect_timeout_ms, 5'000);
+  control_options.retry_for_ms = std::min<int64_t>(options.retry_for_ms, 10'000);
+  ASSIGN_OR_RETURN(auto control, aws::DynamoClient::New(control_options));
   return std::unique_ptr<SnapshotSource>(
       new DynamoSnapshotSource(std::move(uri), std::move(options), std::move(control), opts.max_rcu, opts.batch_docs));
 }
