@@ -174,6 +174,10 @@ class DynamoSnapshotSource : public SnapshotSource {
                                 ", not a segment of a parallel Scan");
     }
     ASSIGN_OR_RETURN(auto client, aws::DynamoClient::New(options_));
+    if (!r.resume_after().empty()) {
+      LOG(INFO) << "snapshot: " << c.db() << "." << c.coll() << " " << DescribeRange(c, r)
+                << " continues after its last copied page (" << r.docs_copied() << " items on the target)";
+    }
     return std::unique_ptr<RangeReader>(new DynamoRangeReader(std::move(client), c.coll(), std::move(keys),
                                                               r.segment(), c.total_segments(), r.resume_after(),
                                                               page_limit_, &rcu_, options_.stop));
