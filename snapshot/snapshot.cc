@@ -700,6 +700,9 @@ StatusOr<SnapshotResult> RunSnapshot(const SnapshotOptions& opts) {
   }
   RETURN_IF_ERROR(vs);
   ASSIGN_OR_RETURN(std::unique_ptr<SnapshotSource> src, NewSnapshotSource(opts));
+  if (opts.max_rcu > 0 && !aws::IsDynamoUri(opts.source_uri)) {
+    LOG(WARNING) << "snapshot: --max_rcu limits DynamoDB sources only; ignored";
+  }
   ASSIGN_OR_RETURN(auto dst_uri, mongo::ParseUri(opts.target_uri, "--target"));
   const auto& created = view.manifest.created;
   const std::string source_id = src->Identity(created.source_kind());
