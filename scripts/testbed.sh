@@ -13,8 +13,8 @@
 #   TARGET_PG_URI     FerretDB v1.24 / PostgreSQL 15                        TESTBED_PG_TARGET_PORT 27103
 #   SOURCE_CS_URI     mongo-java-server 1.47.0, oplog on (change streams)   TESTBED_JAVA_PORT      27104
 #   (PostgreSQL 15 private cluster for TARGET_PG_URI)                       TESTBED_PG_PORT        5433
-#   DYNAMODB_URL      moto 5.2.5 server mode (DynamoDB + Streams; in memory) TESTBED_MOTO_PORT      27105
-#   MINISTACK_URL     ministack 1.5.33 (DynamoDB + Streams; in memory)      TESTBED_MINISTACK_PORT 27106
+#   DYNAMODB_URL      moto 5.2.5, server mode (DynamoDB + Streams)          TESTBED_MOTO_PORT      27105
+#   MINISTACK_URL     ministack 1.5.33 (DynamoDB + Streams)                 TESTBED_MINISTACK_PORT 27106
 #
 # DynamoDB: moto is the main DynamoDB source (parallel Scan with Segment/TotalSegments,
 # Streams with all view types; one shard that never splits or closes, iterators never
