@@ -13,7 +13,12 @@
 // Errors (Status) are one line naming the call, the table/stream/shard and the endpoint,
 // and the AWS error type and message; never the secret key or the session token.
 // CallError (optional out-parameter) tells the caller what kind of failure it was, so no
-// caller ever matches message text.
+// caller ever matches message text. Status codes by kind: kNetwork/kThrottled/kServer ->
+// Unavailable (Aborted when stopped), kNotFound -> NotFound, kAuth/kValidation ->
+// InvalidArgument, kExpiredIterator/kTrimmedData -> FailedPrecondition, kBadResponse ->
+// Corruption. Arguments refused before any request (a missing sequence number, a GetRecords
+// limit outside 0..1000, a Scan start key that is not a JSON object) are InvalidArgument
+// with kind kValidation and http_status 0.
 //
 // Thread safety: a DynamoClient is used by one thread at a time (it owns one HTTP
 // connection). Make one per reader thread; they are cheap.
