@@ -22,6 +22,7 @@
 #include "aws/dynamodb_client.h"
 #include "aws/dynamodb_types.h"
 #include "aws/dynamodb_uri.h"
+#include "verify/dynamodb_source.h"
 #include "verify/internal.h"
 #include "verify/source.h"
 
@@ -172,41 +173,13 @@ class DynamoVerifySource : public VerifySource {
     return ParallelScan(ns, [&](const rapidjson::Value& items) {
       if (!items.IsArray()) return Status::OK();
       for (const auto& item : items.GetArray()) {
-        BsonPtr doc(bson_new());
-        Status s = aws::ItemToBson(item, keys, doc.get());
         std::string problem;
-        if (!s.ok()) {
-          problem = s.message();
-          doc = KeyOnly(item, keys);
-        }
+        BsonPtr doc = ItemToSourceBson(item, keys, &problem);
         std::lock_guard<std::mutex> l(sink_mu);
-        sink(SourceDocument{doc.get(), s.ok() ? nullptr : &problem});
+        sink(SourceDocument{doc.get(), problem.empty() ? nullptr : &problem});
       }
       return Status::OK();
     });
-  }
-
-  // {_id: key} of an item that does not convert; a string _id when its key does not either.
-  static BsonPtr KeyOnly(const rapidjson::Value& item, const aws::KeySchema& keys) {
-    rapidjson::Document k;
-    k.SetObject();
-    for (const std::string* name : {&keys.hash_name, &keys.range_name}) {
-      if (name->empty() || !item.IsObject()) continue;
-      auto m = item.FindMember(name->c_str());
-      if (m == item.MemberEnd()) continue;
-      k.AddMember(rapidjson::Value(name->c_str(), k.GetAllocator()), rapidjson::Value(m->value, k.GetAllocator()),
-                  k.GetAllocator());
-    }
-    BsonPtr converted(bson_new());
-    BsonPtr out(bson_new());
-    bson_iter_t it;
-    if (aws::ItemToBson(k, keys, converted.get()).ok() && bson_iter_init_find(&it, converted.get(), "_id")) {
-      bson_append_iter(out.get(), "_id", 3, &it);
-    } else {
-      const std::string text = "unconvertible key " + ToJson(k);
-      BSON_APPEND_UTF8(out.get(), "_id", text.c_str());
-    }
-    return out;
   }
 
   aws::DynamoUri uri_;
@@ -218,6 +191,35 @@ class DynamoVerifySource : public VerifySource {
 };
 
 }  // namespace
+
+BsonPtr ItemToSourceBson(const rapidjson::Value& item, const aws::KeySchema& keys, std::string* problem) {
+  problem->clear();
+  BsonPtr doc(bson_new());
+  Status s = aws::ItemToBson(item, keys, doc.get());
+  if (s.ok()) return doc;
+  *problem = s.message();
+  if (problem->empty()) *problem = s.ToString();
+  // {_id: key}, or a string _id when the key does not convert either.
+  rapidjson::Document k;
+  k.SetObject();
+  for (const std::string* name : {&keys.hash_name, &keys.range_name}) {
+    if (name->empty() || !item.IsObject()) continue;
+    auto m = item.FindMember(name->c_str());
+    if (m == item.MemberEnd()) continue;
+    k.AddMember(rapidjson::Value(name->c_str(), k.GetAllocator()), rapidjson::Value(m->value, k.GetAllocator()),
+                k.GetAllocator());
+  }
+  BsonPtr converted(bson_new());
+  BsonPtr out(bson_new());
+  bson_iter_t it;
+  if (aws::ItemToBson(k, keys, converted.get()).ok() && bson_iter_init_find(&it, converted.get(), "_id")) {
+    bson_append_iter(out.get(), "_id", 3, &it);
+  } else {
+    const std::string text = "unconvertible key " + ToJson(k);
+    BSON_APPEND_UTF8(out.get(), "_id", text.c_str());
+  }
+  return out;
+}
 
 StatusOr<std::unique_ptr<VerifySource>> OpenDynamoVerifySource(const std::string& uri, int parallel,
                                                                const std::atomic<bool>* stop) {
