@@ -13,7 +13,9 @@
 #   3. reconcile --dry_run names the extra; reconcile deletes it; verify then finds the
 #      other two only;
 #   4. an item with a number no BSON type holds: a difference naming the attribute;
-#   5. a missing table: one line, exit 2; an unreachable endpoint: one line, exit 3.
+#   5. a missing table: one line, exit 2; an unreachable endpoint: one line, exit 3; no
+#      credentials: one line, exit 2. (moto accepts any credentials, so a refused key is
+#      not tested here.)
 #
 # Usage: dynamodb_verify_test.sh DOCSHIFT. DYNAMODB_URL, SOURCE_CS_URI and TESTBED_PYTHON
 # (with boto3 and pymongo) from build/testbed.env; unset: exit 77 (skipped), or fail
@@ -138,6 +140,12 @@ AWS_ENDPOINT_URL=http://127.0.0.1:9 run e2 verify --source "$SRC" --target env:D
 [ "$rc" -eq 3 ] || fail "an unreachable endpoint: exit $rc, not 3"
 [ "$(wc -l <"$WORK/e2.err")" -eq 1 ] || fail "an unreachable endpoint: not one line"
 grep -q "cannot be reached" "$WORK/e2.err" || fail "an unreachable endpoint is not said"
+env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_SHARED_CREDENTIALS_FILE=/nonexistent \
+  AWS_CONFIG_FILE=/nonexistent "$DS" verify --source "$SRC" --target env:DV_TARGET --map "$MAP" \
+  >"$WORK/e4.out" 2>"$WORK/e4.err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "no credentials: exit $rc, not 2"
+[ "$(wc -l <"$WORK/e4.err")" -eq 1 ] || fail "no credentials: not one line"
 run e3 reconcile --source "dynamodb://us-east-1/${PREFIX}nosuch" --target env:DV_TARGET
 [ "$rc" -eq 2 ] || fail "reconcile of a missing table: exit $rc, not 2"
 echo "dynamodb_verify_test: 5. errors: ok"
