@@ -29,6 +29,7 @@
 #include "aws/dynamodb_client.h"
 #include "aws/http_client.h"
 #include "aws/sigv4.h"
+#include "util/test_util.h"
 
 namespace docshift::aws {
 namespace {
@@ -224,17 +225,7 @@ std::string ItemS(const std::string& pk, int v) {
   return R"({"pk":{"S":")" + pk + R"("},"v":{"N":")" + std::to_string(v) + R"("}})";
 }
 
-int UnusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+using test_util::UnusedPort;
 
 TEST(DynamoClient, DescribeTableHashOnlyAndHashRangeWithStream) {
   RawDynamo setup;

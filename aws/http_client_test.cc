@@ -1,4 +1,5 @@
 #include "aws/http_client.h"
+#include "util/test_util.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -63,18 +64,7 @@ TEST(HttpResponse, HeaderIsCaseInsensitive) {
   EXPECT_FALSE(r.Header("missing").has_value());
 }
 
-// A port nothing listens on: bind to port 0, read the port, close.
-int UnusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+using test_util::UnusedPort;
 
 TEST(HttpClient, RefusedIsUnavailableNamingTheEndpointNotTheHeaders) {
   auto client = HttpClient::New({.connect_timeout_ms = 2000, .request_timeout_ms = 5000});

@@ -10,6 +10,6 @@ endforeach()
 # The DynamoDB client against a real moto server (scripts/testbed.sh up; DYNAMODB_URL in
 # build/testbed.env). Unset: exit 77 (skip), or fail when CI is set.
 add_executable(aws_dynamodb_client_test ${CMAKE_CURRENT_SOURCE_DIR}/dynamodb_client_test.cc)
-target_link_libraries(aws_dynamodb_client_test PRIVATE docshift_aws GTest::gtest)
+target_link_libraries(aws_dynamodb_client_test PRIVATE docshift_aws docshift_testutil GTest::gtest)
 add_test(NAME aws_dynamodb_client_test COMMAND aws_dynamodb_client_test)
 set_tests_properties(aws_dynamodb_client_test PROPERTIES LABELS testbed TIMEOUT 300 SKIP_RETURN_CODE 77)

@@ -6,11 +6,7 @@ namespace docshift::capture {
 
 namespace {
 
-std::string Utf8(const bson_iter_t* it) {
-  uint32_t len = 0;
-  const char* s = bson_iter_utf8(it, &len);
-  return std::string(s, len);
-}
+using mongo::IterUtf8;
 
 Status BadPosition(const bson_t* b, const std::string& what) {
   return Status::Corruption("DynamoDB position " + what + ": " + mongo::ToJson(b));
@@ -60,7 +56,7 @@ Status DecodeDynamoPosition(const std::string& token, DynamoPosition* p) {
   if (!mongo::ViewBytes(token, &b)) return Status::Corruption("DynamoDB position is not BSON");
   bson_iter_t it;
   if (!bson_iter_init_find(&it, &b, "kind") || !BSON_ITER_HOLDS_UTF8(&it)) return BadPosition(&b, "has no kind");
-  const std::string kind = Utf8(&it);
+  const std::string kind = IterUtf8(&it);
   if (kind != "dynamodb") {
     return Status::FailedPrecondition("the spool was captured with a " + kind +
                                       " position; a DynamoDB source cannot resume it");
@@ -78,9 +74,9 @@ Status DecodeDynamoPosition(const std::string& token, DynamoPosition* p) {
     while (bson_iter_next(&f)) {
       const std::string key = bson_iter_key(&f);
       if (key == "t" && BSON_ITER_HOLDS_UTF8(&f)) {
-        t.table = Utf8(&f);
+        t.table = IterUtf8(&f);
       } else if (key == "arn" && BSON_ITER_HOLDS_UTF8(&f)) {
-        t.stream_arn = Utf8(&f);
+        t.stream_arn = IterUtf8(&f);
       } else if (key == "shards" && BSON_ITER_HOLDS_ARRAY(&f)) {
         has_shards = true;
         bson_iter_t si;
@@ -93,8 +89,8 @@ Status DecodeDynamoPosition(const std::string& token, DynamoPosition* p) {
           ShardPosition sp;
           while (bson_iter_next(&g)) {
             const std::string k = bson_iter_key(&g);
-            if (k == "id" && BSON_ITER_HOLDS_UTF8(&g)) id = Utf8(&g);
-            if (k == "s" && BSON_ITER_HOLDS_UTF8(&g)) sp.last_seq = Utf8(&g);
+            if (k == "id" && BSON_ITER_HOLDS_UTF8(&g)) id = IterUtf8(&g);
+            if (k == "s" && BSON_ITER_HOLDS_UTF8(&g)) sp.last_seq = IterUtf8(&g);
             if (k == "d" && BSON_ITER_HOLDS_BOOL(&g)) sp.done = bson_iter_bool(&g);
           }
           if (id.empty()) return BadPosition(&b, "has a shard without an id");
@@ -128,9 +124,9 @@ Status DecodeShardStep(const std::string& token, ShardStep* s) {
   bson_iter_init(&it, &b);
   while (bson_iter_next(&it)) {
     const std::string k = bson_iter_key(&it);
-    if (k == "t" && BSON_ITER_HOLDS_UTF8(&it)) s->table = Utf8(&it);
-    if (k == "id" && BSON_ITER_HOLDS_UTF8(&it)) s->shard_id = Utf8(&it);
-    if (k == "s" && BSON_ITER_HOLDS_UTF8(&it)) s->last_seq = Utf8(&it);
+    if (k == "t" && BSON_ITER_HOLDS_UTF8(&it)) s->table = IterUtf8(&it);
+    if (k == "id" && BSON_ITER_HOLDS_UTF8(&it)) s->shard_id = IterUtf8(&it);
+    if (k == "s" && BSON_ITER_HOLDS_UTF8(&it)) s->last_seq = IterUtf8(&it);
     if (k == "d" && BSON_ITER_HOLDS_BOOL(&it)) s->done = bson_iter_bool(&it);
     if (k == "forget" && BSON_ITER_HOLDS_BOOL(&it)) s->forget = bson_iter_bool(&it);
   }
