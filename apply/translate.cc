@@ -126,6 +126,7 @@ std::string CanonicalKey(const std::string& document_key_bytes) {
 }
 
 Status Translate(const pb::ChangeEvent& e, DocWrite* out, bool prefer_update_description) {
+  if (!e.conversion_error().empty()) return Status::InvalidArgument(e.conversion_error());
   if (!ValidDoc(e.document_key())) {
     return Status::InvalidArgument("event has no valid document key");
   }

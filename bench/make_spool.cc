@@ -56,6 +56,10 @@ DEFINE_string(events_json, "",
               "Then append source events from this file, one Extended JSON document a line: "
               "a change stream event (it has operationType) or an oplog entry, converted "
               "as capture converts them, one batch per line (for DDL tests).");
+DEFINE_bool(start_position, false, "Then append one batch with no events, only a resume token, as "
+                                    "capture does when it records its start position: a spool a "
+                                    "snapshot accepts, for tests of sources whose capture is not "
+                                    "there yet.");
 DEFINE_bool(leave_open, false, "Sync but do not seal the last segment at the end, as a capture "
                                "that was killed would leave it (for tests).");
 
@@ -67,6 +71,7 @@ constexpr const char* kUsage =
     "           [--segment_max_bytes B] [--seed N] [--start_unix_s T]\n"
     "           [--insert_pct 45 --update_pct 30 --replace_pct 10 --delete_pct 15]\n"
     "           [--single_namespace] [--events_json FILE] [--include GLOBS] [--exclude GLOBS]\n"
+    "           [--start_position]\n"
     "Writes (or extends) a spool of deterministic synthetic change events.";
 
 // --events_json: each line through capture's conversion, one batch per line.
@@ -153,6 +158,13 @@ Status Run(const Options& opts) {
     ++batches;
   }
   if (!FLAGS_events_json.empty()) RETURN_IF_ERROR(AppendJsonEvents(writer.get(), FLAGS_events_json, &ops));
+  if (FLAGS_start_position) {
+    pb::ChangeBatch start;
+    mongo::BsonPtr token(BCON_NEW("make_spool", BCON_UTF8("start position")));
+    start.set_resume_token(mongo::Bytes(token.get()));
+    RETURN_IF_ERROR(writer->Append(&start));
+    RETURN_IF_ERROR(writer->Sync());
+  }
   if (FLAGS_leave_open) {
     RETURN_IF_ERROR(writer->Sync());
   } else {

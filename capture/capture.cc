@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "aws/dynamodb_uri.h"
+#include "capture/dynamodb_source.h"
 #include "capture/source.h"
 #include "capture/writer.h"
 #include "mongo/mongo_util.h"
@@ -11,12 +13,90 @@
 
 namespace docshift::capture {
 
+namespace {
+
+constexpr size_t kQueueBytes = 64u << 20;
+constexpr int64_t kDynamoCheckRetryMs = 10'000;
+
+StatusOr<std::unique_ptr<spool::SpoolWriter>> OpenSpool(const CaptureOptions& opts, const std::string& source_id) {
+  spool::SpoolWriterOptions so;
+  so.dir = opts.spool_dir;
+  so.source_id = source_id;
+  so.source_kind = opts.source_kind;
+  so.segment_max_bytes = opts.segment_max_bytes;
+  so.segment_max_age_ms = opts.segment_max_age_ms;
+  so.zstd_level = opts.zstd_level;
+  pb::NamespaceFilterSpec filter;
+  std::vector<std::string> inc = opts.namespaces.include, exc = opts.namespaces.exclude;
+  std::sort(inc.begin(), inc.end());
+  std::sort(exc.begin(), exc.end());
+  for (const auto& g : inc) filter.add_include(g);
+  for (const auto& g : exc) filter.add_exclude(g);
+  so.namespace_filter = &filter;
+  spool::RecoveryReport report;
+  ASSIGN_OR_RETURN(auto writer, spool::SpoolWriter::Open(so, &report));
+  LOG(INFO) << "capture: spool " << opts.spool_dir << " opened (" << report.ToString() << "), next sequence "
+            << writer->next_seq();
+  return writer;
+}
+
+// Readers still blocked in the network use these; everything they read is already
+// discarded (the queue is closed) and the spool is sealed. Leave them to the exit.
+void LeaveToExit(std::unique_ptr<ItemQueue> queue, std::unique_ptr<SourceContext> ctx,
+                 std::unique_ptr<ChangeSource> source) {
+  LOG(WARNING) << "capture: stopped without waiting for readers blocked in the network";
+  (void)queue.release();
+  (void)ctx.release();
+  (void)source.release();
+}
+
+// DynamoDB Streams (capture/dynamodb_source.h): no MongoDB client involved.
+Status RunDynamoCapture(const CaptureOptions& opts) {
+  ASSIGN_OR_RETURN(aws::DynamoUri uri, aws::ParseDynamoUri(opts.source_uri, "--source"));
+  ASSIGN_OR_RETURN(aws::DynamoClientOptions copts, aws::DynamoClientOptionsFromEnv(aws::ProcessEnv(), uri.region));
+  copts.stop = opts.stop;
+  {
+    // Every table must exist, be reachable and have a stream capture can read before a
+    // spool is created for it; an endpoint that does not answer is reported in seconds.
+    aws::DynamoClientOptions check = copts;
+    check.retry_for_ms = kDynamoCheckRetryMs;
+    ASSIGN_OR_RETURN(auto client, aws::DynamoClient::New(check));
+    for (const auto& t : uri.tables) {
+      ASSIGN_OR_RETURN(aws::TableDescription desc, client->DescribeTable(t));
+      RETURN_IF_ERROR(CheckCapturable(desc));
+    }
+  }
+  const std::string source_id = aws::DynamoIdentity(copts.region, copts.dynamodb_endpoint);
+  ASSIGN_OR_RETURN(auto writer, OpenSpool(opts, source_id));
+  LOG(INFO) << "capture: DynamoDB tables " << opts.source_uri.substr(opts.source_uri.rfind('/') + 1) << " in "
+            << copts.region << " (" << copts.credentials.Redacted() << ")";
+  auto queue = std::make_unique<ItemQueue>(kQueueBytes);
+  auto ctx = std::make_unique<SourceContext>();
+  ctx->opts = &opts;
+  ctx->queue = queue.get();
+  std::unique_ptr<ChangeSource> source = NewDynamoSource(ctx.get(), copts, uri.tables);
+  Status s = RunWriter(opts, writer.get(), source.get(), ctx.get());
+  if (ctx->readers_left_running) LeaveToExit(std::move(queue), std::move(ctx), std::move(source));
+  return s;
+}
+
+}  // namespace
+
 Status RunCapture(const CaptureOptions& opts) {
   if (opts.source_uri.empty()) return Status::InvalidArgument("--source is required: the source's connection string");
   if (opts.spool_dir.empty()) return Status::InvalidArgument("--spool is required: the spool directory");
   const std::string& kind = opts.source_kind;
-  if (kind != "mongo" && kind != "cosmos" && kind != "oplog") {
-    return Status::InvalidArgument("--source_kind '" + kind + "' is not one of mongo, cosmos, oplog");
+  if (kind != "mongo" && kind != "cosmos" && kind != "oplog" && kind != "dynamodb") {
+    return Status::InvalidArgument("--source_kind '" + kind + "' is not one of mongo, cosmos, oplog, dynamodb");
+  }
+  if ((kind == "dynamodb") != aws::IsDynamoUri(opts.source_uri)) {
+    return Status::InvalidArgument(kind == "dynamodb"
+                                       ? "--source_kind dynamodb needs a dynamodb://REGION/TABLE[,TABLE...] --source"
+                                       : "--source: a dynamodb:// source is captured with --source_kind dynamodb "
+                                         "(the default for such a URI); drop --source_kind " + kind);
+  }
+  if (opts.ttl_deletes != "apply" && opts.ttl_deletes != "skip") {
+    return Status::InvalidArgument("--ttl_deletes '" + opts.ttl_deletes + "' is not one of apply, skip");
   }
   if (opts.scope != "deployment" && opts.scope != "database" && opts.scope != "collection") {
     return Status::InvalidArgument("--scope '" + opts.scope + "' is not one of deployment, database, collection");
@@ -31,6 +111,7 @@ Status RunCapture(const CaptureOptions& opts) {
     return Status::InvalidArgument("--show_expanded_events=on needs --source_kind mongo (MongoDB 6.0+ change streams); "
                                    "drop it or use --show_expanded_events=auto");
   }
+  if (kind == "dynamodb") return RunDynamoCapture(opts);
   ASSIGN_OR_RETURN(auto uri, mongo::ParseUri(opts.source_uri, "--source"));
   const int32_t stall_ms = mongo::ApplyStallTimeout(uri.get());
   if (kind == "oplog" && stall_ms > 0 && stall_ms <= opts.oplog_max_await_ms + 2'000) {
@@ -47,24 +128,7 @@ Status RunCapture(const CaptureOptions& opts) {
     mongo::PooledClient c(pool.get());
     RETURN_IF_ERROR(mongo::Ping(c.get(), "source " + redacted));
   }
-  spool::SpoolWriterOptions so;
-  so.dir = opts.spool_dir;
-  so.source_id = source_id;
-  so.source_kind = kind;
-  so.segment_max_bytes = opts.segment_max_bytes;
-  so.segment_max_age_ms = opts.segment_max_age_ms;
-  so.zstd_level = opts.zstd_level;
-  pb::NamespaceFilterSpec filter;
-  std::vector<std::string> inc = opts.namespaces.include, exc = opts.namespaces.exclude;
-  std::sort(inc.begin(), inc.end());
-  std::sort(exc.begin(), exc.end());
-  for (const auto& g : inc) filter.add_include(g);
-  for (const auto& g : exc) filter.add_exclude(g);
-  so.namespace_filter = &filter;
-  spool::RecoveryReport report;
-  ASSIGN_OR_RETURN(auto writer, spool::SpoolWriter::Open(so, &report));
-  LOG(INFO) << "capture: spool " << opts.spool_dir << " opened (" << report.ToString()
-            << "), next sequence " << writer->next_seq();
+  ASSIGN_OR_RETURN(auto writer, OpenSpool(opts, source_id));
 
   if (kind == "cosmos") {
     LOG(WARNING) << "capture: Azure Cosmos DB for MongoDB change streams report no deletes; "
@@ -79,7 +143,7 @@ Status RunCapture(const CaptureOptions& opts) {
     LOG(INFO) << "capture: new spool, starting from now";
   }
 
-  auto queue = std::make_unique<ItemQueue>(64u << 20);
+  auto queue = std::make_unique<ItemQueue>(kQueueBytes);
   auto ctx = std::make_unique<SourceContext>();
   ctx->opts = &opts;
   ctx->queue = queue.get();
@@ -87,12 +151,7 @@ Status RunCapture(const CaptureOptions& opts) {
       kind == "oplog" ? NewOplogSource(ctx.get(), pool.get()) : NewChangeStreamSource(ctx.get(), pool.get());
   Status s = RunWriter(opts, writer.get(), source.get(), ctx.get());
   if (ctx->readers_left_running) {
-    // Readers still blocked in the network use these; everything they read is already
-    // discarded (the queue is closed) and the spool is sealed. Leave them to the exit.
-    LOG(WARNING) << "capture: stopped without waiting for readers blocked in the network";
-    (void)queue.release();
-    (void)ctx.release();
-    (void)source.release();
+    LeaveToExit(std::move(queue), std::move(ctx), std::move(source));
     (void)pool.release();
   }
   return s;

@@ -26,7 +26,7 @@ namespace docshift::capture {
 struct CaptureOptions {
   std::string source_uri;
   std::string spool_dir;
-  std::string source_kind = "mongo";  // mongo | cosmos | oplog
+  std::string source_kind = "mongo";  // mongo | cosmos | oplog | dynamodb (a dynamodb:// source)
   std::string scope = "deployment";   // deployment | database | collection (mongo, cosmos)
   // mongo: ask for the expanded DDL events (showExpandedEvents: createIndexes,
   // dropIndexes, modify, create with its options, shardCollection, ...). auto: where the
@@ -37,6 +37,8 @@ struct CaptureOptions {
   // Testing: "raw" forces docshift's own cursor even where the option is not sent, so the
   // test servers (maxWireVersion 8) exercise it; "auto" (default) as above.
   std::string change_stream_cursor = "auto";
+  // DynamoDB: TTL deletes (records by dynamodb.amazonaws.com) are applied or skipped.
+  std::string ttl_deletes = "apply";  // apply | skip
   mongo::NamespaceFilter namespaces;  // include/exclude globs ("db.*", "db.coll")
   // For a new spool: start at this cluster time ((seconds << 32) | increment); 0 = now.
   uint64_t start_at = 0;

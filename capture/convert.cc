@@ -9,11 +9,7 @@
 namespace docshift::capture {
 namespace {
 
-std::string Utf8(const bson_iter_t* it) {
-  uint32_t len = 0;
-  const char* s = bson_iter_utf8(it, &len);
-  return std::string(s, len);
-}
+using mongo::IterUtf8;
 
 void SplitNs(const std::string& ns, std::string* db, std::string* coll) {
   auto dot = ns.find('.');
@@ -74,23 +70,23 @@ Status ConvertChangeEvent(const bson_t* doc, ConvertContext* ctx, pb::ChangeEven
       out->set_resume_token(mongo::SubdocBytes(&it));
       have_id = true;
     } else if (std::strcmp(key, "operationType") == 0 && BSON_ITER_HOLDS_UTF8(&it)) {
-      op_name = Utf8(&it);
+      op_name = IterUtf8(&it);
       out->set_op(ParseOperationType(op_name));
       have_op = true;
     } else if (std::strcmp(key, "ns") == 0 && BSON_ITER_HOLDS_DOCUMENT(&it)) {
       bson_iter_t ns;
       bson_iter_recurse(&it, &ns);
       while (bson_iter_next(&ns)) {
-        if (std::strcmp(bson_iter_key(&ns), "db") == 0 && BSON_ITER_HOLDS_UTF8(&ns)) out->set_db(Utf8(&ns));
-        if (std::strcmp(bson_iter_key(&ns), "coll") == 0 && BSON_ITER_HOLDS_UTF8(&ns)) out->set_coll(Utf8(&ns));
+        if (std::strcmp(bson_iter_key(&ns), "db") == 0 && BSON_ITER_HOLDS_UTF8(&ns)) out->set_db(IterUtf8(&ns));
+        if (std::strcmp(bson_iter_key(&ns), "coll") == 0 && BSON_ITER_HOLDS_UTF8(&ns)) out->set_coll(IterUtf8(&ns));
       }
       have_ns = true;
     } else if (std::strcmp(key, "to") == 0 && BSON_ITER_HOLDS_DOCUMENT(&it)) {
       bson_iter_t to;
       bson_iter_recurse(&it, &to);
       while (bson_iter_next(&to)) {
-        if (std::strcmp(bson_iter_key(&to), "db") == 0 && BSON_ITER_HOLDS_UTF8(&to)) out->set_to_db(Utf8(&to));
-        if (std::strcmp(bson_iter_key(&to), "coll") == 0 && BSON_ITER_HOLDS_UTF8(&to)) out->set_to_coll(Utf8(&to));
+        if (std::strcmp(bson_iter_key(&to), "db") == 0 && BSON_ITER_HOLDS_UTF8(&to)) out->set_to_db(IterUtf8(&to));
+        if (std::strcmp(bson_iter_key(&to), "coll") == 0 && BSON_ITER_HOLDS_UTF8(&to)) out->set_to_coll(IterUtf8(&to));
       }
     } else if (std::strcmp(key, "documentKey") == 0 && BSON_ITER_HOLDS_DOCUMENT(&it)) {
       out->set_document_key(mongo::SubdocBytes(&it));
@@ -310,8 +306,8 @@ Status ConvertOne(const bson_t* entry, const OplogOptions& opts, uint64_t ct, in
   std::string o, o2;
   bson_t o_doc;
   bool have_o = false;
-  if (bson_iter_init_find(&it, entry, "op") && BSON_ITER_HOLDS_UTF8(&it)) op = Utf8(&it);
-  if (bson_iter_init_find(&it, entry, "ns") && BSON_ITER_HOLDS_UTF8(&it)) ns = Utf8(&it);
+  if (bson_iter_init_find(&it, entry, "op") && BSON_ITER_HOLDS_UTF8(&it)) op = IterUtf8(&it);
+  if (bson_iter_init_find(&it, entry, "ns") && BSON_ITER_HOLDS_UTF8(&it)) ns = IterUtf8(&it);
   if (bson_iter_init_find(&it, entry, "o") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
     o = mongo::SubdocBytes(&it);
     have_o = mongo::ViewBytes(o, &o_doc);
@@ -392,7 +388,7 @@ Status ConvertOne(const bson_t* entry, const OplogOptions& opts, uint64_t ct, in
       }
       return Status::OK();
     }
-    const std::string arg = have_o && BSON_ITER_HOLDS_UTF8(&k) ? Utf8(&k) : std::string();
+    const std::string arg = have_o && BSON_ITER_HOLDS_UTF8(&k) ? IterUtf8(&k) : std::string();
     if (cmd == "create") {
       e.set_op(pb::OP_CREATE);
       e.set_coll(arg);
@@ -409,7 +405,7 @@ Status ConvertOne(const bson_t* entry, const OplogOptions& opts, uint64_t ct, in
       e.set_db(from_db);
       e.set_coll(from_coll);
       if (bson_iter_init_find(&it, &o_doc, "to") && BSON_ITER_HOLDS_UTF8(&it)) {
-        SplitNs(Utf8(&it), &to_db, &to_coll);
+        SplitNs(IterUtf8(&it), &to_db, &to_coll);
         e.set_to_db(to_db);
         e.set_to_coll(to_coll);
       }

@@ -1,6 +1,7 @@
 // `docshift capture`: thin wrapper over capture/capture.h.
 #include <gflags/gflags.h>
 
+#include "aws/dynamodb_uri.h"
 #include "capture/capture.h"
 #include "cli/command.h"
 #include "cli/flag_ranges.h"
@@ -10,9 +11,13 @@
 DECLARE_string(spool);
 DECLARE_int32(metrics_port);
 DEFINE_string(source, "", "Source connection string (mongodb://...), or env:VAR to read it from "
-                          "environment variable VAR (keeps credentials out of `ps`).");
+                          "environment variable VAR (keeps credentials out of `ps`); or "
+                          "dynamodb://REGION/TABLE[,TABLE...] for DynamoDB Streams (credentials, region "
+                          "and endpoints from the AWS environment variables and profiles).");
 DEFINE_string(source_kind, "mongo", "mongo (change streams), cosmos (Azure Cosmos DB for MongoDB "
-                                    "change streams: no deletes), or oplog (tail local.oplog.rs).");
+                                    "change streams: no deletes), oplog (tail local.oplog.rs), or "
+                                    "dynamodb (the default for a dynamodb:// --source).");
+DEFINE_string(ttl_deletes, "apply", "DynamoDB: apply or skip the deletes DynamoDB's TTL makes.");
 DEFINE_string(scope, "deployment", "Change streams on the whole deployment, per database, or per "
                                    "collection. Falls back to per collection where the server "
                                    "refuses a deployment-wide stream.");
@@ -56,6 +61,10 @@ int RunCaptureCmd(const std::vector<std::string>& args) {
   o.source_uri = uri.value();
   o.spool_dir = FLAGS_spool;
   o.source_kind = FLAGS_source_kind;
+  if (aws::IsDynamoUri(o.source_uri) && gflags::GetCommandLineFlagInfoOrDie("source_kind").is_default) {
+    o.source_kind = "dynamodb";
+  }
+  o.ttl_deletes = FLAGS_ttl_deletes;
   o.scope = FLAGS_scope;
   o.show_expanded_events = FLAGS_show_expanded_events;
   o.change_stream_cursor = FLAGS_change_stream_cursor;
@@ -101,7 +110,7 @@ Command MakeCaptureCommand() {
   return Command{
       "capture",
       "read the source's changes into the spool (change streams or the oplog)",
-      "Usage: docshift capture --source URI --spool DIR [--source_kind mongo|cosmos|oplog]\n\n"
+      "Usage: docshift capture --source URI --spool DIR [--source_kind mongo|cosmos|oplog|dynamodb]\n\n"
       "Reads the source's changes and writes them as zstd-compressed protobuf batches into the\n"
       "spool, fsyncing each batch before its resume position counts. Runs until SIGINT or\n"
       "SIGTERM, then seals the open segment and exits 0. Restarted on the same spool, it\n"
@@ -114,11 +123,12 @@ Command MakeCaptureCommand() {
       "Examples:\n"
       "  docshift capture --source mongodb://src:27017/?replicaSet=rs0 --spool /data/spool\n"
       "  DOCSHIFT_SOURCE=mongodb://u:p@src/ docshift capture --source env:DOCSHIFT_SOURCE --spool S\n"
-      "  docshift capture --source mongodb://ferret:27017/ --source_kind oplog --spool S",
+      "  docshift capture --source mongodb://ferret:27017/ --source_kind oplog --spool S\n"
+      "  AWS_PROFILE=prod docshift capture --source dynamodb://us-east-1/orders,users --spool S",
       {"source", "spool", "source_kind", "scope", "show_expanded_events", "change_stream_cursor", "include", "exclude", "start_at",
        "batch_max_events", "batch_max_bytes", "batch_max_time", "segment_max_bytes",
        "segment_max_age", "zstd_level", "progress_interval", "oplog_max_await",
-       "capture_retention", "metrics_port"},
+       "capture_retention", "metrics_port", "ttl_deletes"},
       &RunCaptureCmd};
 }
 

@@ -60,6 +60,7 @@ const std::vector<FlagRange>& FlagRanges() {
       Int("parallel", 1, 256, {"verify", "reconcile", "cutover"}),
       Int("docs_per_range", 1, 1'000'000'000, {"snapshot", "verify", "reconcile"}),
       Int("batch_docs", 1, 100'000, {"snapshot"}),
+      Int("max_rcu", 0, 1'000'000'000, {"snapshot"}),
       Int("recheck_rounds", 0, 100, {"verify"}),
       Dur("recheck_timeout", 0, 1 * kDay, {"verify"}),
       Dur("recheck_delay", 0, 1 * kHour, {"verify"}),

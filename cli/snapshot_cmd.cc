@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "aws/dynamodb_uri.h"
 #include "cli/command.h"
 #include "cli/signals.h"
 #include "snapshot/snapshot.h"
@@ -19,7 +20,11 @@ DECLARE_string(transforms);
 DECLARE_string(progress_interval);
 DECLARE_int32(parallel);
 DECLARE_uint64(docs_per_range);
-DEFINE_int32(batch_docs, 1000, "snapshot: documents per insert_many.");
+DEFINE_int32(batch_docs, 1000, "snapshot: documents per insert_many (for a DynamoDB source, also the "
+                              "Limit of each Scan page).");
+DEFINE_int64(max_rcu, 0, "snapshot: DynamoDB sources only: read capacity units per second for the "
+                         "whole snapshot, shared by every Scan segment reader and charged with what "
+                         "each page consumed; 0 = unlimited.");
 DEFINE_string(indexes, "after", "snapshot: copy index definitions before the data, after it, or "
                                 "none.");
 DEFINE_bool(indexes_strict, false, "snapshot: fail when the target refuses an index (default: "
@@ -54,6 +59,7 @@ int RunSnapshotCmd(const std::vector<std::string>& args) {
   o.parallel = FLAGS_parallel;
   o.docs_per_range = FLAGS_docs_per_range;
   o.batch_docs = FLAGS_batch_docs;
+  o.max_rcu = static_cast<double>(FLAGS_max_rcu);
   o.indexes = FLAGS_indexes;
   o.indexes_strict = FLAGS_indexes_strict;
   o.drop_target = FLAGS_drop_target;
@@ -89,7 +95,8 @@ int RunSnapshotCmd(const std::vector<std::string>& args) {
             << "; " << r->indexes_created << " indexes created" << std::endl;
   if (r->docs_rejected > 0) {
     std::cerr << "docshift snapshot: " << r->docs_rejected << " documents not written (refused by the target"
-              << (o.transforms_file.empty() ? "" : " or by a --transforms rule") << "); see `docshift inspect "
+              << (o.transforms_file.empty() ? "" : " or by a --transforms rule")
+              << (aws::IsDynamoUri(o.source_uri) ? ", or items that do not convert" : "") << "); see `docshift inspect "
               << "deadletters --spool " << o.spool_dir << "`" << std::endl;
   }
   for (const auto& x : r->rejected_indexes) {
@@ -113,6 +120,14 @@ Command MakeSnapshotCommand() {
       "collection in _id ranges with unordered bulk inserts, several ranges at once, and\n"
       "copies index definitions (--indexes). Afterwards `docshift apply` replays every change\n"
       "from start_seq + 1; it waits while a snapshot is unfinished.\n\n"
+      "--source is a MongoDB-API connection string (mongodb://...) or DynamoDB tables,\n"
+      "dynamodb://REGION/TABLE[,TABLE...] (credentials, region and endpoint by the AWS\n"
+      "conventions: AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB...).\n"
+      "Each table is namespace dynamodb.TABLE (--map dynamodb.TABLE=db.coll), read by a\n"
+      "consistent parallel Scan whose segments are the ranges (a restart continues each\n"
+      "segment from its last page); --max_rcu caps the read capacity it consumes. An item\n"
+      "that cannot be converted (a number Decimal128 cannot hold) is dead-lettered, naming\n"
+      "the attribute. DynamoDB secondary indexes are not copied.\n\n"
       "Resumable: finished ranges are recorded in DIR/snapshot/STATE; after a crash or\n"
       "Ctrl-C, run the same command again and it copies only what is left. Documents the\n"
       "target refuses go to deadletter/snapshot.dlq; refused indexes are listed. Exit 0 when\n"
@@ -121,9 +136,11 @@ Command MakeSnapshotCommand() {
       "dead-lettered with the reason); give apply the same file.\n\n"
       "Examples:\n"
       "  docshift snapshot --source env:SRC --target env:DST --spool /data/spool\n"
-      "  docshift snapshot --source S --target T --spool D --include 'shop.*' --indexes before",
+      "  docshift snapshot --source S --target T --spool D --include 'shop.*' --indexes before\n"
+      "  docshift snapshot --source dynamodb://us-east-1/orders,users --target env:DST --spool D \\\n"
+      "      --map dynamodb.orders=shop.orders --max_rcu 2000",
       {"source", "target", "spool", "include", "exclude", "map", "transforms", "parallel", "docs_per_range",
-       "batch_docs", "indexes", "indexes_strict", "drop_target", "allow_nonempty_target", "restart",
+       "batch_docs", "max_rcu", "indexes", "indexes_strict", "drop_target", "allow_nonempty_target", "restart",
        "progress", "progress_interval"},
       &RunSnapshotCmd};
 }

@@ -97,7 +97,9 @@ void PrintDifferences(const verify::VerifyResult& r, int max_print, std::ostream
       if (shown++ >= max_print) break;
       std::string kind = verify::DiffKindName(d.kind);
       kind.resize(8, ' ');
-      out << "  " << kind << " _id " << d.id_json << "\n";
+      out << "  " << kind << " _id " << d.id_json;
+      if (!d.problem.empty()) out << " (" << d.problem << ")";
+      out << "\n";
     }
     if (c.differences.size() > static_cast<size_t>(max_print)) {
       out << "  ... and " << c.differences.size() - max_print << " more"
@@ -212,12 +214,19 @@ Command MakeVerifyCommand() {
       "--recheck_delay. Collections present on one side only are reported as such.\n"
       "--transforms FILE (the rules apply used) compares each source document as the rules\n"
       "make it; a namespace whose rule makes _id is compared as one range.\n"
+      "A DynamoDB source (--source dynamodb://REGION/TABLE[,TABLE...]; AWS credentials,\n"
+      "region and endpoint from the usual AWS_* variables) is namespace dynamodb.TABLE per\n"
+      "table, converted as capture and snapshot convert it; each table is read whole by a\n"
+      "parallel consistent Scan (its count too: never DynamoDB's estimate). An item no BSON\n"
+      "type holds is a difference naming the attribute.\n"
       "Interrupted runs continue with the same flags when --report or --state is given.\n"
       "URIs may be env:VAR. Exit 0 identical, 1 differences remain, 2 usage, 3 error.\n\n"
       "Examples:\n"
       "  docshift verify --source env:SRC --target env:DST --report verify.json\n"
       "  docshift verify --source env:SRC --target env:DST --include 'shop.*' --counts_only\n"
-      "  docshift verify --source env:SRC --target env:DST --spool /data/spool --parallel 8",
+      "  docshift verify --source env:SRC --target env:DST --spool /data/spool --parallel 8\n"
+      "  docshift verify --source dynamodb://us-east-1/orders,users --target env:DST \\\n"
+      "      --map dynamodb.orders=shop.orders",
       With({"report", "state", "spool", "recheck_rounds", "recheck_timeout", "recheck_delay",
             "counts_only", "strict_order", "max_print", "transforms"}),
       &RunVerifyCmd};
@@ -235,7 +244,8 @@ Command MakeReconcileCommand() {
       "right before deleting it (a document inserted meanwhile is kept), deletes the rest\n"
       "from the target, and prints each one. A document that appears on the source between\n"
       "that check and the delete is copied back. --dry_run lists without deleting.\n"
-      "--interval repeats the pass until Ctrl-C (0 = once). Exit 0, 2 usage, 3 error.\n\n"
+      "--interval repeats the pass until Ctrl-C (0 = once). Exit 0, 2 usage, 3 error.\n"
+      "A dynamodb://REGION/TABLE[,...] source works too (each table read whole by Scan).\n\n"
       "Examples:\n"
       "  docshift reconcile --source env:COSMOS --target env:DST --dry_run\n"
       "  docshift reconcile --source env:COSMOS --target env:DST --include 'shop.*' --interval 10m",

@@ -29,6 +29,9 @@ namespace docshift::cutover {
 
 struct CutoverOptions {
   std::string spool_dir;
+  // A MongoDB connection string or dynamodb://REGION/TABLE[,...]: the final verify and
+  // reconcile read it through verify/source.h. A DynamoDB stream reports deletes, so
+  // reconcile=auto does not run for it.
   std::string source_uri;
   std::string target_uri;
   std::string apply_name = "apply";

@@ -298,6 +298,12 @@ std::string SubdocBytes(const bson_iter_t* it) {
   return std::string(reinterpret_cast<const char*>(data), len);
 }
 
+std::string IterUtf8(const bson_iter_t* it) {
+  uint32_t len = 0;
+  const char* s = bson_iter_utf8(it, &len);
+  return std::string(s, len);
+}
+
 std::string Bytes(const bson_t* b) {
   return std::string(reinterpret_cast<const char*>(bson_get_data(b)), b->len);
 }

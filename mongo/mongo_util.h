@@ -147,5 +147,7 @@ bool ViewBytes(const std::string& bytes, bson_t* out);
 // Raw bytes of the subdocument at iter (no re-encoding). Empty if not a document.
 std::string SubdocBytes(const bson_iter_t* it);
 std::string Bytes(const bson_t* b);
+// The UTF-8 string *it holds (embedded NULs kept). REQUIRES: BSON_ITER_HOLDS_UTF8(it).
+std::string IterUtf8(const bson_iter_t* it);
 
 }  // namespace docshift::mongo

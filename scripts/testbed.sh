@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Test bed: real MongoDB-API servers on loopback for docshift's tests.
+# Test bed: real MongoDB-API and DynamoDB-API servers on loopback for docshift's tests.
 #
 #   scripts/testbed.sh up       install, build (cached), start, wait for readiness,
 #                               write build/testbed.env
@@ -13,6 +13,16 @@
 #   TARGET_PG_URI     FerretDB v1.24 / PostgreSQL 15                        TESTBED_PG_TARGET_PORT 27103
 #   SOURCE_CS_URI     mongo-java-server 1.47.0, oplog on (change streams)   TESTBED_JAVA_PORT      27104
 #   (PostgreSQL 15 private cluster for TARGET_PG_URI)                       TESTBED_PG_PORT        5433
+#   DYNAMODB_URL      moto 5.2.5, server mode (DynamoDB + Streams)          TESTBED_MOTO_PORT      27105
+#   MINISTACK_URL     ministack 1.5.33 (DynamoDB + Streams)                 TESTBED_MINISTACK_PORT 27106
+#
+# DynamoDB: moto is the main DynamoDB source (parallel Scan with Segment/TotalSegments,
+# Streams with all view types; one shard that never splits or closes, iterators never
+# expire, no trimming, no-op writes make MODIFY records, numbers come back as written).
+# ministack covers what moto lacks: iterator expiry (15 min), 24 h trimming, a shard
+# closed when the stream is disabled and a new stream ARN when re-enabled, no record for
+# no-op writes, normalized numbers. moto lives in build/venv (with boto3 for the
+# workload); ministack pins its own botocore, so it has build/venv-ministack.
 #
 # Everything it writes (binaries, jar, venv, data, logs, pid files) is under build/.
 # A failed `up` prints the failing server's log tail, stops everything and exits 1.
@@ -27,6 +37,7 @@ RUN=$TB/run
 LOG=$TB/log
 DATA=$TB/data
 VENV=$BUILD/venv
+VENV_MS=$BUILD/venv-ministack
 ENV_FILE=$BUILD/testbed.env
 SRC=$ROOT/tests/testbed
 
@@ -35,6 +46,8 @@ OPLOG_PORT=${TESTBED_OPLOG_PORT:-27101}
 TARGET_PORT=${TESTBED_TARGET_PORT:-27102}
 PG_TARGET_PORT=${TESTBED_PG_TARGET_PORT:-27103}
 JAVA_PORT=${TESTBED_JAVA_PORT:-27104}
+MOTO_PORT=${TESTBED_MOTO_PORT:-27105}
+MINISTACK_PORT=${TESTBED_MINISTACK_PORT:-27106}
 PG_PORT=${TESTBED_PG_PORT:-5433}
 READY_DEADLINE=${TESTBED_READY_DEADLINE:-60}   # seconds per server
 STOP_DEADLINE=${TESTBED_STOP_DEADLINE:-15}     # seconds before SIGKILL
@@ -52,11 +65,14 @@ FDB_BIN=$BIN/ferretdb-testbed
 JAVA_JAR=$TB/javaserver/javaserver-1.jar
 PY=$VENV/bin/python
 READY=$SRC/mongo_ready.py
+DY_READY=$SRC/dynamodb_ready.py
+PY_MS=$VENV_MS/bin/python
 
-# name -> port, for the four wire-protocol servers.
-SERVERS=(fdb-oplog fdb-target fdb-pg java-cs)
+# name -> port, for the four wire-protocol servers and the two DynamoDB-API servers.
+SERVERS=(fdb-oplog fdb-target fdb-pg java-cs moto ministack)
 declare -A PORT=([fdb-oplog]=$OPLOG_PORT [fdb-target]=$TARGET_PORT
-                 [fdb-pg]=$PG_TARGET_PORT [java-cs]=$JAVA_PORT)
+                 [fdb-pg]=$PG_TARGET_PORT [java-cs]=$JAVA_PORT
+                 [moto]=$MOTO_PORT [ministack]=$MINISTACK_PORT)
 
 # Messages go to stderr and, once build/testbed/log exists, to its testbed.log.
 say() {
@@ -67,6 +83,12 @@ say() {
 die() { say "ERROR: $*"; exit 1; }
 
 uri() { echo "mongodb://$HOST:$1/?directConnection=true"; }
+http_url() { echo "http://$HOST:$1"; }
+is_dynamodb() { [[ $1 == moto || $1 == ministack ]]; }
+# The address of server $1: a MongoDB URI, or the HTTP endpoint of a DynamoDB-API server.
+server_url() {
+  if is_dynamodb "$1"; then http_url "${PORT[$1]}"; else uri "${PORT[$1]}"; fi
+}
 pg_url() { echo "postgres://postgres@$HOST:$PG_PORT/ferretdb"; }
 
 # Prints the last lines of a log file, framed, to stderr.
@@ -139,6 +161,23 @@ ensure_venv() {
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$req" >>"$LOG/venv.log" 2>&1 \
     || { tail_log "$LOG/venv.log"; die "pip install failed"; }
   echo "$st" >"$VENV/.testbed-stamp"
+}
+
+# ministack 1.5.33 pins botocore 1.43.106, moto's boto3 needs 1.44.x: a venv of its own.
+ensure_ministack_venv() {
+  local req=$SRC/ministack/requirements.txt st
+  st=$(stamp_of "$req" -- "$(python3 --version 2>&1)" "$(command -v python3)")
+  if [[ -x $PY_MS && -f $VENV_MS/.testbed-stamp && $(<"$VENV_MS/.testbed-stamp") == "$st" ]]; then
+    return 0
+  fi
+  say "creating venv $VENV_MS (ministack)"
+  rm -rf "$VENV_MS"
+  python3 -m venv "$VENV_MS" >"$LOG/venv-ministack.log" 2>&1 \
+    || { tail_log "$LOG/venv-ministack.log"; die "ministack venv failed"; }
+  "$VENV_MS/bin/pip" install -q --disable-pip-version-check -r "$req" \
+    >>"$LOG/venv-ministack.log" 2>&1 \
+    || { tail_log "$LOG/venv-ministack.log"; die "pip install (ministack) failed"; }
+  echo "$st" >"$VENV_MS/.testbed-stamp"
 }
 
 # ---------------------------------------------------------------- builds
@@ -246,7 +285,7 @@ stop_server() {
     say "stopping $name (pid $pid)"
     stop_pid "$name" "$pid" || return 1
   fi
-  rm -f "$RUN/$name.pid" "$RUN/$name.cmd" "$RUN/$name.stamp"
+  rm -f "$RUN/$name.pid" "$RUN/$name.cmd" "$RUN/$name.env" "$RUN/$name.stamp"
 }
 
 # Command line of server $1.
@@ -256,29 +295,69 @@ server_cmd() {
     fdb-target) echo "$FDB_BIN -listen-addr $HOST:$TARGET_PORT -handler sqlite -sqlite-dir $DATA/fdb-target $SQLITE_OPTS" ;;
     fdb-pg)     echo "$FDB_BIN -listen-addr $HOST:$PG_TARGET_PORT -handler postgresql -postgresql-url $(pg_url)" ;;
     java-cs)    echo "java $JAVA_OPTS -jar $JAVA_JAR --host $HOST --port $JAVA_PORT" ;;
+    # `python -m`, not the console script: /proc/PID/cmdline must equal the recorded
+    # command, and a script's shebang would put the interpreter in front of it.
+    moto)       echo "$PY -m moto.server -H $HOST -p $MOTO_PORT" ;;
+    # ministack takes no flags: address from the environment (server_env); it binds
+    # 0.0.0.0 unless BIND_HOST is set.
+    ministack)  echo "$PY_MS -m ministack" ;;
+  esac
+}
+
+# Environment assignments for server $1 (recorded beside the command line; a change
+# restarts the server). ministack writes its pid file under TMPDIR: keep it in build/.
+server_env() {
+  case $1 in
+    ministack) echo "BIND_HOST=$HOST GATEWAY_PORT=$MINISTACK_PORT TMPDIR=$DATA/ministack PERSIST_STATE=0" ;;
+    *)         echo "" ;;
   esac
 }
 
 server_build_stamp() {
   case $1 in
-    java-cs) cat "$JAVA_JAR.stamp" ;;
-    *)       cat "$FDB_BIN.stamp" ;;
+    java-cs)   cat "$JAVA_JAR.stamp" ;;
+    moto)      cat "$VENV/.testbed-stamp" ;;
+    ministack) cat "$VENV_MS/.testbed-stamp" ;;
+    *)         cat "$FDB_BIN.stamp" ;;
+  esac
+}
+
+# One readiness attempt (2 s) against server $1.
+server_ping() {
+  if is_dynamodb "$1"; then
+    "$PY" "$DY_READY" ping "$(server_url "$1")" 2>/dev/null
+  else
+    "$PY" "$READY" ping "$(server_url "$1")" 2>/dev/null
+  fi
+}
+
+# Polls server $1 (pid $2) until ready, READY_DEADLINE at most.
+server_wait() {
+  local name=$1 pid=$2
+  case $name in
+    moto|ministack)
+      "$PY" "$DY_READY" wait "$(server_url "$name")" --deadline "$READY_DEADLINE" --pid "$pid" ;;
+    java-cs)
+      "$PY" "$READY" wait "$(server_url "$name")" --deadline "$READY_DEADLINE" --pid "$pid" ;;
+    *)
+      "$PY" "$READY" wait "$(server_url "$name")" --deadline "$READY_DEADLINE" --pid "$pid" \
+        --ferretdb ;;
   esac
 }
 
 # Starts server $1 unless an identical one (same command, same build) already runs and
 # answers; then waits for readiness. On death or deadline: log tail, return 1.
 start_server() {
-  local name=$1 cmd stamp pid
+  local name=$1 cmd env stamp pid
   cmd=$(server_cmd "$name")
+  env=$(server_env "$name")
   stamp=$(server_build_stamp "$name")
-  local fdb_flag=--ferretdb
-  [[ $name == java-cs ]] && fdb_flag=
   pid=$(server_pid "$name")
   if [[ -n $pid ]]; then
     if [[ -f $RUN/$name.stamp && $(<"$RUN/$name.stamp") == "$stamp" &&
-          $(<"$RUN/$name.cmd") == "$cmd" ]] &&
-       "$PY" "$READY" ping "$(uri "${PORT[$name]}")" 2>/dev/null; then
+          $(<"$RUN/$name.cmd") == "$cmd" &&
+          $(cat "$RUN/$name.env" 2>/dev/null) == "$env" ]] &&
+       server_ping "$name"; then
       say "$name already running (pid $pid), reused"
       return 0
     fi
@@ -287,27 +366,28 @@ start_server() {
   stop_server "$name" || return 1
 
   local log=$LOG/$name.log
-  echo "==== $(date -u +%FT%TZ) start: $cmd" >>"$log"
+  echo "==== $(date -u +%FT%TZ) start: ${env:+$env }$cmd" >>"$log"
   rm -f "$RUN/$name.pid"
+  [[ $name == ministack ]] && mkdir -p "$DATA/ministack"
   # The inner shell records its own pid, then execs the server in place, so the pid
   # file names the server even if setsid had to fork. setsid: survive the caller's
-  # process group (CI job control, terminals). fd 9 (the lock) is not inherited.
-  # shellcheck disable=SC2086,SC2016  # cmd split on purpose (no paths with spaces); $$ is for the inner shell
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN/$name.pid" $cmd </dev/null >>"$log" 2>&1 9>&- &
+  # process group (CI job control, terminals). fd 9 (the lock) is not inherited. `env`
+  # sets the server's variables and execs the shell in place (same pid).
+  # shellcheck disable=SC2086,SC2016  # cmd/env split on purpose (no paths with spaces); $$ is for the inner shell
+  setsid env $env bash -c 'echo $$ >"$0"; exec "$@"' "$RUN/$name.pid" $cmd </dev/null >>"$log" 2>&1 9>&- &
   local i
   for ((i = 0; i < 100; i++)); do [[ -s $RUN/$name.pid ]] && break; sleep 0.05; done
   [[ -s $RUN/$name.pid ]] || { tail_log "$log"; say "$name: no pid file"; return 1; }
   pid=$(<"$RUN/$name.pid")
   echo "$cmd" >"$RUN/$name.cmd"
-  # shellcheck disable=SC2086
-  if ! "$PY" "$READY" wait "$(uri "${PORT[$name]}")" --deadline "$READY_DEADLINE" \
-       --pid "$pid" $fdb_flag; then
+  echo "$env" >"$RUN/$name.env"
+  if ! server_wait "$name" "$pid"; then
     tail_log "$log"
     say "$name failed to become ready (pid $pid, port ${PORT[$name]})"
     return 1
   fi
   echo "$stamp" >"$RUN/$name.stamp"
-  say "$name ready on $HOST:${PORT[$name]} (pid $pid)"
+  say "$name ready on $(server_url "$name") (pid $pid)"
 }
 
 # ---------------------------------------------------------------- postgres
@@ -406,6 +486,11 @@ TESTBED_TARGET_PORT=$TARGET_PORT
 TESTBED_PG_TARGET_PORT=$PG_TARGET_PORT
 TESTBED_JAVA_PORT=$JAVA_PORT
 TESTBED_PG_PORT=$PG_PORT
+# DynamoDB-API servers (region us-east-1, any credentials): moto 5.2.5, ministack 1.5.33.
+DYNAMODB_URL=$(http_url "$MOTO_PORT")
+MINISTACK_URL=$(http_url "$MINISTACK_PORT")
+TESTBED_MOTO_PORT=$MOTO_PORT
+TESTBED_MINISTACK_PORT=$MINISTACK_PORT
 EOF
   mv -f "$tmp" "$ENV_FILE"
 }
@@ -428,6 +513,7 @@ do_up() {
   trap up_exit EXIT
   ensure_tools
   ensure_venv
+  ensure_ministack_venv
   build_all || die "build failed"
   pg_start || die "postgres failed"
   local s
@@ -440,7 +526,7 @@ do_up() {
   UP_DONE=1
   trap - EXIT
   say "up in $((SECONDS - t0))s; connection strings in $ENV_FILE:"
-  grep -E '_URI=' "$ENV_FILE" | sed 's/^/  /' >&2
+  grep -E '_URI=|^(DYNAMODB|MINISTACK)_URL=' "$ENV_FILE" | sed 's/^/  /' >&2
 }
 
 do_down() {
@@ -458,12 +544,12 @@ do_status() {
     pid=$(server_pid "$s")
     if [[ -z $pid ]]; then
       state=stopped; rc=1
-    elif [[ -x $PY ]] && "$PY" "$READY" ping "$(uri "${PORT[$s]}")" 2>/dev/null; then
+    elif [[ -x $PY ]] && server_ping "$s"; then
       state=ready
     else
       state="running, not answering"; rc=1
     fi
-    printf '%-10s %-40s pid %-8s %s\n' "$s" "$(uri "${PORT[$s]}")" "${pid:--}" "$state"
+    printf '%-10s %-40s pid %-8s %s\n' "$s" "$(server_url "$s")" "${pid:--}" "$state"
   done
   if pg_running && pg pg_isready -q -h "$HOST" -p "$PG_PORT"; then
     state=ready

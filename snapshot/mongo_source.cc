@@ -83,7 +83,7 @@ class MongoSnapshotSource : public SnapshotSource {
     return std::unique_ptr<RangeReader>(new MongoRangeReader(pool_.get(), c, r, batch_docs_));
   }
 
-  std::string DescribeRange(const pb::SnapshotRange& r) const override {
+  std::string DescribeRange(const pb::SnapshotCollection&, const pb::SnapshotRange& r) const override {
     return mongo::DescribeRange({r.min_id(), r.max_id()});
   }
 

@@ -21,6 +21,7 @@
 
 #include "apply/transform.h"
 #include "apply/translate.h"
+#include "aws/dynamodb_uri.h"
 #include "mongo/id_ranges.h"
 #include "mongo/mongo_util.h"
 #include "util/backoff.h"
@@ -391,6 +392,7 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
     Status st;
     const apply::TransformRule* rule = transforms_ != nullptr ? transforms_->RuleFor(c.db(), c.coll()) : nullptr;
     auto reader = src_->OpenRange(c, r);
+    std::vector<UnreadableRecord> unreadable;
     if (!reader.ok()) st = reader.status();
     for (bool more = true; st.ok() && more;) {
       auto n = reader.value()->Next(&batch, static_cast<size_t>(opts_.batch_docs), opts_.batch_bytes);
@@ -398,6 +400,17 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
         st = n.status();
         break;
       }
+      // Records the reader could not convert: dead-lettered before the position after
+      // them is stored (flush below), so a restart never skips one unrecorded.
+      unreadable.clear();
+      reader.value()->TakeUnreadable(&unreadable);
+      for (const UnreadableRecord& u : unreadable) {
+        LOG_EVERY_N(WARNING, 1000) << "snapshot: " << u.why << " (" << c.db() << "." << c.coll()
+                                   << "); such records are in deadletter/" << kDeadLetterName << ".dlq";
+        st = DeadLetterDoc(c, u.doc.get(), 0, u.why);
+        if (!st.ok()) break;
+      }
+      if (!st.ok()) break;
       if (rule != nullptr) st = TransformBatch(c, *rule, &batch);
       if (!st.ok()) break;
       more = n.value();
@@ -414,7 +427,7 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
     p->docs -= docs - committed_docs;
     p->bytes -= bytes - committed_bytes;
     if (!st.IsUnavailable() || attempt + 1 >= kMaxAttempts) return st;
-    LOG(WARNING) << "snapshot: " << st.ToString() << "; copying range " << src_->DescribeRange(r)
+    LOG(WARNING) << "snapshot: " << st.ToString() << "; copying range " << src_->DescribeRange(c, r)
                  << " of " << p->ns << " again" << (committed_docs ? ", from where it stopped" : "");
     Backoff(attempt);
   }
@@ -450,6 +463,8 @@ Status Copier::SaveResumePosition(const Task& t, const std::string& pos, uint64_
   const int64_t now = NowMs();
   if (now - last_position_save_ms_ < 1000) return Status::OK();
   last_position_save_ms_ = now;
+  // The dead letters of what the position covers are durable before the position is.
+  RETURN_IF_ERROR(dlq_->Sync());
   return SaveState();
 }
 
@@ -495,7 +510,7 @@ void Copier::Worker() {
     if (!s.ok()) {
       if (!s.IsAborted()) {
         const auto& c = state_->collections(t.coll);
-        s = s.WithContext("copying " + c.db() + "." + c.coll() + " range " + src_->DescribeRange(c.ranges(t.range)));
+        s = s.WithContext("copying " + c.db() + "." + c.coll() + " range " + src_->DescribeRange(c, c.ranges(t.range)));
       }
       Fail(s);
       return;
@@ -648,6 +663,7 @@ Status Plan(const SnapshotOptions& opts, SnapshotSource* src, mongoc_client_pool
 }  // namespace
 
 StatusOr<std::unique_ptr<SnapshotSource>> NewSnapshotSource(const SnapshotOptions& opts) {
+  if (aws::IsDynamoUri(opts.source_uri)) return NewDynamoSnapshotSource(opts);
   return NewMongoSnapshotSource(opts);
 }
 
@@ -684,6 +700,9 @@ StatusOr<SnapshotResult> RunSnapshot(const SnapshotOptions& opts) {
   }
   RETURN_IF_ERROR(vs);
   ASSIGN_OR_RETURN(std::unique_ptr<SnapshotSource> src, NewSnapshotSource(opts));
+  if (opts.max_rcu > 0 && !aws::IsDynamoUri(opts.source_uri)) {
+    LOG(WARNING) << "snapshot: --max_rcu limits DynamoDB sources only; ignored";
+  }
   ASSIGN_OR_RETURN(auto dst_uri, mongo::ParseUri(opts.target_uri, "--target"));
   const auto& created = view.manifest.created;
   const std::string source_id = src->Identity(created.source_kind());

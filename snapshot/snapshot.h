@@ -44,7 +44,7 @@ struct SnapshotOptions {
   int parallel = 4;               // ranges copied at once
   uint64_t docs_per_range = 100'000;
   int max_ranges = 64;            // per collection
-  int batch_docs = 1000;
+  int batch_docs = 1000;           // also the Limit of a DynamoDB Scan page
   uint64_t batch_bytes = 8ull << 20;
   std::string indexes = "after";  // before | after | none
   bool indexes_strict = false;    // an index the target refuses fails the snapshot
@@ -52,6 +52,9 @@ struct SnapshotOptions {
   bool drop_target = false;       // drop them first
   bool allow_nonempty_target = false;
   bool restart = false;           // start over even if a snapshot exists in the spool
+  // DynamoDB sources: read capacity units per second shared by every segment reader
+  // (charged with what each Scan page consumed). 0: unlimited.
+  double max_rcu = 0;
   int64_t progress_interval_ms = 10'000;
   bool progress_bars = false;     // redraw a bar per collection (a terminal)
   std::ostream* progress_out = nullptr;  // bars and progress lines (stderr)

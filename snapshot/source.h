@@ -29,6 +29,14 @@ class NamespaceMap;
 
 namespace docshift::snapshot {
 
+// A source record a reader could not make a document of (DynamoDB: an item with a number
+// Decimal128 cannot hold). It must not stop the snapshot: the copier writes it to the
+// dead-letter file with `why` and copies the rest of the range.
+struct UnreadableRecord {
+  mongo::BsonPtr doc;  // what is known of it: {_id: its key, when that converts, ...}
+  std::string why;     // one line naming the attribute
+};
+
 class RangeReader {
  public:
   virtual ~RangeReader() = default;
@@ -40,6 +48,10 @@ class RangeReader {
   // source can only restart a range from its start). Stored in SnapshotRange.resume_after
   // once those documents are on the target.
   virtual std::string ResumePosition() const { return ""; }
+  // Moves the records that Next read but could not convert (since the last call) onto
+  // *out. Called after every Next, so they are dead-lettered before a ResumePosition
+  // past them is stored. Sources whose records are always documents keep the default.
+  virtual void TakeUnreadable(std::vector<UnreadableRecord>* out) { (void)out; }
 };
 
 class SnapshotSource {
@@ -63,7 +75,7 @@ class SnapshotSource {
   virtual StatusOr<std::unique_ptr<RangeReader>> OpenRange(const pb::SnapshotCollection& c,
                                                            const pb::SnapshotRange& r) = 0;
   // "[{_id: 1}, {_id: 500})", "segment 3/16": for logs and errors.
-  virtual std::string DescribeRange(const pb::SnapshotRange& r) const = 0;
+  virtual std::string DescribeRange(const pb::SnapshotCollection& c, const pb::SnapshotRange& r) const = 0;
   // Documents the copy writes in one insert (sources with their own page size say so).
   virtual int PreferredBatchDocs(int flag_value) const { return flag_value; }
 };
@@ -72,5 +84,7 @@ class SnapshotSource {
 StatusOr<std::unique_ptr<SnapshotSource>> NewSnapshotSource(const SnapshotOptions& opts);
 // MongoDB-API sources (snapshot/mongo_source.cc).
 StatusOr<std::unique_ptr<SnapshotSource>> NewMongoSnapshotSource(const SnapshotOptions& opts);
+// dynamodb://REGION/TABLE[,TABLE...] (snapshot/dynamodb_source.cc).
+StatusOr<std::unique_ptr<SnapshotSource>> NewDynamoSnapshotSource(const SnapshotOptions& opts);
 
 }  // namespace docshift::snapshot

@@ -99,6 +99,9 @@ std::string EventJson(uint64_t seq, const pb::ChangeEvent& e) {
   if (e.txn_number() != 0) j += ", \"txnNumber\": " + std::to_string(e.txn_number());
   if (!e.ddl().empty()) j += ", \"ddl\": " + BsonToJson(e.ddl());
   if (!e.resume_token().empty()) j += ", \"resumeToken\": " + BsonToJson(e.resume_token());
+  // As a JSON string: the bytes are the source's (DynamoDB Streams JSON), not checked here.
+  if (!e.source_record().empty()) j += ", \"sourceRecord\": " + JsonString(e.source_record());
+  if (!e.conversion_error().empty()) j += ", \"conversionError\": " + JsonString(e.conversion_error());
   return j + "}";
 }
 

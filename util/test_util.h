@@ -2,7 +2,11 @@
 // the assertion that a Status is a Corruption naming a file and an offset.
 #pragma once
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 
 #include <cstdint>
@@ -63,6 +67,19 @@ inline void ExpectNewerFormat(const Status& s, const std::string& path, uint64_t
                              "docshift"),
             std::string::npos)
       << s.ToString();
+}
+
+// A loopback port nothing listens on: bind to port 0, read the port, close.
+inline int UnusedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
 }
 
 }  // namespace docshift::test_util

@@ -114,27 +114,28 @@ std::string IdOf(const bson_t* doc) {
   return mongo::Bytes(id.get());
 }
 
-bool RangeComparer::AddSource(std::string id, uint64_t hash) {
+bool RangeComparer::AddSource(std::string id, uint64_t hash, std::string problem) {
   std::string key = apply::CanonicalKey(id);
-  return source_.emplace(std::move(key), Entry{hash, std::move(id)}).second;
+  return source_.emplace(std::move(key), Entry{hash, std::move(id), std::move(problem)}).second;
 }
 
 void RangeComparer::AddTarget(const std::string& id, uint64_t hash) {
   std::string key = apply::CanonicalKey(id);
   auto it = source_.find(key);
   if (it == source_.end()) {
-    found_.emplace_back(std::move(key), Candidate{DiffKind::kExtra, id});
+    found_.emplace_back(std::move(key), Candidate{DiffKind::kExtra, id, ""});
     return;
   }
-  if (it->second.hash != hash) {
-    found_.emplace_back(std::move(key), Candidate{DiffKind::kChanged, std::move(it->second.id)});
+  if (it->second.hash != hash || !it->second.problem.empty()) {
+    found_.emplace_back(std::move(key), Candidate{DiffKind::kChanged, std::move(it->second.id),
+                                                  std::move(it->second.problem)});
   }
   source_.erase(it);
 }
 
 std::vector<Candidate> RangeComparer::Finish() {
   for (auto& [key, e] : source_) {
-    found_.emplace_back(key, Candidate{DiffKind::kMissing, std::move(e.id)});
+    found_.emplace_back(key, Candidate{DiffKind::kMissing, std::move(e.id), std::move(e.problem)});
   }
   source_.clear();
   std::sort(found_.begin(), found_.end(),

@@ -27,6 +27,9 @@ const char* DiffKindName(DiffKind k);
 struct Candidate {
   DiffKind kind = DiffKind::kMissing;
   std::string id;  // BSON {_id: value}: the source's bytes, the target's for extras
+  // Why the source document could not be converted (verify/source.h), or "". Not kept in
+  // the state file: the re-check finds it again.
+  std::string problem;
 };
 
 // 64-bit content hash of a document as described above. A document without _id hashes
@@ -43,8 +46,9 @@ class RangeComparer {
  public:
   // Returns false (and ignores the document) if the key was already added: two byte
   // encodings of one _id value in one collection, which a server's unique _id index
-  // does not allow.
-  bool AddSource(std::string id, uint64_t hash);
+  // does not allow. problem: the source document could not be converted (its hash is
+  // meaningless): it differs from whatever the target holds, and the candidate says why.
+  bool AddSource(std::string id, uint64_t hash, std::string problem = "");
   // REQUIRES: every AddSource call came before.
   void AddTarget(const std::string& id, uint64_t hash);
   // The differences: source entries never matched are missing; target entries with no
@@ -56,6 +60,7 @@ class RangeComparer {
   struct Entry {
     uint64_t hash;
     std::string id;
+    std::string problem;
   };
   std::unordered_map<std::string, Entry> source_;  // canonical key → entry
   std::vector<std::pair<std::string, Candidate>> found_;  // from the target side

@@ -99,6 +99,25 @@ TEST(RangeComparer, DuplicateKeyOnOneSideIsRefused) {
   EXPECT_FALSE(c.AddSource(Id(R"({"_id": {"$numberDouble": "5.0"}})"), 2));
 }
 
+// A source document that could not be converted differs from whatever the target holds,
+// even a document whose hash happens to match, and the candidate carries the reason.
+TEST(RangeComparer, UnconvertibleSourceDocumentAlwaysDiffers) {
+  RangeComparer c;
+  c.AddSource(Id(R"({"_id": "bad"})"), 0, "DynamoDB attribute price: too many digits");
+  c.AddSource(Id(R"({"_id": "gone"})"), 0, "DynamoDB attribute x: not a number");
+  c.AddSource(Id(R"({"_id": "fine"})"), 7);
+  c.AddTarget(Id(R"({"_id": "bad"})"), 0);
+  c.AddTarget(Id(R"({"_id": "fine"})"), 7);
+  auto d = c.Finish();
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(IdJson(d[0].id), "\"bad\"");
+  EXPECT_EQ(d[0].kind, DiffKind::kChanged);
+  EXPECT_EQ(d[0].problem, "DynamoDB attribute price: too many digits");
+  EXPECT_EQ(IdJson(d[1].id), "\"gone\"");
+  EXPECT_EQ(d[1].kind, DiffKind::kMissing);
+  EXPECT_EQ(d[1].problem, "DynamoDB attribute x: not a number");
+}
+
 TEST(RangeComparer, OutputSortedIndependentOfArrivalOrder) {
   auto run = [](bool reverse) {
     RangeComparer c;

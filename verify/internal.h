@@ -15,6 +15,7 @@
 #include "spool/inspect.h"
 #include "util/status.h"
 #include "verify/compare.h"
+#include "verify/source.h"
 
 namespace docshift::verify::internal {
 
@@ -39,11 +40,12 @@ struct NsPair {
   bool source_exists = true;
   bool target_exists = true;
 };
-// The selected source collections with their target names and whether each exists on
-// the target; with include_target_only, also the target collections whose (inversely
-// mapped) source name the filter selects but the source lacks.
-StatusOr<std::vector<NsPair>> PlanNamespaces(mongoc_client_t* src, mongoc_client_t* tgt,
-                                             const mongo::NamespaceFilter& filter,
+// The selected source namespaces (VerifySource::ListNamespaces) with their target names
+// and whether each exists on the target; with include_target_only and a complete source
+// listing, also the target collections whose (inversely mapped) source name the filter
+// selects but the source lacks.
+StatusOr<std::vector<NsPair>> PlanNamespaces(const std::vector<std::string>& sources, bool complete,
+                                             mongoc_client_t* tgt, const mongo::NamespaceFilter& filter,
                                              const std::vector<std::string>& maps,
                                              bool include_target_only);
 
@@ -56,23 +58,26 @@ StatusOr<std::vector<pb::VerifyRange>> SplitRanges(mongoc_client_t* src, const s
 mongo::BsonPtr RangeFilterOf(const pb::VerifyRange& r);
 std::string DescribeVerifyRange(const pb::VerifyRange& r);
 
-// Streams the documents matching filter into cmp (as the source or the target side).
+// Streams the target's documents matching filter into cmp (the target side).
 // ids_only: projection {_id: 1}, every hash 0 (presence only).
-// rule (source side only): each document as the transform rule makes it (as it is when
-// the rule cannot transform it). keep: only documents whose (transformed) _id's
-// apply::CanonicalKey is in it.
-Status ReadSide(mongoc_client_t* c, const std::string& ns, const bson_t* filter, bool ids_only,
-                bool strict_order, bool source, RangeComparer* cmp, uint64_t* docs,
-                const apply::TransformRule* rule = nullptr,
-                const std::unordered_set<std::string>* keep = nullptr);
+Status ReadTarget(mongoc_client_t* c, const std::string& ns, const bson_t* filter, bool ids_only,
+                  bool strict_order, RangeComparer* cmp, uint64_t* docs);
+
+// Adds the source documents `read` delivers to its sink to cmp (the source side).
+// ids_only: every hash 0 (presence only). rule: each document as the transform rule
+// makes it (as it is when the rule cannot transform it). keep: only documents whose
+// (transformed) _id's apply::CanonicalKey is in it.
+Status ReadSource(const std::function<Status(const DocSink&)>& read, bool ids_only, bool strict_order,
+                  RangeComparer* cmp, uint64_t* docs, const apply::TransformRule* rule = nullptr,
+                  const std::unordered_set<std::string>* keep = nullptr);
 
 // {_id: {$in: [values of the {_id: v} documents]}}.
 mongo::BsonPtr IdInFilter(const std::vector<const std::string*>& ids);
 
-// Runs fn(i, source client, target client) for every i < n on up to `parallel` threads,
-// each holding one client of each pool. The first error (or *stop: Aborted) ends it.
-Status ParallelFor(Side* src, Side* tgt, int parallel, size_t n, const std::atomic<bool>* stop,
-                   const std::function<Status(size_t, mongoc_client_t*, mongoc_client_t*)>& fn);
+// Runs fn(i, target client) for every i < n on up to `parallel` threads, each holding
+// one client of the target's pool. The first error (or *stop: Aborted) ends it.
+Status ParallelFor(Side* tgt, int parallel, size_t n, const std::atomic<bool>* stop,
+                   const std::function<Status(size_t, mongoc_client_t*)>& fn);
 
 using spool::JsonString;  // a JSON string literal
 

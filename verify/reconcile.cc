@@ -3,9 +3,11 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_set>
 
 #include "apply/translate.h"
 #include "verify/internal.h"
+#include "verify/source.h"
 #include "verify/verify.h"
 
 namespace docshift::verify {
@@ -17,19 +19,16 @@ using mongo::CursorPtr;
 
 namespace {
 
-// Canonical keys of the given ids that exist on c's collection ns.
-StatusOr<std::set<std::string>> PresentKeys(mongoc_client_t* c, const std::string& ns,
+// Canonical keys of the given ids that exist in the source namespace ns.
+StatusOr<std::set<std::string>> PresentKeys(VerifySource* src, const std::string& ns,
                                             const std::vector<const std::string*>& ids) {
-  auto [db, coll] = SplitNs(ns);
-  CollPtr h = Collection(c, db, coll);
-  BsonPtr f = IdInFilter(ids);
-  BsonPtr opts(BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}"));
-  CursorPtr cur(mongoc_collection_find_with_opts(h.get(), f.get(), opts.get(), nullptr));
+  std::unordered_set<std::string> asked;
+  for (const std::string* id : ids) asked.insert(apply::CanonicalKey(*id));
   std::set<std::string> out;
-  const bson_t* doc;
-  while (mongoc_cursor_next(cur.get(), &doc)) out.insert(apply::CanonicalKey(IdOf(doc)));
-  bson_error_t err;
-  if (mongoc_cursor_error(cur.get(), &err)) return mongo::FromBsonError(err, "reading " + ns);
+  RETURN_IF_ERROR(src->ReadIds(ns, ids, true, [&](const SourceDocument& d) {
+    std::string key = apply::CanonicalKey(IdOf(d.doc));
+    if (asked.count(key)) out.insert(std::move(key));
+  }));
   return out;
 }
 
@@ -40,9 +39,10 @@ struct Shared {
 
 // Deletes the extras of one range from the target, re-checking the source first, and
 // copying back any that appear on the source meanwhile.
-Status ResolveExtras(const ReconcileOptions& o, mongoc_client_t* s, mongoc_client_t* t,
+Status ResolveExtras(const ReconcileOptions& o, VerifySource* s, mongoc_client_t* t,
                      const NsPair& ns, const std::vector<Candidate>& extras, Shared* sh) {
-  constexpr size_t kChunk = 100;
+  // A source that reads a namespace whole for a lookup by _id does it once for all.
+  const size_t kChunk = s->ReadsByIdRange() ? 100 : std::max<size_t>(1, extras.size());
   auto [tdb, tcoll] = SplitNs(ns.target);
   CollPtr target = Collection(t, tdb, tcoll);
   for (size_t i = 0; i < extras.size(); i += kChunk) {
@@ -77,40 +77,42 @@ Status ResolveExtras(const ReconcileOptions& o, mongoc_client_t* s, mongoc_clien
     // have been applied (and is now deleted): copy those back from the source.
     ASSIGN_OR_RETURN(auto again, PresentKeys(s, ns.source, doomed));
     if (again.empty()) continue;
-    auto [sdb, scoll] = SplitNs(ns.source);
-    CollPtr source = Collection(s, sdb, scoll);
-    BsonPtr f = IdInFilter(doomed);
-    CursorPtr cur(mongoc_collection_find_with_opts(source.get(), f.get(), nullptr, nullptr));
-    const bson_t* doc;
+    std::unordered_set<std::string> back;
+    for (const std::string* id : doomed) back.insert(apply::CanonicalKey(*id));
     uint64_t restored = 0;
-    while (mongoc_cursor_next(cur.get(), &doc)) {
+    Status restore;
+    RETURN_IF_ERROR(s->ReadIds(ns.source, doomed, false, [&](const SourceDocument& d) {
+      if (!restore.ok() || d.problem != nullptr) return;  // unconvertible: apply dead-lettered it
       bson_iter_t it;
-      if (!bson_iter_init_find(&it, doc, "_id")) continue;
+      if (!bson_iter_init_find(&it, d.doc, "_id")) return;
       BsonPtr key(bson_new());
       bson_append_iter(key.get(), "_id", 3, &it);
+      if (!back.count(apply::CanonicalKey(mongo::Bytes(key.get())))) return;
       BsonPtr ropts(BCON_NEW("upsert", BCON_BOOL(true)));
       bson_error_t err;
-      if (!mongoc_collection_replace_one(target.get(), key.get(), doc, ropts.get(), nullptr, &err)) {
-        return mongo::FromBsonError(err, "restoring a document in " + ns.target);
+      if (!mongoc_collection_replace_one(target.get(), key.get(), d.doc, ropts.get(), nullptr, &err)) {
+        restore = mongo::FromBsonError(err, "restoring a document in " + ns.target);
+        return;
       }
       ++restored;
-    }
-    bson_error_t err;
-    if (mongoc_cursor_error(cur.get(), &err)) return mongo::FromBsonError(err, "reading " + ns.source);
+    }));
+    RETURN_IF_ERROR(restore);
     std::lock_guard<std::mutex> l(sh->mu);
     sh->totals.restored += restored;
   }
   return Status::OK();
 }
 
-Status OnePass(const ReconcileOptions& o, Side* src, Side* tgt, Shared* sh) {
+Status OnePass(const ReconcileOptions& o, VerifySource* src, Side* tgt, Shared* sh) {
   auto note = [&](const std::string& line) {
     if (o.progress) o.progress(line);
   };
   std::vector<NsPair> pairs;
   {
-    mongo::PooledClient s(src->pool.get()), t(tgt->pool.get());
-    ASSIGN_OR_RETURN(pairs, PlanNamespaces(s.get(), t.get(), o.filter, o.maps, false));
+    bool complete = true;
+    ASSIGN_OR_RETURN(auto names, src->ListNamespaces(o.filter, &complete));
+    mongo::PooledClient t(tgt->pool.get());
+    ASSIGN_OR_RETURN(pairs, PlanNamespaces(names, complete, t.get(), o.filter, o.maps, false));
   }
   struct Task {
     size_t ns;
@@ -118,31 +120,33 @@ Status OnePass(const ReconcileOptions& o, Side* src, Side* tgt, Shared* sh) {
   };
   std::vector<Task> tasks;
   std::vector<NsPair> used;
-  {
-    mongo::PooledClient s(src->pool.get());
-    for (const auto& p : pairs) {
-      if (!p.target_exists) continue;
-      bool mixed = false;
-      ASSIGN_OR_RETURN(auto ranges, SplitRanges(s.get(), p.source, o.docs_per_range, &mixed));
-      used.push_back(p);
-      for (auto& r : ranges) tasks.push_back(Task{used.size() - 1, std::move(r)});
+  for (const auto& p : pairs) {
+    if (!p.target_exists) continue;
+    bool mixed = false;
+    std::vector<pb::VerifyRange> ranges(1);  // a source without _id ranges: the whole namespace
+    if (src->ReadsByIdRange()) {
+      ASSIGN_OR_RETURN(ranges, src->SplitRanges(p.source, o.docs_per_range, &mixed));
     }
+    used.push_back(p);
+    for (auto& r : ranges) tasks.push_back(Task{used.size() - 1, std::move(r)});
   }
   note("checking " + std::to_string(used.size()) + " collections (" +
        std::to_string(tasks.size()) + " ranges) for documents the source no longer has");
-  return ParallelFor(src, tgt, o.parallel, tasks.size(), o.stop,
-                     [&](size_t i, mongoc_client_t* s, mongoc_client_t* t) -> Status {
+  return ParallelFor(tgt, o.parallel, tasks.size(), o.stop,
+                     [&](size_t i, mongoc_client_t* t) -> Status {
     const NsPair& ns = used[tasks[i].ns];
-    BsonPtr f = RangeFilterOf(tasks[i].range);
+    const pb::VerifyRange& range = tasks[i].range;
+    BsonPtr f = RangeFilterOf(range);
     RangeComparer cmp;
     uint64_t n = 0;
-    RETURN_IF_ERROR(ReadSide(s, ns.source, f.get(), true, false, true, &cmp, &n));
-    RETURN_IF_ERROR(ReadSide(t, ns.target, f.get(), true, false, false, &cmp, &n));
+    RETURN_IF_ERROR(ReadSource([&](const DocSink& sink) { return src->ReadRange(ns.source, range, true, sink); },
+                               true, false, &cmp, &n));
+    RETURN_IF_ERROR(ReadTarget(t, ns.target, f.get(), true, false, &cmp, &n));
     std::vector<Candidate> extras;
     for (auto& c : cmp.Finish())
       if (c.kind == DiffKind::kExtra) extras.push_back(std::move(c));
     if (extras.empty()) return Status::OK();
-    return ResolveExtras(o, s, t, ns, extras, sh);
+    return ResolveExtras(o, src, t, ns, extras, sh);
   });
 }
 
@@ -153,9 +157,9 @@ StatusOr<ReconcileResult> RunReconcile(const ReconcileOptions& opts) {
     apply::NamespaceMap check;
     for (const auto& m : opts.maps) RETURN_IF_ERROR(check.Add(m));
   }
-  Side src, tgt;
+  Side tgt;
   const int parallel = std::max(1, opts.parallel);
-  RETURN_IF_ERROR(Connect(opts.source_uri, "source", parallel + 1, &src));
+  ASSIGN_OR_RETURN(std::unique_ptr<VerifySource> src, OpenVerifySource(opts.source_uri, parallel, opts.stop));
   RETURN_IF_ERROR(Connect(opts.target_uri, "target", parallel + 1, &tgt));
   Shared sh;
   for (;;) {
@@ -164,7 +168,7 @@ StatusOr<ReconcileResult> RunReconcile(const ReconcileOptions& opts) {
       std::lock_guard<std::mutex> l(sh.mu);
       before = sh.totals;
     }
-    Status s = OnePass(opts, &src, &tgt, &sh);
+    Status s = OnePass(opts, src.get(), &tgt, &sh);
     const bool stopped = opts.stop != nullptr && opts.stop->load();
     if (!s.ok() && !(s.IsAborted() && stopped)) return s;
     std::string line;

@@ -18,6 +18,7 @@
 #include "spool/segment.h"
 #include "spool/spool.h"
 #include "verify/internal.h"
+#include "verify/source.h"
 
 namespace docshift::verify {
 
@@ -56,29 +57,29 @@ std::pair<std::string, std::string> SplitNs(const std::string& ns) {
 
 // ---- Namespaces ----
 
-StatusOr<std::vector<NsPair>> PlanNamespaces(mongoc_client_t* src, mongoc_client_t* tgt,
-                                             const mongo::NamespaceFilter& filter,
+StatusOr<std::vector<NsPair>> PlanNamespaces(const std::vector<std::string>& sources, bool complete,
+                                             mongoc_client_t* tgt, const mongo::NamespaceFilter& filter,
                                              const std::vector<std::string>& maps,
                                              bool include_target_only) {
   apply::NamespaceMap map;
   for (const auto& m : maps) RETURN_IF_ERROR(map.Add(m));
-  ASSIGN_OR_RETURN(auto sources, mongo::ListCollections(src, filter));
   ASSIGN_OR_RETURN(auto targets, mongo::ListCollections(tgt, mongo::NamespaceFilter{}));
   std::set<std::string> target_names;
   for (const auto& t : targets) target_names.insert(t.ns());
   std::vector<NsPair> out;
   std::set<std::string> images;
   for (const auto& s : sources) {
-    auto [db, coll] = map.Map(s.db, s.coll);
+    auto [sdb, scoll] = SplitNs(s);
+    auto [db, coll] = map.Map(sdb, scoll);
     NsPair p;
-    p.source = s.ns();
+    p.source = s;
     p.target = db + "." + coll;
     p.source_exists = true;
     p.target_exists = target_names.count(p.target) > 0;
     images.insert(p.target);
     out.push_back(p);
   }
-  if (include_target_only) {
+  if (include_target_only && complete) {
     // A target collection is "only on the target" when some source name the filter
     // selects maps to it: itself, or the inverse of a --map spec.
     for (const auto& t : targets) {
@@ -179,9 +180,38 @@ std::string DescribeVerifyRange(const pb::VerifyRange& r) {
   return mongo::DescribeRange(mongo::IdRange{r.min_id(), r.max_id()});
 }
 
-Status ReadSide(mongoc_client_t* c, const std::string& ns, const bson_t* filter, bool ids_only,
-                bool strict_order, bool source, RangeComparer* cmp, uint64_t* docs,
-                const apply::TransformRule* rule, const std::unordered_set<std::string>* keep) {
+namespace {
+
+// Adds one document to cmp as its side; see ReadSource.
+void AddDocument(const bson_t* doc, const std::string* problem, bool ids_only, bool strict_order, bool source,
+                 RangeComparer* cmp, uint64_t* docs, const apply::TransformRule* rule,
+                 const std::unordered_set<std::string>* keep) {
+  BsonPtr shaped;
+  if (rule != nullptr && problem == nullptr) {
+    // A document the rule cannot transform was dead-lettered by apply: compared as it
+    // is, it differs from the target.
+    auto t = apply::TransformDocument(*rule, doc);
+    if (t.ok()) {
+      shaped = std::move(t).value();
+      doc = shaped.get();
+    }
+  }
+  std::string id = IdOf(doc);
+  if (id.empty()) return;  // no _id: nothing to match it by (servers always add one)
+  if (keep != nullptr && keep->count(apply::CanonicalKey(id)) == 0) return;
+  const uint64_t hash = ids_only || problem != nullptr ? 0 : HashDocument(doc, strict_order);
+  ++*docs;
+  if (source) {
+    cmp->AddSource(std::move(id), hash, problem != nullptr ? *problem : std::string());
+  } else {
+    cmp->AddTarget(id, hash);
+  }
+}
+
+}  // namespace
+
+Status ReadTarget(mongoc_client_t* c, const std::string& ns, const bson_t* filter, bool ids_only,
+                  bool strict_order, RangeComparer* cmp, uint64_t* docs) {
   auto [db, coll] = SplitNs(ns);
   CollPtr h = Collection(c, db, coll);
   BsonPtr opts(ids_only ? BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}")
@@ -189,33 +219,21 @@ Status ReadSide(mongoc_client_t* c, const std::string& ns, const bson_t* filter,
   CursorPtr cur(mongoc_collection_find_with_opts(h.get(), filter, opts.get(), nullptr));
   const bson_t* doc;
   while (mongoc_cursor_next(cur.get(), &doc)) {
-    BsonPtr shaped;
-    if (rule != nullptr) {
-      // A document the rule cannot transform was dead-lettered by apply: compared as it
-      // is, it differs from the target.
-      auto t = apply::TransformDocument(*rule, doc);
-      if (t.ok()) {
-        shaped = std::move(t).value();
-        doc = shaped.get();
-      }
-    }
-    std::string id = IdOf(doc);
-    if (id.empty()) continue;  // no _id: nothing to match it by (servers always add one)
-    if (keep != nullptr && keep->count(apply::CanonicalKey(id)) == 0) continue;
-    const uint64_t hash = ids_only ? 0 : HashDocument(doc, strict_order);
-    ++*docs;
-    if (source) {
-      cmp->AddSource(std::move(id), hash);
-    } else {
-      cmp->AddTarget(id, hash);
-    }
+    AddDocument(doc, nullptr, ids_only, strict_order, false, cmp, docs, nullptr, nullptr);
   }
   bson_error_t err;
   if (mongoc_cursor_error(cur.get(), &err)) {
-    return mongo::FromBsonError(err, std::string("reading ") + ns + " on the " +
-                                         (source ? "source" : "target"));
+    return mongo::FromBsonError(err, "reading " + ns + " on the target");
   }
   return Status::OK();
+}
+
+Status ReadSource(const std::function<Status(const DocSink&)>& read, bool ids_only, bool strict_order,
+                  RangeComparer* cmp, uint64_t* docs, const apply::TransformRule* rule,
+                  const std::unordered_set<std::string>* keep) {
+  return read([&](const SourceDocument& d) {
+    AddDocument(d.doc, d.problem, ids_only, strict_order, true, cmp, docs, rule, keep);
+  });
 }
 
 BsonPtr IdInFilter(const std::vector<const std::string*>& ids) {
@@ -236,14 +254,13 @@ BsonPtr IdInFilter(const std::vector<const std::string*>& ids) {
   return f;
 }
 
-Status ParallelFor(Side* src, Side* tgt, int parallel, size_t n, const std::atomic<bool>* stop,
-                   const std::function<Status(size_t, mongoc_client_t*, mongoc_client_t*)>& fn) {
+Status ParallelFor(Side* tgt, int parallel, size_t n, const std::atomic<bool>* stop,
+                   const std::function<Status(size_t, mongoc_client_t*)>& fn) {
   std::atomic<size_t> next{0};
   std::mutex mu;
   Status first;
   std::atomic<bool> failed{false};
   auto worker = [&] {
-    mongo::PooledClient s(src->pool.get());
     mongo::PooledClient t(tgt->pool.get());
     for (;;) {
       if (failed.load()) return;
@@ -255,7 +272,7 @@ Status ParallelFor(Side* src, Side* tgt, int parallel, size_t n, const std::atom
       }
       const size_t i = next.fetch_add(1);
       if (i >= n) return;
-      Status st = fn(i, s.get(), t.get());
+      Status st = fn(i, t.get());
       if (!st.ok()) {
         std::lock_guard<std::mutex> l(mu);
         if (first.ok()) first = st;
@@ -354,10 +371,10 @@ class StateLog {
   std::unique_ptr<WritableFile> file_;
 };
 
-std::string Fingerprint(const VerifyOptions& o, const Side& src, const Side& tgt,
+std::string Fingerprint(const VerifyOptions& o, const VerifySource& src, const Side& tgt,
                         const std::string& transforms_text) {
   std::ostringstream f;
-  f << "v1|" << src.identity << "|" << tgt.identity << "|inc=";
+  f << "v1|" << src.Identity() << "|" << tgt.identity << "|inc=";
   for (const auto& g : o.filter.include) f << g << ",";
   f << "|exc=";
   for (const auto& g : o.filter.exclude) f << g << ",";
@@ -440,9 +457,11 @@ void SleepUnlessStopped(int64_t ms, const std::atomic<bool>* stop) {
 }
 
 // Reads the given candidates again by _id from both sides; returns those still different.
-// With a transform rule that makes _id, the source's _ids are not the target's: the
-// source collection is read whole and only the candidates' (transformed) _ids kept.
-StatusOr<std::vector<Candidate>> RecheckIds(mongoc_client_t* s, mongoc_client_t* t,
+// With a transform rule that makes _id, the source's _ids are not the target's, and a
+// source that cannot look documents up by _id (DynamoDB) reads the namespace whole
+// anyway: then the source is read once, whole, and only the candidates' (transformed)
+// _ids kept.
+StatusOr<std::vector<Candidate>> RecheckIds(VerifySource* src, mongoc_client_t* t,
                                             const std::string& source_ns,
                                             const std::string& target_ns,
                                             const std::vector<Candidate>& cands, bool strict,
@@ -450,21 +469,25 @@ StatusOr<std::vector<Candidate>> RecheckIds(mongoc_client_t* s, mongoc_client_t*
   std::vector<Candidate> out;
   constexpr size_t kChunk = 256;
   const bool sets_id = rule != nullptr && rule->sets_id();
-  const size_t chunk = sets_id ? cands.size() : kChunk;  // one read of the source
+  const bool whole = sets_id || !src->ReadsByIdRange();
+  const size_t chunk = whole ? cands.size() : kChunk;  // one read of the source
   for (size_t i = 0; i < cands.size(); i += chunk) {
     std::vector<const std::string*> ids;
     std::unordered_set<std::string> keep;
     for (size_t j = i; j < std::min(cands.size(), i + chunk); ++j) {
       ids.push_back(&cands[j].id);
-      if (sets_id) keep.insert(apply::CanonicalKey(cands[j].id));
+      keep.insert(apply::CanonicalKey(cands[j].id));
     }
     BsonPtr f = IdInFilter(ids);
-    BsonPtr all(bson_new());
     RangeComparer cmp;
     uint64_t n = 0;
-    RETURN_IF_ERROR(ReadSide(s, source_ns, sets_id ? all.get() : f.get(), false, strict, true, &cmp, &n, rule,
-                             sets_id ? &keep : nullptr));
-    RETURN_IF_ERROR(ReadSide(t, target_ns, f.get(), false, strict, false, &cmp, &n));
+    const pb::VerifyRange all;
+    RETURN_IF_ERROR(ReadSource(
+        [&](const DocSink& sink) {
+          return sets_id ? src->ReadRange(source_ns, all, false, sink) : src->ReadIds(source_ns, ids, false, sink);
+        },
+        false, strict, &cmp, &n, rule, &keep));
+    RETURN_IF_ERROR(ReadTarget(t, target_ns, f.get(), false, strict, &cmp, &n));
     for (auto& c : cmp.Finish()) out.push_back(std::move(c));
   }
   return out;
@@ -513,26 +536,28 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
     auto [db, coll] = SplitNs(source_ns);
     return transforms->RuleFor(db, coll);
   };
-  Side src, tgt;
+  Side tgt;
   const int parallel = std::max(1, opts.parallel);
-  RETURN_IF_ERROR(Connect(opts.source_uri, "source", parallel + 1, &src));
+  ASSIGN_OR_RETURN(std::unique_ptr<VerifySource> src, OpenVerifySource(opts.source_uri, parallel, opts.stop));
   RETURN_IF_ERROR(Connect(opts.target_uri, "target", parallel + 1, &tgt));
   Env* env = Env::Default();
 
   std::vector<NsPair> pairs;
   {
-    mongo::PooledClient s(src.pool.get()), t(tgt.pool.get());
-    ASSIGN_OR_RETURN(pairs, PlanNamespaces(s.get(), t.get(), opts.filter, opts.maps, true));
+    bool complete = true;
+    ASSIGN_OR_RETURN(auto names, src->ListNamespaces(opts.filter, &complete));
+    mongo::PooledClient t(tgt.pool.get());
+    ASSIGN_OR_RETURN(pairs, PlanNamespaces(names, complete, t.get(), opts.filter, opts.maps, true));
   }
   note("comparing " + Plural(pairs.size(), "collection", "collections") + " of " +
-       src.redacted + " with " + tgt.redacted);
+       src->Redacted() + " with " + tgt.redacted);
 
   // Resume.
   StateLog state;
   std::vector<pb::VerifyStateRecord> records;
   if (!opts.state_path.empty()) {
     std::string why;
-    RETURN_IF_ERROR(state.Open(env, opts.state_path, Fingerprint(opts, src, tgt, transforms ? transforms->text() : std::string()), &records, &why));
+    RETURN_IF_ERROR(state.Open(env, opts.state_path, Fingerprint(opts, *src, tgt, transforms ? transforms->text() : std::string()), &records, &why));
     if (!why.empty()) note(why);
   }
   std::vector<CollWork> work(pairs.size());
@@ -570,7 +595,7 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
       w.src_docs += r.range_done().source_docs();
       w.tgt_docs += r.range_done().target_docs();
       for (const auto& c : r.range_done().candidates()) {
-        w.found[i].push_back(Candidate{static_cast<DiffKind>(c.kind()), c.id()});
+        w.found[i].push_back(Candidate{static_cast<DiffKind>(c.kind()), c.id(), ""});
       }
     } else if (r.entry_case() == pb::VerifyStateRecord::kPassDone) {
       pass_done = true;
@@ -591,16 +616,18 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
     std::vector<size_t> todo;
     for (size_t i = 0; i < work.size(); ++i)
       if (!work[i].planned) todo.push_back(i);
-    RETURN_IF_ERROR(ParallelFor(&src, &tgt, parallel, todo.size(), opts.stop,
-                                [&](size_t k, mongoc_client_t* s, mongoc_client_t* t) -> Status {
+    RETURN_IF_ERROR(ParallelFor(&tgt, parallel, todo.size(), opts.stop,
+                                [&](size_t k, mongoc_client_t* t) -> Status {
       CollWork& w = work[todo[k]];
       pb::VerifyCollectionPlan p;
       p.set_source_ns(w.ns.source);
       p.set_target_ns(w.ns.target);
       p.set_source_exists(w.ns.source_exists);
       p.set_target_exists(w.ns.target_exists);
-      if (w.ns.source_exists) {
-        ASSIGN_OR_RETURN(uint64_t n, CountDocs(s, w.ns.source));
+      // A source read whole is counted by the comparison's read, not twice.
+      const bool count_by_reading = !src->ReadsByIdRange() && !opts.counts_only && w.ns.target_exists;
+      if (w.ns.source_exists && !count_by_reading) {
+        ASSIGN_OR_RETURN(uint64_t n, src->Count(w.ns.source));
         p.set_source_count(n);
       }
       if (w.ns.target_exists) {
@@ -608,12 +635,15 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
         p.set_target_count(n);
       }
       const apply::TransformRule* rule = rule_for(w.ns.source);
-      const bool one_range = rule != nullptr && rule->sets_id();
+      const bool sets_id = rule != nullptr && rule->sets_id();
+      const bool one_range = sets_id || !src->ReadsByIdRange();
       if (one_range && !opts.counts_only && w.ns.source_exists && w.ns.target_exists) {
-        p.add_ranges();  // the whole collection: a rule makes _id, no _id range fits both sides
+        // The whole collection: a rule makes _id (no _id range fits both sides), or the
+        // source cannot be read by _id range.
+        p.add_ranges();
       } else if (!opts.counts_only && w.ns.source_exists && w.ns.target_exists) {
         bool mixed = false;
-        ASSIGN_OR_RETURN(auto ranges, SplitRanges(s, w.ns.source, opts.docs_per_range, &mixed));
+        ASSIGN_OR_RETURN(auto ranges, src->SplitRanges(w.ns.source, opts.docs_per_range, &mixed));
         p.set_mixed_id_types(mixed);
         for (auto& r : ranges) *p.add_ranges() = std::move(r);
       }
@@ -627,12 +657,20 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
         line += "only on the target (" + Plural(p.target_count(), "document", "documents") + ")";
       } else {
         const int64_t d = static_cast<int64_t>(p.target_count()) - static_cast<int64_t>(p.source_count());
-        line += "counts " + std::to_string(p.source_count()) + " / " + std::to_string(p.target_count()) +
-                " (delta " + (d > 0 ? "+" : "") + std::to_string(d) + ")";
+        if (count_by_reading) {
+          line += "target count " + std::to_string(p.target_count()) + " (the source is counted as it is read)";
+        } else {
+          line += "counts " + std::to_string(p.source_count()) + " / " + std::to_string(p.target_count()) +
+                  " (delta " + (d > 0 ? "+" : "") + std::to_string(d) + ")";
+        }
         if (!opts.counts_only) {
           line += ", " + Plural(p.ranges_size(), "range", "ranges");
           if (p.mixed_id_types()) line += " (mixed _id types: one range)";
-          if (one_range) line += " (" + rule->Name() + " makes _id: one range)";
+          if (sets_id) {
+            line += " (" + rule->Name() + " makes _id: one range)";
+          } else if (one_range) {
+            line += " (read whole: the source has no _id ranges)";
+          }
         }
       }
       std::lock_guard<std::mutex> l(mu);
@@ -661,17 +699,18 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
     size_t ranges_done = total_ranges - todo.size();
     int64_t next_progress = NowMs() + 10'000;
     uint64_t found_total = 0;
-    Status s = ParallelFor(&src, &tgt, parallel, todo.size(), opts.stop,
-                           [&](size_t k, mongoc_client_t* sc, mongoc_client_t* tc) -> Status {
+    Status s = ParallelFor(&tgt, parallel, todo.size(), opts.stop,
+                           [&](size_t k, mongoc_client_t* tc) -> Status {
       CollWork& w = work[todo[k].first];
       const int ri = todo[k].second;
       const pb::VerifyRange& range = w.plan.ranges(ri);
       BsonPtr f = RangeFilterOf(range);
       RangeComparer cmp;
       uint64_t sd = 0, td = 0;
-      Status st = ReadSide(sc, w.ns.source, f.get(), false, opts.strict_order, true, &cmp, &sd,
-                           rule_for(w.ns.source));
-      if (st.ok()) st = ReadSide(tc, w.ns.target, f.get(), false, opts.strict_order, false, &cmp, &td);
+      Status st = ReadSource(
+          [&](const DocSink& sink) { return src->ReadRange(w.ns.source, range, false, sink); }, false,
+          opts.strict_order, &cmp, &sd, rule_for(w.ns.source));
+      if (st.ok()) st = ReadTarget(tc, w.ns.target, f.get(), false, opts.strict_order, &cmp, &td);
       if (!st.ok()) return st.WithContext("range " + DescribeVerifyRange(range));
       std::vector<Candidate> found = cmp.Finish();
       pb::VerifyStateRecord rec;
@@ -747,10 +786,10 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
     std::vector<size_t> todo;
     for (size_t i = 0; i < work.size(); ++i)
       if (!work[i].persisting.empty()) todo.push_back(i);
-    RETURN_IF_ERROR(ParallelFor(&src, &tgt, parallel, todo.size(), opts.stop,
-                                [&](size_t k, mongoc_client_t* s, mongoc_client_t* t) -> Status {
+    RETURN_IF_ERROR(ParallelFor(&tgt, parallel, todo.size(), opts.stop,
+                                [&](size_t k, mongoc_client_t* t) -> Status {
       CollWork& w = work[todo[k]];
-      ASSIGN_OR_RETURN(auto still, RecheckIds(s, t, w.ns.source, w.ns.target, w.persisting,
+      ASSIGN_OR_RETURN(auto still, RecheckIds(src.get(), t, w.ns.source, w.ns.target, w.persisting,
                                               opts.strict_order, rule_for(w.ns.source)));
       std::lock_guard<std::mutex> l(mu);
       w.persisting = std::move(still);
@@ -770,6 +809,9 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
     c.source_exists = w.plan.source_exists();
     c.target_exists = w.plan.target_exists();
     c.source_count = w.plan.source_count();
+    if (!src->ReadsByIdRange() && !opts.counts_only && c.source_exists && c.target_exists) {
+      c.source_count = w.src_docs;  // counted by the comparison's read
+    }
     c.target_count = w.plan.target_count();
     c.mixed_id_types = w.plan.mixed_id_types();
     c.ranges = w.plan.ranges_size();
@@ -784,7 +826,7 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
         case DiffKind::kExtra: ++c.extra; break;
         case DiffKind::kChanged: ++c.changed; break;
       }
-      c.differences.push_back(Difference{p.kind, p.id, IdJson(p.id)});
+      c.differences.push_back(Difference{p.kind, p.id, IdJson(p.id), p.problem});
     }
     result.differences += c.differences.size();
     if (!c.ok()) result.identical = false;
@@ -838,7 +880,9 @@ std::string ReportJson(const VerifyOptions& o, const VerifyResult& r) {
     for (size_t k = 0; k < c.differences.size(); ++k) {
       const auto& d = c.differences[k];
       j << (k ? ",\n       " : "\n       ") << "{\"kind\": \"" << DiffKindName(d.kind)
-        << "\", \"_id\": " << d.id_json << "}";
+        << "\", \"_id\": " << d.id_json;
+      if (!d.problem.empty()) j << ", \"problem\": " << JsonString(d.problem);
+      j << "}";
     }
     j << (c.differences.empty() ? "]}" : "\n     ]}");
   }

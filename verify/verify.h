@@ -3,11 +3,14 @@
 // VerifyOptions::progress.
 //
 // Verify compares source and target collection by collection:
-//   1. counts: countDocuments on both sides, and the delta;
+//   1. counts: countDocuments on both sides, and the delta (a DynamoDB table: a full
+//      consistent Scan, never DynamoDB's ItemCount estimate);
 //   2. content (unless counts_only): the source collection is split into _id ranges
 //      (mongo::SplitIdRanges); each range is read from both sides with the same filter
 //      and every document reduced to (canonical _id key, 64-bit content hash)
-//      (verify/compare.h); ranges run in parallel across collections;
+//      (verify/compare.h); ranges run in parallel across collections. A source that
+//      cannot be read by _id range (DynamoDB: verify/source.h) is one range per
+//      namespace, read whole; its count is what that read found;
 //   3. re-check: documents that differed are read again by _id from both sides, after
 //      apply has caught up with the spool (spool_dir set) or after recheck_delay_ms;
 //      only differences that persist through every round are reported.
@@ -16,15 +19,20 @@
 //
 // Memory: one range's (key, hash, _id) entries per worker, never document bodies, except
 // that a collection whose _ids span several BSON type brackets is one range (see
-// mongo/id_ranges.h).
+// mongo/id_ranges.h), and so is a DynamoDB table.
+//
+// Sources: source_uri is a MongoDB connection string or dynamodb://REGION/TABLE[,...]
+// (aws/dynamodb_uri.h; each table is namespace dynamodb.TABLE, converted as capture and
+// snapshot convert it). The target is always MongoDB-API.
 //
 // Resumable: with state_path set, each collection plan and each finished range is
 // appended (and synced) to that file; a run with the same fingerprint (endpoints,
 // filters, maps, options) continues after the last finished range. A completed run marks
 // the file finished, so the next run starts over.
 //
-// Errors: InvalidArgument for bad options (a malformed URI or --map); Unavailable when a
-// server cannot be reached; Internal for a server error, naming the collection; Aborted
+// Errors: InvalidArgument for bad options (a malformed URI or --map); NotFound for a
+// DynamoDB table that does not exist; Unavailable when a server cannot be reached or
+// refuses the credentials; Internal for a server error, naming the collection; Aborted
 // when *stop was set. Differences are not an error: see VerifyResult::identical.
 //
 // Thread safety: RunVerify / RunReconcile may be called from any thread; `progress` is
@@ -74,6 +82,9 @@ struct Difference {
   DiffKind kind = DiffKind::kMissing;
   std::string id;       // BSON {_id: value}
   std::string id_json;  // relaxed Extended JSON of the value
+  // Why the source document could not be converted (a DynamoDB number no BSON type
+  // holds: the attribute is named), or "".
+  std::string problem;
 };
 
 struct CollectionResult {

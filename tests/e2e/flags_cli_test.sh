@@ -90,6 +90,7 @@ snapshot progress_interval 0 100ms 1d 2d
 snapshot parallel 0 1 64 65
 snapshot docs_per_range 0 1 1000000000 1000000001
 snapshot batch_docs 0 1 100000 100001
+snapshot max_rcu -1 0 1000000000 1000000001
 verify parallel 0 1 256 257
 verify docs_per_range 0 1 1000000000 1000000001
 verify recheck_rounds -1 0 100 101
