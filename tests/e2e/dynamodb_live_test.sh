@@ -7,7 +7,8 @@
 #      with items before capture starts; capture (DynamoDB Streams) is ready, snapshot
 #      copies the tables, apply replays the spool while a workload puts, updates and
 #      deletes; capture is SIGKILLed twice and apply once, each restarted;
-#   3. after the writes stop (a marker item reaches the spool), apply drains: the
+#   3. after the writes stop (a marker item reaches the spool), cutover says SAFE TO
+#      SWITCH (apply drained, its final verify reads the tables); the
 #      independent checker (boto3 + pymongo, tests/workload/dynamodb_checker.py) finds
 #      the target identical to the tables, `docshift verify` agrees, no dead letters;
 #   4. the secret access key appears in no log, output or spool file;
@@ -129,9 +130,15 @@ d.put_item(TableName=sys.argv[2], Item={"pk": {"S": "end-marker"}})
 EOF
 marker_in_spool() { "$DS" inspect dump --spool "$SPOOL" --ns "dynamodb.$HASH" 2>/dev/null | grep -q '"end-marker"'; }
 wait_for 60 marker_in_spool || fail "the marker never reached the spool"
-kill -INT "$app_pid"; wait "$app_pid"; app_pid=""
-"$DS" apply --spool "$SPOOL" --target "$TGT" --map "$MAPS" --stop_when_drained >>"$WORK/apply.log" 2>&1 \
-  || fail "apply --stop_when_drained failed"
+# Cutover with capture and apply running: writes have stopped, apply drains, the final
+# verify reads the tables.
+"$DS" cutover --spool "$SPOOL" --source "$URI" --target "$TGT" --map "$MAPS" \
+  --max_lag 5s --quiet_period 3s --timeout 120s >"$WORK/cutover.log" 2>&1
+rc=$?
+[ $rc -eq 0 ] || fail "cutover exited $rc: $(tail -5 "$WORK/cutover.log")"
+grep -q "SAFE TO SWITCH" "$WORK/cutover.log" || fail "cutover did not say SAFE TO SWITCH: $(tail -5 "$WORK/cutover.log")"
+echo "  cutover: $(grep "SAFE TO SWITCH" "$WORK/cutover.log" | head -1)"
+stop_within 10 "$app_pid" "apply"; app_pid=""
 "$PY" "$ROOT/tests/workload/dynamodb_checker.py" --endpoint "$SRC" --target "$TGT" --table "$HASH" --table "$RANGE" \
   --map "$HASH=$DB.hash" --map "$RANGE=$DB.range" >"$WORK/checker.log" 2>&1 \
   || fail "the checker found differences: $(head -5 "$WORK/checker.log")"
@@ -145,7 +152,7 @@ stats=$("$DS" inspect stats --spool "$SPOOL" 2>/dev/null | grep -E "^(NAMESPACE|
 echo "  spool: $stats"
 
 # --- 4. the secret is nowhere ---
-kill -INT "$cap_pid"; wait "$cap_pid"; cap_pid=""
+stop_within 10 "$cap_pid" "capture"; cap_pid=""
 if grep -rlF -- "$SECRET" "$WORK" >"$WORK/secret-hits.txt" 2>/dev/null; then
   fail "the secret access key appears in: $(cat "$WORK/secret-hits.txt")"
 fi
