@@ -91,6 +91,24 @@ struct Shared {
     if (fatal.ok()) fatal = s;
     failed = true;
   }
+
+  // The one way an event goes to the dead-letter file: recorded (once per sequence
+  // number), counted, and, when announce, logged and noted for the status file as
+  // "dead letter: seq N NS: MESSAGE". A caller recording many events for one reason
+  // (a refused transaction) announces them once itself.
+  Status RecordDeadLetter(uint64_t seq, const pb::ChangeEvent& ev, int code, const std::string& message,
+                          const std::string& ns, bool announce = true) {
+    bool appended = false;
+    RETURN_IF_ERROR(dlq->Append(seq, ev, code, message, ns, &appended));
+    dead_letters++;
+    if (!announce) return Status::OK();
+    const std::string line = "dead letter: seq " + std::to_string(seq) + " " + ns + ": " + message +
+                             (code != 0 ? " (code " + std::to_string(code) + ")" : "") +
+                             (appended ? "" : " (recorded already)");  // a replay of the event
+    LOG(WARNING) << line;
+    NoteError(line);
+    return Status::OK();
+  }
 };
 
 // Writes an event apply cannot apply to the dead-letter file (or stops apply with
@@ -102,15 +120,7 @@ Status DeadLetterItem(Shared* shared, const Item& item, int code, const std::str
         "): the target refused the write: " + message +
         " (code " + std::to_string(code) + "); stopped because of --on_error=stop");
   }
-  shared->dead_letters++;
-  bool appended = false;
-  RETURN_IF_ERROR(shared->dlq->Append(item.seq, item.ev, code, message, item.db + "." + item.coll, &appended));
-  const char* again = appended ? "" : " (recorded already)";  // a replay of the event
-  LOG(WARNING) << "dead letter: seq " << item.seq << " " << item.db << "." << item.coll
-               << ": " << message << " (code " << code << ")" << again;
-  shared->NoteError("dead letter: seq " + std::to_string(item.seq) + " " + item.db + "." +
-                     item.coll + ": " + message + " (code " + std::to_string(code) + ")" + again);
-  return Status::OK();
+  return shared->RecordDeadLetter(item.seq, item.ev, code, message, item.db + "." + item.coll);
 }
 
 class Lane {
@@ -917,9 +927,8 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
         return Status::FailedPrecondition(reason + "; stopped because of --on_error=stop");
       }
       for (const Item& it : txn_items) {
-        bool appended = false;
-        RETURN_IF_ERROR(dlq.Append(it.seq, it.ev, o.code, reason, it.db + "." + it.coll, &appended));
-        shared.dead_letters++;
+        RETURN_IF_ERROR(shared.RecordDeadLetter(it.seq, it.ev, o.code, reason, it.db + "." + it.coll,
+                                                /*announce=*/false));
       }
       LOG(WARNING) << "dead letters: " << reason << " (code " << o.code << ")";
       shared.NoteError("dead letters: " + reason);
@@ -987,11 +996,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
           if (opts.dry_run) {
             std::cout << "{\"seq\": " << seq << ", \"deadLetter\": " << spool::JsonString(why) << "}\n";
           } else {
-            bool appended = false;
-            RETURN_IF_ERROR(dlq.Append(seq, ev, 0, why, ns, &appended));
-            shared.dead_letters++;
-            LOG(WARNING) << "dead letter: seq " << seq << " " << why << (appended ? "" : " (recorded already)");
-            shared.NoteError("dead letter: seq " + std::to_string(seq) + " " + why);
+            RETURN_IF_ERROR(shared.RecordDeadLetter(seq, ev, 0, why, ns));
           }
           tracker.Passed(seq, t);
           return Status::OK();
