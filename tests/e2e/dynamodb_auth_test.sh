@@ -14,6 +14,7 @@
 #   2. a wrong secret: capture (a new spool and the existing one), snapshot and verify each
 #      print one line naming the endpoint and InvalidSignatureException, exit 3; capture
 #      creates no spool;
+#      an unknown key id: capture says UnrecognizedClientException, exit 3;
 #   3. neither the wrong nor the right secret appears in any output, log or spool file.
 # Usage: dynamodb_auth_test.sh DOCSHIFT. TESTBED_MINISTACK_PYTHON (ministack's venv),
 # SOURCE_CS_URI (a target) and TESTBED_PYTHON from build/testbed.env; unset: exit 77
@@ -87,6 +88,7 @@ echo "  right secret: capture ready, snapshot copied, verify identical"
 
 # --- 2. a wrong secret ---
 export AWS_SECRET_ACCESS_KEY=$WRONG
+want_refusal="InvalidSignatureException: The request signature we calculated does not match"
 # refused NAME CMD...: exit 3, exactly one stderr line naming the endpoint and the refusal.
 refused() {
   local name=$1; shift
@@ -94,7 +96,7 @@ refused() {
   local rc=$?
   [ "$rc" -eq 3 ] || fail "wrong secret: $name exited $rc, expected 3: $(cat "$WORK/$name.err")"
   [ "$(grep -c . "$WORK/$name.err")" -eq 1 ] || fail "wrong secret: $name: not one line: $(cat "$WORK/$name.err")"
-  grep -q "$URL.*InvalidSignatureException: The request signature we calculated does not match" "$WORK/$name.err" ||
+  grep -q "$URL.*$want_refusal" "$WORK/$name.err" ||
     fail "wrong secret: $name does not name the endpoint and the refusal: $(cat "$WORK/$name.err")"
   echo "  $name (exit $rc): $(cut -c1-200 "$WORK/$name.err")"
 }
@@ -103,6 +105,9 @@ refused capture-new "$DS" capture --source "$URI" --spool "$WORK/new-spool"
 refused capture-resume "$DS" capture --source "$URI" --spool "$SPOOL"
 refused snapshot "$DS" snapshot --source "$URI" --target "$TGT" --spool "$SPOOL" --map "$MAP" --progress none --restart
 refused verify "$DS" verify --source "$URI" --target "$TGT" --map "$MAP"
+# A key the server does not know: UnrecognizedClientException, the same one line and exit.
+want_refusal="UnrecognizedClientException: The security token included in the request is invalid"
+AWS_ACCESS_KEY_ID=AKIAE2EUNKNOWN$$ refused capture-unknown-key "$DS" capture --source "$URI" --spool "$WORK/new-spool"
 
 # --- 3. no secret anywhere ---
 for s in "$WRONG" "$RIGHT"; do
