@@ -3,6 +3,8 @@
 #include <rapidjson/error/en.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -136,8 +138,87 @@ StatusOr<std::string> Base64Decode(std::string_view in) {
   return out;
 }
 
+const char* NumberModeName(NumberMode mode) {
+  switch (mode) {
+    case NumberMode::kDecimal:
+      return "decimal";
+    case NumberMode::kString:
+      return "string";
+    case NumberMode::kDouble:
+      return "double";
+  }
+  return "?";
+}
+
+StatusOr<NumberMode> ParseNumberMode(std::string_view name) {
+  if (name.empty() || name == "decimal") return NumberMode::kDecimal;
+  if (name == "string") return NumberMode::kString;
+  if (name == "double") return NumberMode::kDouble;
+  return Status::InvalidArgument("DynamoDB number mode '" + std::string(name) +
+                                 "' is not one of decimal, string, double");
+}
+
+namespace {
+
+std::string CanonicalText(const Decimal& d) {
+  if (d.digits.empty()) return "0";
+  const int64_t len = static_cast<int64_t>(d.digits.size());
+  const int64_t adjusted = d.exp + len - 1;  // the exponent of the first digit
+  std::string out = d.neg ? "-" : "";
+  if (d.exp >= 0 && len + d.exp <= 40) {
+    out += d.digits;
+    out.append(static_cast<size_t>(d.exp), '0');
+  } else if (d.exp < 0 && adjusted >= -6) {
+    if (-d.exp < len) {
+      out += d.digits.substr(0, static_cast<size_t>(len + d.exp)) + "." +
+             d.digits.substr(static_cast<size_t>(len + d.exp));
+    } else {
+      out += "0." + std::string(static_cast<size_t>(-d.exp - len), '0') + d.digits;
+    }
+  } else {
+    out += d.digits.substr(0, 1);
+    if (len > 1) out += "." + d.digits.substr(1);
+    out += "E" + std::string(adjusted >= 0 ? "+" : "") + std::to_string(adjusted);
+  }
+  return out;
+}
+
+// A number no exact BSON type holds (`why` says which limit it passed), by opts.numbers.
+Status AppendInexactNumber(const Decimal& d, std::string_view n, std::string_view attr_path,
+                           std::string_view key, bson_t* parent, const ConvertOptions& opts,
+                           const std::string& why) {
+  switch (opts.numbers) {
+    case NumberMode::kDecimal:
+      break;
+    case NumberMode::kString: {
+      const std::string text = CanonicalText(d);
+      bson_append_utf8(parent, key.data(), KeyLen(key), text.data(), static_cast<int>(text.size()));
+      return Status::OK();
+    }
+    case NumberMode::kDouble: {
+      // strtod rounds correctly (to nearest) from the exact decimal text.
+      const std::string text = (d.neg ? "-" : "") + d.digits + "E" + std::to_string(d.exp);
+      const double v = std::strtod(text.c_str(), nullptr);
+      if (!std::isfinite(v) || v == 0) {
+        return BadAttribute(attr_path, "number " + std::string(n) + " is out of a double's range");
+      }
+      bson_append_double(parent, key.data(), KeyLen(key), v);
+      return Status::OK();
+    }
+  }
+  return BadAttribute(attr_path, "number " + std::string(n) + why +
+                                     " (--dynamodb_numbers=string or double stores such numbers)");
+}
+
+}  // namespace
+
+StatusOr<std::string> CanonicalNumber(std::string_view n, std::string_view attr_path) {
+  ASSIGN_OR_RETURN(Decimal d, ParseDecimal(n, attr_path));
+  return CanonicalText(d);
+}
+
 Status AppendDynamoNumber(std::string_view n, std::string_view attr_path, std::string_view key,
-                          bson_t* parent) {
+                          bson_t* parent, const ConvertOptions& opts) {
   ASSIGN_OR_RETURN(Decimal d, ParseDecimal(n, attr_path));
   if (d.digits.empty()) {
     bson_append_int32(parent, key.data(), KeyLen(key), 0);
@@ -158,9 +239,9 @@ Status AppendDynamoNumber(std::string_view n, std::string_view attr_path, std::s
     }
   }
   if (d.digits.size() > 34) {
-    return BadAttribute(attr_path, "number " + std::string(n) + " has " +
-                                       std::to_string(d.digits.size()) +
-                                       " significant digits, more than the 34 a Decimal128 holds");
+    return AppendInexactNumber(d, n, attr_path, key, parent, opts,
+                               " has " + std::to_string(d.digits.size()) +
+                                   " significant digits, more than the 34 a Decimal128 holds");
   }
   if (d.exp > 0 && d.digits.size() + static_cast<size_t>(d.exp) <= 34) {
     d.digits.append(static_cast<size_t>(d.exp), '0');  // An integer keeps exponent 0.
@@ -169,14 +250,14 @@ Status AppendDynamoNumber(std::string_view n, std::string_view attr_path, std::s
   std::string text = (d.neg ? "-" : "") + d.digits + "E" + std::to_string(d.exp);
   bson_decimal128_t dec;
   if (!bson_decimal128_from_string(text.c_str(), &dec)) {
-    return BadAttribute(attr_path, "number " + std::string(n) + " is out of Decimal128's range");
+    return AppendInexactNumber(d, n, attr_path, key, parent, opts, " is out of Decimal128's range");
   }
   bson_append_decimal128(parent, key.data(), KeyLen(key), &dec);
   return Status::OK();
 }
 
 Status AppendAttributeValue(const rapidjson::Value& av, std::string_view path,
-                            std::string_view key, bson_t* parent) {
+                            std::string_view key, bson_t* parent, const ConvertOptions& opts) {
   if (!av.IsObject() || av.MemberCount() != 1) {
     return BadAttribute(path, "not an AttributeValue (an object with exactly one type key)");
   }
@@ -192,7 +273,7 @@ Status AppendAttributeValue(const rapidjson::Value& av, std::string_view path,
     bson_append_utf8(parent, k, klen, v.GetString(), static_cast<int>(v.GetStringLength()));
   } else if (type == "N") {
     RETURN_IF_ERROR(want(v.IsString(), "a string"));
-    return AppendDynamoNumber(View(v), path, key, parent);
+    return AppendDynamoNumber(View(v), path, key, parent, opts);
   } else if (type == "B") {
     RETURN_IF_ERROR(want(v.IsString(), "a base64 string"));
     auto bytes = Base64Decode(View(v));
@@ -213,7 +294,7 @@ Status AppendAttributeValue(const rapidjson::Value& av, std::string_view path,
     for (auto it = v.MemberBegin(); it != v.MemberEnd() && s.ok(); ++it) {
       std::string_view name = View(it->name);
       s = AppendAttributeValue(it->value, std::string(path) + "." + std::string(name), name,
-                               &child);
+                               &child, opts);
     }
     bson_append_document_end(parent, &child);
     return s;
@@ -224,7 +305,7 @@ Status AppendAttributeValue(const rapidjson::Value& av, std::string_view path,
     Status s;
     for (rapidjson::SizeType i = 0; i < v.Size() && s.ok(); ++i) {
       std::string idx = std::to_string(i);
-      s = AppendAttributeValue(v[i], Index(path, i), idx, &child);
+      s = AppendAttributeValue(v[i], Index(path, i), idx, &child, opts);
     }
     bson_append_array_end(parent, &child);
     return s;
@@ -265,7 +346,7 @@ Status AppendAttributeValue(const rapidjson::Value& av, std::string_view path,
       std::stable_sort(nums.begin(), nums.end(),
                        [](const auto& a, const auto& b) { return DecimalLess(a.first, b.first); });
       for (size_t i = 0; i < nums.size() && s.ok(); ++i) {
-        s = AppendDynamoNumber(nums[i].second, Index(path, i), std::to_string(i), &child);
+        s = AppendDynamoNumber(nums[i].second, Index(path, i), std::to_string(i), &child, opts);
       }
     }
     bson_append_array_end(parent, &child);
@@ -276,14 +357,15 @@ Status AppendAttributeValue(const rapidjson::Value& av, std::string_view path,
   return Status::OK();
 }
 
-Status ItemToBson(const rapidjson::Value& item, const KeySchema& keys, bson_t* out) {
+Status ItemToBson(const rapidjson::Value& item, const KeySchema& keys, bson_t* out,
+                  const ConvertOptions& opts) {
   if (!item.IsObject()) return Status::InvalidArgument("DynamoDB item is not a JSON object");
   const rapidjson::Value* hash = Member(item, keys.hash_name.c_str());
   if (hash == nullptr) {
     return Status::InvalidArgument("DynamoDB item has no hash key attribute " + keys.hash_name);
   }
   if (keys.range_name.empty()) {
-    RETURN_IF_ERROR(AppendAttributeValue(*hash, keys.hash_name, "_id", out));
+    RETURN_IF_ERROR(AppendAttributeValue(*hash, keys.hash_name, "_id", out, opts));
   } else {
     const rapidjson::Value* range = Member(item, keys.range_name.c_str());
     if (range == nullptr) {
@@ -292,20 +374,21 @@ Status ItemToBson(const rapidjson::Value& item, const KeySchema& keys, bson_t* o
     }
     bson_t id;
     bson_append_document_begin(out, "_id", 3, &id);
-    Status s = AppendAttributeValue(*hash, keys.hash_name, keys.hash_name, &id);
-    if (s.ok()) s = AppendAttributeValue(*range, keys.range_name, keys.range_name, &id);
+    Status s = AppendAttributeValue(*hash, keys.hash_name, keys.hash_name, &id, opts);
+    if (s.ok()) s = AppendAttributeValue(*range, keys.range_name, keys.range_name, &id, opts);
     bson_append_document_end(out, &id);
     RETURN_IF_ERROR(s);
   }
   for (auto it = item.MemberBegin(); it != item.MemberEnd(); ++it) {
     std::string_view name = View(it->name);
     RETURN_IF_ERROR(
-        AppendAttributeValue(it->value, name, name == "_id" ? "_dynamodb_id" : name, out));
+        AppendAttributeValue(it->value, name, name == "_id" ? "_dynamodb_id" : name, out, opts));
   }
   return Status::OK();
 }
 
-Status ItemJsonToBson(std::string_view json, const KeySchema& keys, bson_t* out) {
+Status ItemJsonToBson(std::string_view json, const KeySchema& keys, bson_t* out,
+                      const ConvertOptions& opts) {
   rapidjson::Document doc;
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError()) {
@@ -313,7 +396,7 @@ Status ItemJsonToBson(std::string_view json, const KeySchema& keys, bson_t* out)
                                    std::to_string(doc.GetErrorOffset()) + ": " +
                                    rapidjson::GetParseError_En(doc.GetParseError()));
   }
-  return ItemToBson(doc, keys, out);
+  return ItemToBson(doc, keys, out, opts);
 }
 
 }  // namespace docshift::aws

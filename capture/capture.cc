@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "aws/dynamodb_types.h"
 #include "aws/dynamodb_uri.h"
 #include "capture/dynamodb_source.h"
 #include "capture/source.h"
@@ -33,6 +34,12 @@ StatusOr<std::unique_ptr<spool::SpoolWriter>> OpenSpool(const CaptureOptions& op
   for (const auto& g : inc) filter.add_include(g);
   for (const auto& g : exc) filter.add_exclude(g);
   so.namespace_filter = &filter;
+  // Capture converts DynamoDB items as it reads them (the events hold documents, as for
+  // every source, and apply never needs the key schema or the conversion rules), so the
+  // mode is part of what the spool holds: recorded, and checked on every restart, like
+  // the namespace filter. Converting at apply time from source_record would let a mode
+  // change mid-spool silently mix two conversions on the target.
+  if (opts.source_kind == "dynamodb") so.dynamodb_numbers = opts.dynamodb_numbers;
   spool::RecoveryReport report;
   ASSIGN_OR_RETURN(auto writer, spool::SpoolWriter::Open(so, &report));
   LOG(INFO) << "capture: spool " << opts.spool_dir << " opened (" << report.ToString() << "), next sequence "
@@ -62,8 +69,16 @@ Status RunDynamoCapture(const CaptureOptions& opts) {
     check.retry_for_ms = kDynamoCheckRetryMs;
     ASSIGN_OR_RETURN(auto client, aws::DynamoClient::New(check));
     for (const auto& t : uri.tables) {
-      ASSIGN_OR_RETURN(aws::TableDescription desc, client->DescribeTable(t));
-      RETURN_IF_ERROR(CheckCapturable(desc));
+      aws::CallError err;
+      auto desc = client->DescribeTable(t, &err);
+      if (!desc.ok() && err.kind == aws::CallErrorKind::kAuth) {
+        // A runtime failure (exit 3), as snapshot and verify report it, not a usage error:
+        // the message (the endpoint, the refusal, the key id, never the secret) says why.
+        return Status::FailedPrecondition("the DynamoDB endpoint refused the credentials: " +
+                                          desc.status().message());
+      }
+      RETURN_IF_ERROR(desc.status());
+      RETURN_IF_ERROR(CheckCapturable(*desc));
     }
   }
   const std::string source_id = aws::DynamoIdentity(copts.region, copts.dynamodb_endpoint);
@@ -97,6 +112,10 @@ Status RunCapture(const CaptureOptions& opts) {
   }
   if (opts.ttl_deletes != "apply" && opts.ttl_deletes != "skip") {
     return Status::InvalidArgument("--ttl_deletes '" + opts.ttl_deletes + "' is not one of apply, skip");
+  }
+  if (!aws::ParseNumberMode(opts.dynamodb_numbers).ok() || opts.dynamodb_numbers.empty()) {
+    return Status::InvalidArgument("--dynamodb_numbers '" + opts.dynamodb_numbers +
+                                   "' is not one of decimal, string, double");
   }
   if (opts.scope != "deployment" && opts.scope != "database" && opts.scope != "collection") {
     return Status::InvalidArgument("--scope '" + opts.scope + "' is not one of deployment, database, collection");

@@ -39,6 +39,11 @@ struct CaptureOptions {
   std::string change_stream_cursor = "auto";
   // DynamoDB: TTL deletes (records by dynamodb.amazonaws.com) are applied or skipped.
   std::string ttl_deletes = "apply";  // apply | skip
+  // DynamoDB: a number no exact BSON type holds is an error (dead-lettered by apply),
+  // a string or a double (aws/dynamodb_types.h). Capture converts with it, so it is
+  // recorded in the spool (SpoolCreated.dynamodb_numbers) and a restart with another
+  // mode is refused.
+  std::string dynamodb_numbers = "decimal";  // decimal | string | double
   mongo::NamespaceFilter namespaces;  // include/exclude globs ("db.*", "db.coll")
   // For a new spool: start at this cluster time ((seconds << 32) | increment); 0 = now.
   uint64_t start_at = 0;

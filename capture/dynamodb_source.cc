@@ -59,7 +59,8 @@ Status CheckCapturable(const aws::TableDescription& t) {
 }
 
 Status StreamRecordToEvent(const aws::StreamRecord& r, const std::string& table, const aws::KeySchema& keys,
-                           bool skip_ttl_deletes, pb::ChangeEvent* ev, bool* skip) {
+                           bool skip_ttl_deletes, pb::ChangeEvent* ev, bool* skip,
+                           const aws::ConvertOptions& convert) {
   *skip = false;
   if (r.sequence_number.empty() || r.event_name.empty()) {
     return Status::Corruption("a DynamoDB Streams record of table '" + table +
@@ -82,7 +83,7 @@ Status StreamRecordToEvent(const aws::StreamRecord& r, const std::string& table,
   std::string errors;
   if (r.keys != nullptr) {
     bson_t key = BSON_INITIALIZER;
-    Status s = aws::ItemToBson(*r.keys, keys, &key);
+    Status s = aws::ItemToBson(*r.keys, keys, &key, convert);
     if (s.ok()) {
       ev->set_document_key(IdOnly(&key));
     } else {
@@ -99,7 +100,7 @@ Status StreamRecordToEvent(const aws::StreamRecord& r, const std::string& table,
                 "the record has no NewImage (the stream must show new images: NEW_IMAGE or NEW_AND_OLD_IMAGES)";
     } else {
       bson_t doc = BSON_INITIALIZER;
-      Status s = aws::ItemToBson(*r.new_image, keys, &doc);
+      Status s = aws::ItemToBson(*r.new_image, keys, &doc, convert);
       if (s.ok()) {
         ev->set_full_document(mongo::Bytes(&doc));
         if (ev->document_key().empty()) ev->set_document_key(IdOnly(&doc));
@@ -399,6 +400,8 @@ void ShardReader::Run(SourceContext* ctx, aws::DynamoClientOptions copts) {
   int failures = 0;
   bool lag_warned = false;
   const bool skip_ttl = ctx->opts->ttl_deletes == "skip";
+  aws::ConvertOptions convert;  // RunCapture checked the mode
+  if (auto m = aws::ParseNumberMode(ctx->opts->dynamodb_numbers); m.ok()) convert.numbers = *m;
   if (!OpenIterator(ctx, client.get(), &failures)) return;
   auto last_call = std::chrono::steady_clock::now() - std::chrono::milliseconds(kMinCallSpacingMs);
   while (!ctx->Stopped()) {
@@ -438,7 +441,7 @@ void ShardReader::Run(SourceContext* ctx, aws::DynamoClientOptions copts) {
       SourceItem item;
       item.stream_key = table_ + "/" + shard_;
       bool skip = false;
-      Status s = StreamRecordToEvent(r, table_, keys_, skip_ttl, &item.event, &skip);
+      Status s = StreamRecordToEvent(r, table_, keys_, skip_ttl, &item.event, &skip, convert);
       if (!s.ok()) {
         ctx->Fail(s.WithContext(What()));
         return;

@@ -7,7 +7,8 @@
 // dynamodb.amazonaws.com) follow CaptureOptions::ttl_deletes. Each event keeps the record
 // as received (ChangeEvent.source_record). Item values are converted by
 // aws/dynamodb_types.h; a record that cannot be converted keeps its operation and key
-// with conversion_error set, and apply dead-letters it naming the attribute.
+// with conversion_error set, and apply dead-letters it naming the attribute. Numbers no
+// exact BSON type holds follow CaptureOptions::dynamodb_numbers (recorded in the spool).
 //
 // Only tables whose stream shows the new image (NEW_IMAGE or NEW_AND_OLD_IMAGES) can be
 // captured; the user's stream settings are never changed.
@@ -34,7 +35,9 @@ Status CheckCapturable(const aws::TableDescription& t);
 // CaptureOptions::ttl_deletes says to skip. Conversion failures are recorded in ev
 // (conversion_error), never returned: the error return is for a record that is not a
 // DynamoDB Streams record at all (Corruption-like: no event name or sequence number).
+// Item values are converted with `convert`.
 Status StreamRecordToEvent(const aws::StreamRecord& r, const std::string& table, const aws::KeySchema& keys,
-                           bool skip_ttl_deletes, pb::ChangeEvent* ev, bool* skip);
+                           bool skip_ttl_deletes, pb::ChangeEvent* ev, bool* skip,
+                           const aws::ConvertOptions& convert = {});
 
 }  // namespace docshift::capture

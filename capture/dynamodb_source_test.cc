@@ -125,6 +125,23 @@ TEST(StreamRecordToEvent, AnUnconvertibleNumberIsDeadLetteredByApplyNamingTheAtt
   EXPECT_NE(s.ToString().find("huge"), std::string::npos);
 }
 
+TEST(StreamRecordToEvent, WithNumbersAsStringsTheNumberIsStoredAsItsDecimalText) {
+  auto big = Record(R"({"eventName": "MODIFY", "dynamodb": {"ApproximateCreationDateTime": 1700000003,
+      "SequenceNumber": "116", "Keys": {"pk": {"S": "c"}, "sk": {"N": "2"}},
+      "NewImage": {"pk": {"S": "c"}, "sk": {"N": "2"},
+                   "m": {"M": {"huge": {"N": "12345678901234567890123456789012345678"}, "n": {"N": "7"}}}}}})");
+  pb::ChangeEvent ev;
+  bool skip = false;
+  aws::ConvertOptions strings;
+  strings.numbers = aws::NumberMode::kString;
+  ASSERT_TRUE(StreamRecordToEvent(big->rec, "orders", kKeys, false, &ev, &skip, strings).ok());
+  EXPECT_EQ(ev.op(), pb::OP_REPLACE);
+  EXPECT_TRUE(ev.conversion_error().empty()) << ev.conversion_error();
+  EXPECT_NE(Json(ev.full_document()).find(R"("m" : { "huge" : "12345678901234567890123456789012345678", "n" : 7 })"),
+            std::string::npos)
+      << Json(ev.full_document());
+}
+
 TEST(StreamRecordToEvent, ARecordWithoutASequenceNumberIsAnError) {
   aws::StreamRecord r;
   r.event_name = "INSERT";

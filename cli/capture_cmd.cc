@@ -18,6 +18,12 @@ DEFINE_string(source_kind, "mongo", "mongo (change streams), cosmos (Azure Cosmo
                                     "change streams: no deletes), oplog (tail local.oplog.rs), or "
                                     "dynamodb (the default for a dynamodb:// --source).");
 DEFINE_string(ttl_deletes, "apply", "DynamoDB: apply or skip the deletes DynamoDB's TTL makes.");
+DEFINE_string(dynamodb_numbers, "decimal", "DynamoDB: a number no exact BSON type holds (more than 34 "
+                                           "significant digits): decimal = the item is dead-lettered naming "
+                                           "the attribute; string = stored as its decimal text; double = "
+                                           "the nearest double (lossy). Other numbers keep int32/int64/"
+                                           "Decimal128. capture records it in the spool (a restart with "
+                                           "another is refused); give snapshot and verify the same.");
 DEFINE_string(scope, "deployment", "Change streams on the whole deployment, per database, or per "
                                    "collection. Falls back to per collection where the server "
                                    "refuses a deployment-wide stream.");
@@ -65,6 +71,7 @@ int RunCaptureCmd(const std::vector<std::string>& args) {
     o.source_kind = "dynamodb";
   }
   o.ttl_deletes = FLAGS_ttl_deletes;
+  o.dynamodb_numbers = FLAGS_dynamodb_numbers;
   o.scope = FLAGS_scope;
   o.show_expanded_events = FLAGS_show_expanded_events;
   o.change_stream_cursor = FLAGS_change_stream_cursor;
@@ -128,7 +135,7 @@ Command MakeCaptureCommand() {
       {"source", "spool", "source_kind", "scope", "show_expanded_events", "change_stream_cursor", "include", "exclude", "start_at",
        "batch_max_events", "batch_max_bytes", "batch_max_time", "segment_max_bytes",
        "segment_max_age", "zstd_level", "progress_interval", "oplog_max_await",
-       "capture_retention", "metrics_port", "ttl_deletes"},
+       "capture_retention", "metrics_port", "ttl_deletes", "dynamodb_numbers"},
       &RunCaptureCmd};
 }
 

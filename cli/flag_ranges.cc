@@ -24,6 +24,12 @@ FlagRange Other(std::string flag, FlagKind kind, std::vector<std::string> comman
   return FlagRange{std::move(flag), kind, min, max, empty_ok, std::move(commands)};
 }
 
+FlagRange Choice(std::string flag, std::vector<std::string> choices, std::vector<std::string> commands) {
+  FlagRange r{std::move(flag), FlagKind::kChoice, 0, 0, false, std::move(commands)};
+  r.choices = std::move(choices);
+  return r;
+}
+
 std::string Quoted(const std::string& value) {
   std::string v = value.substr(0, 80);
   for (char& c : v) c = static_cast<unsigned char>(c) < 0x20 ? '?' : c;  // stay one line
@@ -75,6 +81,9 @@ const std::vector<FlagRange>& FlagRanges() {
       Int("limit", 0, kMaxSeq, {"inspect"}),
       Other("from_time", FlagKind::kTime, {"inspect"}),
       Other("until_time", FlagKind::kTime, {"inspect"}),
+      // DynamoDB sources
+      Choice("dynamodb_numbers", {"decimal", "string", "double"},
+             {"capture", "snapshot", "verify", "reconcile"}),
       // prune, status
       Dur("retention", 0, 3650 * kDay, {"prune"}),
       Dur("watch", 100 * kMs, 1 * kDay, {"status"}, /*empty_ok=*/true),
@@ -107,6 +116,11 @@ std::string DescribeRange(const FlagRange& r) {
       return "a cluster time SECONDS or SECONDS.INCREMENT, 1..now";
     case FlagKind::kApplyName:
       return std::string(spool::kApplyNameRule);
+    case FlagKind::kChoice: {
+      std::string out = "one of ";
+      for (size_t i = 0; i < r.choices.size(); ++i) out += (i ? ", " : "") + r.choices[i];
+      return out;
+    }
   }
   return "";
 }
@@ -149,6 +163,11 @@ Status CheckFlagValue(const FlagRange& r, const std::string& value) {
     }
     case FlagKind::kApplyName:
       return spool::CheckApplyName(value, flag);
+    case FlagKind::kChoice:
+      for (const auto& c : r.choices) {
+        if (value == c) return Status::OK();
+      }
+      return bad("is not a choice");
   }
   return Status::OK();
 }

@@ -21,6 +21,7 @@ enum class FlagKind {
   kTime,         // RFC 3339 UTC or seconds since the epoch
   kClusterTime,  // SECONDS or SECONDS.INCREMENT, not in the future
   kApplyName,    // spool::CheckApplyName
+  kChoice,       // one of `choices`
 };
 
 struct FlagRange {
@@ -29,6 +30,7 @@ struct FlagRange {
   int64_t min = 0, max = 0;           // kInteger, kSeqOrTime (the number), kDuration (ms)
   bool empty_ok = false;              // "" means unset (the default) and is accepted
   std::vector<std::string> commands;  // the commands this row applies to
+  std::vector<std::string> choices;   // kChoice: the accepted values
 };
 
 // Every row; a flag may have rows with different ranges for different commands.

@@ -95,6 +95,12 @@ TEST(FlagRangesTest, EdgesAcceptedValuesPastThemRefused) {
         ExpectRefused(r, std::to_string(r.max + 1) + "ms");
         ExpectRefused(r, "-1s");
         break;
+      case FlagKind::kChoice:
+        for (const auto& c : r.choices) EXPECT_TRUE(CheckFlagValue(r, c).ok()) << c;
+        ExpectRefused(r, "");
+        ExpectRefused(r, "DECIMAL");
+        ExpectRefused(r, r.choices.front() + " ");
+        break;
       default:
         break;
     }
@@ -117,6 +123,7 @@ TEST(FlagRangesTest, TheIssueExamplesAreRefused) {
       {"capture", "start_at", "4102444800"},     {"snapshot", "parallel", "0"},
       {"apply", "name", "../../x"},              {"apply", "name", ""},
       {"status", "name", "a/b"},                 {"cutover", "name", ".x"},
+      {"capture", "dynamodb_numbers", "float"},  {"verify", "dynamodb_numbers", "exact"},
   };
   for (const auto& [cmd, flag, value] : bad) {
     const FlagRange* r = FindFlagRange(cmd, flag);

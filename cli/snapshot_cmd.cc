@@ -20,6 +20,7 @@ DECLARE_string(transforms);
 DECLARE_string(progress_interval);
 DECLARE_int32(parallel);
 DECLARE_uint64(docs_per_range);
+DECLARE_string(dynamodb_numbers);
 DEFINE_int32(batch_docs, 1000, "snapshot: documents per insert_many (for a DynamoDB source, also the "
                               "Limit of each Scan page).");
 DEFINE_int64(max_rcu, 0, "snapshot: DynamoDB sources only: read capacity units per second for the "
@@ -60,6 +61,7 @@ int RunSnapshotCmd(const std::vector<std::string>& args) {
   o.docs_per_range = FLAGS_docs_per_range;
   o.batch_docs = FLAGS_batch_docs;
   o.max_rcu = static_cast<double>(FLAGS_max_rcu);
+  o.dynamodb_numbers = FLAGS_dynamodb_numbers;
   o.indexes = FLAGS_indexes;
   o.indexes_strict = FLAGS_indexes_strict;
   o.drop_target = FLAGS_drop_target;
@@ -127,7 +129,8 @@ Command MakeSnapshotCommand() {
       "consistent parallel Scan whose segments are the ranges (a restart continues each\n"
       "segment from its last page); --max_rcu caps the read capacity it consumes. An item\n"
       "that cannot be converted (a number Decimal128 cannot hold) is dead-lettered, naming\n"
-      "the attribute. DynamoDB secondary indexes are not copied.\n\n"
+      "the attribute, unless --dynamodb_numbers (the mode capture records in the spool) says\n"
+      "string or double. DynamoDB secondary indexes are not copied.\n\n"
       "Resumable: finished ranges are recorded in DIR/snapshot/STATE; after a crash or\n"
       "Ctrl-C, run the same command again and it copies only what is left. Documents the\n"
       "target refuses go to deadletter/snapshot.dlq; refused indexes are listed. Exit 0 when\n"
@@ -141,7 +144,7 @@ Command MakeSnapshotCommand() {
       "      --map dynamodb.orders=shop.orders --max_rcu 2000",
       {"source", "target", "spool", "include", "exclude", "map", "transforms", "parallel", "docs_per_range",
        "batch_docs", "max_rcu", "indexes", "indexes_strict", "drop_target", "allow_nonempty_target", "restart",
-       "progress", "progress_interval"},
+       "progress", "progress_interval", "dynamodb_numbers"},
       &RunSnapshotCmd};
 }
 

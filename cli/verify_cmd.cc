@@ -20,6 +20,7 @@ DECLARE_string(transforms);
 DECLARE_string(spool);
 DECLARE_bool(dry_run);
 DECLARE_int32(parallel);
+DECLARE_string(dynamodb_numbers);
 DEFINE_string(report, "", "verify: write the JSON report to this file (every difference, with "
                           "its kind and _id). Default: no report.");
 DEFINE_string(state, "", "verify: resumable progress file; a re-run with the same flags after "
@@ -115,6 +116,7 @@ int RunVerifyCmd(const std::vector<std::string>& args) {
   verify::VerifyOptions o;
   Status s = CommonFlags(&o.source_uri, &o.target_uri, &o.filter, &o.maps);
   o.transforms_file = FLAGS_transforms;
+  o.dynamodb_numbers = FLAGS_dynamodb_numbers;
   if (!s.ok()) return Fail(cmd, s);
   o.parallel = FLAGS_parallel;
   o.counts_only = FLAGS_counts_only;
@@ -167,6 +169,7 @@ int RunReconcileCmd(const std::vector<std::string>& args) {
   o.parallel = FLAGS_parallel;
   o.docs_per_range = FLAGS_docs_per_range;
   o.dry_run = FLAGS_dry_run;
+  o.dynamodb_numbers = FLAGS_dynamodb_numbers;
   auto iv = ParseDurationMs(FLAGS_interval);
   if (!iv.ok()) return Fail(cmd, iv.status().WithContext("--interval"));
   o.interval_ms = iv.value();
@@ -188,7 +191,7 @@ int RunReconcileCmd(const std::vector<std::string>& args) {
 }
 
 const std::vector<std::string> kCommonFlags = {"source", "target", "include", "exclude", "map",
-                                               "parallel", "docs_per_range"};
+                                               "parallel", "docs_per_range", "dynamodb_numbers"};
 
 std::vector<std::string> With(std::vector<std::string> more) {
   std::vector<std::string> out = kCommonFlags;
@@ -218,7 +221,8 @@ Command MakeVerifyCommand() {
       "region and endpoint from the usual AWS_* variables) is namespace dynamodb.TABLE per\n"
       "table, converted as capture and snapshot convert it; each table is read whole by a\n"
       "parallel consistent Scan (its count too: never DynamoDB's estimate). An item no BSON\n"
-      "type holds is a difference naming the attribute.\n"
+      "type holds is a difference naming the attribute (with --dynamodb_numbers=string or\n"
+      "double: compared as that string or double; give the mode capture used).\n"
       "Interrupted runs continue with the same flags when --report or --state is given.\n"
       "URIs may be env:VAR. Exit 0 identical, 1 differences remain, 2 usage, 3 error.\n\n"
       "Examples:\n"

@@ -226,6 +226,8 @@ StatusOr<CutoverResult> Cutover::Run() {
     ro.target_uri = o_.target_uri;
     ro.filter = o_.namespaces;
     ro.maps = o_.maps;
+    // A DynamoDB source converts its numbers as capture did: the spool records the mode.
+    ro.dynamodb_numbers = st.dynamodb_numbers.empty() ? "decimal" : st.dynamodb_numbers;
     ro.parallel = o_.parallel;
     ro.stop = o_.stop;
     ro.progress = o_.progress;
@@ -244,6 +246,7 @@ StatusOr<CutoverResult> Cutover::Run() {
     vo.filter = o_.namespaces;
     vo.maps = o_.maps;
     vo.transforms_file = o_.transforms_file;
+    vo.dynamodb_numbers = st.dynamodb_numbers.empty() ? "decimal" : st.dynamodb_numbers;
     vo.parallel = o_.parallel;
     vo.counts_only = o_.verify_mode == "counts";
     vo.spool_dir = o_.spool_dir;

@@ -31,7 +31,9 @@ struct CutoverOptions {
   std::string spool_dir;
   // A MongoDB connection string or dynamodb://REGION/TABLE[,...]: the final verify and
   // reconcile read it through verify/source.h. A DynamoDB stream reports deletes, so
-  // reconcile=auto does not run for it.
+  // reconcile=auto does not run for it. Its numbers are converted with the mode capture
+  // recorded in the spool (SpoolCreated.dynamodb_numbers): cutover takes no
+  // --dynamodb_numbers, so its final verify cannot disagree with what was migrated.
   std::string source_uri;
   std::string target_uri;
   std::string apply_name = "apply";

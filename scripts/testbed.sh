@@ -491,6 +491,9 @@ DYNAMODB_URL=$(http_url "$MOTO_PORT")
 MINISTACK_URL=$(http_url "$MINISTACK_PORT")
 TESTBED_MOTO_PORT=$MOTO_PORT
 TESTBED_MINISTACK_PORT=$MINISTACK_PORT
+# ministack's own venv, for a test that needs a server of its own (e.g. AUTH=true:
+# signature checks, e2e.dynamodb_auth): \$TESTBED_MINISTACK_PYTHON -m ministack.
+TESTBED_MINISTACK_PYTHON=$PY_MS
 EOF
   mv -f "$tmp" "$ENV_FILE"
 }

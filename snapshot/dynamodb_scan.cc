@@ -44,7 +44,8 @@ std::string ToJson(const rapidjson::Value& v) {
 
 }  // namespace
 
-mongo::BsonPtr UnreadableItem(const rapidjson::Value& item, const aws::KeySchema& keys) {
+mongo::BsonPtr UnreadableItem(const rapidjson::Value& item, const aws::KeySchema& keys,
+                              const aws::ConvertOptions& convert) {
   mongo::BsonPtr out(bson_new());
   if (item.IsObject()) {
     // The key attributes alone: when they convert, the record has the _id the document
@@ -59,7 +60,7 @@ mongo::BsonPtr UnreadableItem(const rapidjson::Value& item, const aws::KeySchema
     }
     bson_t key_doc;
     bson_init(&key_doc);
-    if (aws::ItemToBson(key_only, keys, &key_doc).ok()) bson_concat(out.get(), &key_doc);
+    if (aws::ItemToBson(key_only, keys, &key_doc, convert).ok()) bson_concat(out.get(), &key_doc);
     bson_destroy(&key_doc);
   }
   const std::string json = ToJson(item);
@@ -69,16 +70,16 @@ mongo::BsonPtr UnreadableItem(const rapidjson::Value& item, const aws::KeySchema
 
 void ConvertScanItems(const rapidjson::Value& items, const aws::KeySchema& keys,
                       std::vector<mongo::BsonPtr>* docs, uint64_t* bytes,
-                      std::vector<UnreadableRecord>* unreadable) {
+                      std::vector<UnreadableRecord>* unreadable, const aws::ConvertOptions& convert) {
   if (!items.IsArray()) {
-    unreadable->push_back({UnreadableItem(items, keys), "the Scan response's Items is not an array"});
+    unreadable->push_back({UnreadableItem(items, keys, convert), "the Scan response's Items is not an array"});
     return;
   }
   for (const auto& item : items.GetArray()) {
     mongo::BsonPtr doc(bson_new());
-    Status s = aws::ItemToBson(item, keys, doc.get());
+    Status s = aws::ItemToBson(item, keys, doc.get(), convert);
     if (!s.ok()) {
-      unreadable->push_back({UnreadableItem(item, keys), s.message() + "; not written"});
+      unreadable->push_back({UnreadableItem(item, keys, convert), s.message() + "; not written"});
       continue;
     }
     *bytes += doc->len;

@@ -37,14 +37,16 @@ std::string DescribeSegment(int segment, int total_segments);
 // *docs, adding their BSON sizes to *bytes. An item that does not convert (a number
 // Decimal128 cannot hold, a missing key attribute) is not a document: it goes to
 // *unreadable as UnreadableItem describes it, with ItemToBson's message (which names the
-// attribute). A non-array `items` is one unreadable record.
+// attribute). A non-array `items` is one unreadable record. Items are converted with
+// `convert` (--dynamodb_numbers).
 void ConvertScanItems(const rapidjson::Value& items, const aws::KeySchema& keys,
                       std::vector<mongo::BsonPtr>* docs, uint64_t* bytes,
-                      std::vector<UnreadableRecord>* unreadable);
+                      std::vector<UnreadableRecord>* unreadable, const aws::ConvertOptions& convert = {});
 
 // What the dead-letter file keeps of an item that does not convert:
 // {_id: as ItemToBson makes it from the key attributes (absent when they do not convert
 // either), <key attributes>, _dynamodb_item: the item's AttributeValue JSON as read}.
-mongo::BsonPtr UnreadableItem(const rapidjson::Value& item, const aws::KeySchema& keys);
+mongo::BsonPtr UnreadableItem(const rapidjson::Value& item, const aws::KeySchema& keys,
+                              const aws::ConvertOptions& convert = {});
 
 }  // namespace docshift::snapshot

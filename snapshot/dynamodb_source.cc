@@ -6,7 +6,8 @@
 //   recorded in SnapshotCollection.total_segments and never recomputed: a restarted
 //   snapshot scans with the same value, so each segment is the same set of items.
 // - Read: each range is one segment, Scanned page by page with ConsistentRead, each
-//   item converted by aws::ItemToBson (KeySchema from DescribeTable). ResumePosition is
+//   item converted by aws::ItemToBson (KeySchema from DescribeTable; numbers by
+//   --dynamodb_numbers, the mode capture recorded in the spool). ResumePosition is
 //   the LastEvaluatedKey of the last page fully handed to the copier, so a killed
 //   snapshot continues each segment from there (SnapshotRange.resume_after).
 // - An item that does not convert is an UnreadableRecord: the copier dead-letters it.
@@ -43,8 +44,9 @@ class DynamoRangeReader : public RangeReader {
  public:
   DynamoRangeReader(std::unique_ptr<aws::DynamoClient> client, std::string table, aws::KeySchema keys,
                     int segment, int total_segments, std::string start_key, int page_limit,
-                    TokenBucket* rcu, const std::atomic<bool>* stop)
-      : client_(std::move(client)), table_(std::move(table)), keys_(std::move(keys)), segment_(segment),
+                    TokenBucket* rcu, const std::atomic<bool>* stop, aws::ConvertOptions convert)
+      : client_(std::move(client)), table_(std::move(table)), keys_(std::move(keys)), convert_(convert),
+        segment_(segment),
         total_segments_(total_segments), page_limit_(page_limit), rcu_(rcu), stop_(stop),
         next_key_(start_key), position_(std::move(start_key)) {}
 
@@ -101,7 +103,7 @@ class DynamoRangeReader : public RangeReader {
       }
       std::vector<BsonPtr> docs;
       uint64_t bytes = 0;
-      ConvertScanItems(page->Items(), keys_, &docs, &bytes, &unreadable_);
+      ConvertScanItems(page->Items(), keys_, &docs, &bytes, &unreadable_, convert_);
       // What the server says the page cost; a server that does not say (some emulators)
       // is charged what a consistent read costs: 1 unit per 4 KB read.
       rcu_->Charge(page->consumed_capacity > 0 ? page->consumed_capacity
@@ -116,6 +118,7 @@ class DynamoRangeReader : public RangeReader {
   std::unique_ptr<aws::DynamoClient> client_;
   const std::string table_;
   const aws::KeySchema keys_;
+  const aws::ConvertOptions convert_;
   const int segment_, total_segments_, page_limit_;
   TokenBucket* rcu_;
   const std::atomic<bool>* stop_;
@@ -129,9 +132,10 @@ class DynamoRangeReader : public RangeReader {
 class DynamoSnapshotSource : public SnapshotSource {
  public:
   DynamoSnapshotSource(aws::DynamoUri uri, aws::DynamoClientOptions options,
-                       std::unique_ptr<aws::DynamoClient> control, double max_rcu, int page_limit)
+                       std::unique_ptr<aws::DynamoClient> control, double max_rcu, int page_limit,
+                       aws::ConvertOptions convert)
       : uri_(std::move(uri)), options_(std::move(options)), control_(std::move(control)),
-        rcu_(max_rcu), page_limit_(page_limit) {}
+        rcu_(max_rcu), page_limit_(page_limit), convert_(convert) {}
 
   std::string Identity(const std::string& spool_source_kind) const override {
     (void)spool_source_kind;  // the region and endpoint say it all
@@ -180,7 +184,7 @@ class DynamoSnapshotSource : public SnapshotSource {
     }
     return std::unique_ptr<RangeReader>(new DynamoRangeReader(std::move(client), c.coll(), std::move(keys),
                                                               r.segment(), c.total_segments(), r.resume_after(),
-                                                              page_limit_, &rcu_, options_.stop));
+                                                              page_limit_, &rcu_, options_.stop, convert_));
   }
 
   std::string DescribeRange(const pb::SnapshotCollection& c, const pb::SnapshotRange& r) const override {
@@ -224,6 +228,7 @@ class DynamoSnapshotSource : public SnapshotSource {
   std::map<std::string, aws::TableDescription> tables_;  // guarded by mu_
   TokenBucket rcu_;
   const int page_limit_;
+  const aws::ConvertOptions convert_;
 };
 
 Status DynamoSnapshotSource::Plan(const SnapshotOptions& opts, const apply::NamespaceMap& map,
@@ -279,8 +284,10 @@ StatusOr<std::unique_ptr<SnapshotSource>> NewDynamoSnapshotSource(const Snapshot
   control_options.connect_timeout_ms = std::min<int64_t>(options.connect_timeout_ms, 5'000);
   control_options.retry_for_ms = std::min<int64_t>(options.retry_for_ms, 10'000);
   ASSIGN_OR_RETURN(auto control, aws::DynamoClient::New(control_options));
-  return std::unique_ptr<SnapshotSource>(
-      new DynamoSnapshotSource(std::move(uri), std::move(options), std::move(control), opts.max_rcu, opts.batch_docs));
+  aws::ConvertOptions convert;
+  ASSIGN_OR_RETURN(convert.numbers, aws::ParseNumberMode(opts.dynamodb_numbers));
+  return std::unique_ptr<SnapshotSource>(new DynamoSnapshotSource(std::move(uri), std::move(options), std::move(control),
+                                                                  opts.max_rcu, opts.batch_docs, convert));
 }
 
 }  // namespace docshift::snapshot

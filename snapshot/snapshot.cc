@@ -21,6 +21,7 @@
 
 #include "apply/transform.h"
 #include "apply/translate.h"
+#include "aws/dynamodb_types.h"
 #include "aws/dynamodb_uri.h"
 #include "mongo/id_ranges.h"
 #include "mongo/mongo_util.h"
@@ -679,6 +680,10 @@ StatusOr<SnapshotResult> RunSnapshot(const SnapshotOptions& opts) {
   if (opts.indexes != "before" && opts.indexes != "after" && opts.indexes != "none") {
     return Status::InvalidArgument("--indexes '" + opts.indexes + "' is not one of before, after, none");
   }
+  if (!aws::ParseNumberMode(opts.dynamodb_numbers).ok() || opts.dynamodb_numbers.empty()) {
+    return Status::InvalidArgument("--dynamodb_numbers '" + opts.dynamodb_numbers +
+                                   "' is not one of decimal, string, double");
+  }
   if (opts.parallel < 1 || opts.parallel > 64) return Status::InvalidArgument("--parallel must be between 1 and 64");
   if (opts.batch_docs < 1) return Status::InvalidArgument("--batch_docs must be at least 1");
   if (opts.docs_per_range < 1) return Status::InvalidArgument("--docs_per_range must be at least 1");
@@ -710,6 +715,16 @@ StatusOr<SnapshotResult> RunSnapshot(const SnapshotOptions& opts) {
     return Status::FailedPrecondition("the spool " + opts.spool_dir + " captures " +
                                       created.source_id() + ", not the --source " + source_id +
                                       "; point --source at the server capture reads");
+  }
+  if (aws::IsDynamoUri(opts.source_uri)) {
+    // The copy and the replayed changes must convert numbers alike: the spool's events
+    // were converted with the mode capture recorded.
+    const std::string recorded = created.dynamodb_numbers().empty() ? "decimal" : created.dynamodb_numbers();
+    if (recorded != opts.dynamodb_numbers) {
+      return Status::FailedPrecondition("the spool " + opts.spool_dir + " was captured with --dynamodb_numbers=" +
+                                        recorded + ", not " + opts.dynamodb_numbers +
+                                        "; give snapshot the mode capture runs with");
+    }
   }
   const std::string target_id = mongo::EndpointIdentity(dst_uri.get(), "mongo");
   ASSIGN_OR_RETURN(auto dst, mongo::NewPool(dst_uri.get(), opts.parallel + 2));

@@ -55,6 +55,10 @@ struct SnapshotOptions {
   // DynamoDB sources: read capacity units per second shared by every segment reader
   // (charged with what each Scan page consumed). 0: unlimited.
   double max_rcu = 0;
+  // DynamoDB sources: a number no exact BSON type holds is dead-lettered ("decimal"),
+  // stored as its decimal text ("string") or as the nearest double ("double")
+  // (aws/dynamodb_types.h). It must be the mode capture records in the spool.
+  std::string dynamodb_numbers = "decimal";
   int64_t progress_interval_ms = 10'000;
   bool progress_bars = false;     // redraw a bar per collection (a terminal)
   std::ostream* progress_out = nullptr;  // bars and progress lines (stderr)

@@ -315,6 +315,7 @@ Status InspectManifest(Env* env, const InspectOptions& opts, std::ostream& out) 
           << " filter: "
           << (c.has_namespace_filter() ? DescribeNamespaceFilter(c.namespace_filter())
                                        : std::string("none recorded (apply checks nothing)"));
+      if (!c.dynamodb_numbers().empty()) out << " dynamodb_numbers=" << c.dynamodb_numbers();
     } else if (r.has_sealed()) {
       const auto& s = r.sealed();
       char crc[16];

@@ -166,6 +166,7 @@ Status SpoolWriter::Recover(RecoveryReport* report) {
     created.set_source_kind(opts_.source_kind);
     created.set_created_wall_ms(NowMs());
     if (opts_.namespace_filter != nullptr) *created.mutable_namespace_filter() = *opts_.namespace_filter;
+    created.set_dynamodb_numbers(opts_.dynamodb_numbers);
     ASSIGN_OR_RETURN(manifest_writer_, ManifestWriter::Create(env_, manifest_path, created));
     RETURN_IF_ERROR(ReadManifest(env_, manifest_path, &manifest_));
     report->created = true;
@@ -184,6 +185,15 @@ Status SpoolWriter::Recover(RecoveryReport* report) {
             "spool " + dir + " was captured with " + DescribeNamespaceFilter(was) + ", not " +
             DescribeNamespaceFilter(*opts_.namespace_filter) +
             "; restart capture with the spool's filter or use a new --spool directory");
+      }
+    }
+    if (!opts_.dynamodb_numbers.empty()) {
+      const std::string& was = manifest_.created.dynamodb_numbers();
+      const std::string recorded = was.empty() ? "decimal" : was;
+      if (recorded != opts_.dynamodb_numbers) {
+        return Status::FailedPrecondition(
+            "spool " + dir + " was captured with --dynamodb_numbers=" + recorded + ", not " +
+            opts_.dynamodb_numbers + "; restart capture with the spool's mode or use a new --spool directory");
       }
     }
     report->manifest_tail_truncated = manifest_.torn_tail;

@@ -44,6 +44,10 @@ struct SpoolWriterOptions {
   // Capture's namespace filter, recorded in a new spool's SpoolCreated; an existing spool
   // that recorded another one is refused. Null: none recorded, none checked.
   const pb::NamespaceFilterSpec* namespace_filter = nullptr;
+  // DynamoDB sources: capture's --dynamodb_numbers ("decimal", "string", "double"),
+  // recorded in a new spool's SpoolCreated; an existing spool that recorded another one
+  // (none recorded counts as "decimal") is refused. Empty: none recorded, none checked.
+  std::string dynamodb_numbers;
   // Roll the open segment when it reaches this size or age (whichever first).
   uint64_t segment_max_bytes = 64ull << 20;
   int64_t segment_max_age_ms = 60'000;

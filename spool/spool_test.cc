@@ -188,6 +188,33 @@ TEST(SpoolTest, RecordsTheNamespaceFilterAndRefusesAnother) {
   EXPECT_FALSE(old_view.manifest.created.has_namespace_filter());
 }
 
+TEST(SpoolTest, RecordsTheDynamoNumberModeAndRefusesAnother) {
+  TempDir dir;
+  SpoolWriterOptions o = Opts(dir.path());
+  o.dynamodb_numbers = "string";
+  ASSERT_TRUE(SpoolWriter::Open(o).ok());
+  SpoolView view;
+  ASSERT_TRUE(OpenSpoolView(Env::Default(), dir.path(), &view).ok());
+  EXPECT_EQ(view.manifest.created.dynamodb_numbers(), "string");
+  EXPECT_TRUE(SpoolWriter::Open(o).ok());  // the same mode
+  o.dynamodb_numbers = "decimal";
+  auto refused = SpoolWriter::Open(o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.status().IsFailedPrecondition());
+  EXPECT_NE(refused.status().message().find("was captured with --dynamodb_numbers=string, not decimal"),
+            std::string::npos)
+      << refused.status().ToString();
+
+  // None recorded (a spool from before the mode existed) means decimal, its only mode.
+  TempDir old_dir;
+  ASSERT_TRUE(SpoolWriter::Open(Opts(old_dir.path())).ok());
+  SpoolWriterOptions o2 = Opts(old_dir.path());
+  o2.dynamodb_numbers = "decimal";
+  EXPECT_TRUE(SpoolWriter::Open(o2).ok());
+  o2.dynamodb_numbers = "double";
+  EXPECT_TRUE(SpoolWriter::Open(o2).status().IsFailedPrecondition());
+}
+
 TEST(SpoolTest, ReaderCanSkipTheOpenSegment) {
   TempDir dir;
   auto w = SpoolWriter::Open(Opts(dir.path()));

@@ -130,6 +130,7 @@ Status CollectSpool(Env* env, const spool::SpoolView& view, MigrationStatus* out
   const uint64_t want = a.checkpoint_seq + 1;  // oldest unapplied event
   std::vector<SegmentSpan> spans;
   out->source_kind = view.manifest.created.source_kind();
+  out->dynamodb_numbers = view.manifest.created.dynamodb_numbers();
   out->last_durable_seq = view.manifest.next_seq_after_sealed() - 1;
   int64_t want_ms = 0;
   for (const auto& seg : view.segments) {

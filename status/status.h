@@ -92,6 +92,8 @@ struct MigrationStatus {
 
   // Spool.
   std::string source_kind;
+  // DynamoDB: the number mode capture records (SpoolCreated.dynamodb_numbers; "" = decimal).
+  std::string dynamodb_numbers;
   uint64_t last_durable_seq = 0;   // sealed segments + the open segment's complete records
   uint64_t segments = 0;           // live segments, the open one included
   uint64_t sealed_segments = 0;

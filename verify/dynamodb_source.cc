@@ -3,8 +3,8 @@
 // A table is namespace dynamodb.TABLE. It cannot be read by _id range, so it is read
 // whole: a parallel Scan (Segment/TotalSegments, one DynamoClient per segment thread)
 // with ConsistentRead, each item converted by aws::ItemToBson exactly as capture and
-// snapshot convert it. Counts are the number of items such a Scan returns (DynamoDB's
-// ItemCount is refreshed only about every 6 hours). A lookup by _id reads the table
+// snapshot convert it (with the --dynamodb_numbers given). Counts are the number of items
+// such a Scan returns (DynamoDB's ItemCount is refreshed only about every 6 hours). A lookup by _id reads the table
 // again: the client has no GetItem, and callers keep only the keys they asked for.
 //
 // An item ItemToBson refuses (a number no BSON type holds) is delivered as {_id: key}
@@ -46,8 +46,12 @@ std::string ToJson(const rapidjson::Value& v) {
 
 class DynamoVerifySource : public VerifySource {
  public:
-  Status Open(const std::string& uri, int parallel, const std::atomic<bool>* stop) {
+  Status Open(const std::string& uri, int parallel, const std::atomic<bool>* stop,
+              const std::string& dynamodb_numbers) {
     ASSIGN_OR_RETURN(uri_, aws::ParseDynamoUri(uri, "--source"));
+    auto mode = aws::ParseNumberMode(dynamodb_numbers);
+    if (!mode.ok()) return mode.status().WithContext("--dynamodb_numbers");
+    convert_.numbers = *mode;
     ASSIGN_OR_RETURN(copts_, aws::DynamoClientOptionsFromEnv(aws::ProcessEnv(), uri_.region));
     copts_.stop = stop;
     stop_ = stop;
@@ -174,7 +178,7 @@ class DynamoVerifySource : public VerifySource {
       if (!items.IsArray()) return Status::OK();
       for (const auto& item : items.GetArray()) {
         std::string problem;
-        BsonPtr doc = ItemToSourceBson(item, keys, &problem);
+        BsonPtr doc = ItemToSourceBson(item, keys, &problem, convert_);
         std::lock_guard<std::mutex> l(sink_mu);
         sink(SourceDocument{doc.get(), problem.empty() ? nullptr : &problem});
       }
@@ -188,14 +192,16 @@ class DynamoVerifySource : public VerifySource {
   int segments_ = 1;
   std::string endpoint_, redacted_, identity_;
   std::map<std::string, aws::KeySchema> keys_;  // by namespace; set by Open, then read-only
+  aws::ConvertOptions convert_;                 // set by Open
 };
 
 }  // namespace
 
-BsonPtr ItemToSourceBson(const rapidjson::Value& item, const aws::KeySchema& keys, std::string* problem) {
+BsonPtr ItemToSourceBson(const rapidjson::Value& item, const aws::KeySchema& keys, std::string* problem,
+                         const aws::ConvertOptions& convert) {
   problem->clear();
   BsonPtr doc(bson_new());
-  Status s = aws::ItemToBson(item, keys, doc.get());
+  Status s = aws::ItemToBson(item, keys, doc.get(), convert);
   if (s.ok()) return doc;
   *problem = s.message();
   if (problem->empty()) *problem = s.ToString();
@@ -212,7 +218,7 @@ BsonPtr ItemToSourceBson(const rapidjson::Value& item, const aws::KeySchema& key
   BsonPtr converted(bson_new());
   BsonPtr out(bson_new());
   bson_iter_t it;
-  if (aws::ItemToBson(k, keys, converted.get()).ok() && bson_iter_init_find(&it, converted.get(), "_id")) {
+  if (aws::ItemToBson(k, keys, converted.get(), convert).ok() && bson_iter_init_find(&it, converted.get(), "_id")) {
     bson_append_iter(out.get(), "_id", 3, &it);
   } else {
     const std::string text = "unconvertible key " + ToJson(k);
@@ -222,9 +228,10 @@ BsonPtr ItemToSourceBson(const rapidjson::Value& item, const aws::KeySchema& key
 }
 
 StatusOr<std::unique_ptr<VerifySource>> OpenDynamoVerifySource(const std::string& uri, int parallel,
-                                                               const std::atomic<bool>* stop) {
+                                                               const std::atomic<bool>* stop,
+                                                               const std::string& dynamodb_numbers) {
   auto s = std::make_unique<DynamoVerifySource>();
-  RETURN_IF_ERROR(s->Open(uri, parallel, stop));
+  RETURN_IF_ERROR(s->Open(uri, parallel, stop, dynamodb_numbers));
   return std::unique_ptr<VerifySource>(std::move(s));
 }
 

@@ -11,11 +11,13 @@
 
 namespace docshift::verify {
 
-// The document an item becomes (aws::ItemToBson: as capture and snapshot convert it),
+// The document an item becomes (aws::ItemToBson with `convert`: as capture and snapshot
+// convert it with the same --dynamodb_numbers),
 // with *problem empty. An item that does not convert (a number no BSON type holds)
 // becomes just {_id: its key} with *problem the conversion error, which names the
 // attribute; when its key does not convert either, {_id: "unconvertible key {...}"}.
 // Never fails.
-mongo::BsonPtr ItemToSourceBson(const rapidjson::Value& item, const aws::KeySchema& keys, std::string* problem);
+mongo::BsonPtr ItemToSourceBson(const rapidjson::Value& item, const aws::KeySchema& keys, std::string* problem,
+                                const aws::ConvertOptions& convert = {});
 
 }  // namespace docshift::verify

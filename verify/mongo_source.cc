@@ -85,8 +85,9 @@ StatusOr<std::unique_ptr<VerifySource>> OpenMongoVerifySource(const std::string&
 }
 
 StatusOr<std::unique_ptr<VerifySource>> OpenVerifySource(const std::string& uri, int parallel,
-                                                         const std::atomic<bool>* stop) {
-  if (aws::IsDynamoUri(uri)) return OpenDynamoVerifySource(uri, parallel, stop);
+                                                         const std::atomic<bool>* stop,
+                                                         const std::string& dynamodb_numbers) {
+  if (aws::IsDynamoUri(uri)) return OpenDynamoVerifySource(uri, parallel, stop, dynamodb_numbers);
   return OpenMongoVerifySource(uri, parallel);
 }
 

@@ -159,7 +159,8 @@ StatusOr<ReconcileResult> RunReconcile(const ReconcileOptions& opts) {
   }
   Side tgt;
   const int parallel = std::max(1, opts.parallel);
-  ASSIGN_OR_RETURN(std::unique_ptr<VerifySource> src, OpenVerifySource(opts.source_uri, parallel, opts.stop));
+  ASSIGN_OR_RETURN(std::unique_ptr<VerifySource> src, OpenVerifySource(opts.source_uri, parallel, opts.stop,
+                                                                                 opts.dynamodb_numbers));
   RETURN_IF_ERROR(Connect(opts.target_uri, "target", parallel + 1, &tgt));
   Shared sh;
   for (;;) {

@@ -82,12 +82,15 @@ class VerifySource {
 
 // The source for `uri` by its scheme (dynamodb:// or a MongoDB connection string),
 // connected and checked: one clear line when it cannot be reached or refuses the
-// credentials. parallel: how many threads will call it at once.
-// Errors: InvalidArgument for a malformed URI; Unavailable for an unreachable endpoint.
+// credentials. parallel: how many threads will call it at once. dynamodb_numbers: a
+// DynamoDB source's number mode (aws::ParseNumberMode), ignored for other sources.
+// Errors: InvalidArgument for a malformed URI or mode; Unavailable for an unreachable endpoint.
 StatusOr<std::unique_ptr<VerifySource>> OpenVerifySource(const std::string& uri, int parallel,
-                                                         const std::atomic<bool>* stop);
+                                                         const std::atomic<bool>* stop,
+                                                         const std::string& dynamodb_numbers = "decimal");
 StatusOr<std::unique_ptr<VerifySource>> OpenMongoVerifySource(const std::string& uri, int parallel);
 StatusOr<std::unique_ptr<VerifySource>> OpenDynamoVerifySource(const std::string& uri, int parallel,
-                                                               const std::atomic<bool>* stop);
+                                                               const std::atomic<bool>* stop,
+                                                               const std::string& dynamodb_numbers = "decimal");
 
 }  // namespace docshift::verify

@@ -62,6 +62,10 @@ struct VerifyOptions {
   // range (its source and target _ids differ, so no _id range fits both sides), and its
   // re-check reads the source collection whole. Empty = none.
   std::string transforms_file;
+  // DynamoDB sources: how a number no exact BSON type holds is converted: "decimal" (a
+  // difference naming the attribute), "string" or "double" (aws/dynamodb_types.h); give
+  // the mode capture and snapshot used.
+  std::string dynamodb_numbers = "decimal";
   int parallel = 4;                // ranges compared at once
   bool counts_only = false;
   bool strict_order = false;       // field order counts (default: ignored)
@@ -131,6 +135,7 @@ struct ReconcileOptions {
   std::string target_uri;
   mongo::NamespaceFilter filter;
   std::vector<std::string> maps;
+  std::string dynamodb_numbers = "decimal";  // as VerifyOptions::dynamodb_numbers
   int parallel = 4;
   uint64_t docs_per_range = 100'000;
   bool dry_run = false;             // list what would be deleted, delete nothing

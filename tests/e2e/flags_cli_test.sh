@@ -61,7 +61,8 @@ good() {
 
 now=$(date +%s)
 name64=$(printf 'n%.0s' $(seq 64))
-# CMD FLAG BELOW MIN MAX ABOVE  (- = no value below the range). apply --from must also name
+# CMD FLAG BELOW MIN MAX ABOVE  (- = no value below the range; a choice: its first and last
+# choices, and a value that is none). apply --from must also name
 # an event the spool holds (apply/positions.h): its top is the spool's last event, 50.
 rows="
 capture start_at 0 1 $now $((now + 86400))
@@ -110,6 +111,10 @@ inspect limit -1 0 9223372036854775807 9223372036854775808
 inspect from_time - 2026-11-22T01:00:00Z 1700000000 yesterday
 inspect until_time - 2026-11-22T01:00:00Z 1700000000 2026-13-45
 prune retention -1s 0 3650d 3651d
+capture dynamodb_numbers - decimal double float
+snapshot dynamodb_numbers - decimal double DECIMAL
+verify dynamodb_numbers - decimal double exact
+reconcile dynamodb_numbers - decimal double none
 status watch 99ms 100ms 1d 86400001ms
 "
 
@@ -130,6 +135,10 @@ while read -r cmd flag below min max above; do
   bad "$cmd" "$flag" "$above"
   bad "$cmd" "$flag" "not a value"
 done <<<"$rows"
+
+# The choice between the ends of a choice row.
+good capture dynamodb_numbers string
+good verify dynamodb_numbers string
 
 # Values accepted before this table existed, each now a usage error.
 bad apply batch_max_ops -5
