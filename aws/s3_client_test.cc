@@ -85,6 +85,27 @@ HttpResponse RawPut(const std::string& key, std::string_view body, Headers extra
   return r.ok() ? std::move(r).value() : HttpResponse{};
 }
 
+// CreateBucket (a signed PUT of the bucket itself), so the test runs on servers without
+// gofakes3's auto-bucket too (moto: S3_URL=$DYNAMODB_URL). An existing bucket is fine.
+class BucketEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    auto loc = internal::LocateObject(g_url, "us-east-1", Bucket(), "");
+    ASSERT_TRUE(loc.ok()) << loc.status().ToString();
+    Headers headers = {{"Host", loc->endpoint.HostHeader()}};
+    HttpRequest req{"PUT", loc->path, "", headers, ""};
+    auto s = SignRequest(req, TestCredentials(),
+                         SigningOptions::ForS3("us-east-1", std::chrono::system_clock::now(), Payload::kHashBody));
+    ASSERT_TRUE(s.ok());
+    for (auto& h : s->headers_to_add) headers.push_back(h);
+    auto http = HttpClient::New();
+    ASSERT_TRUE(http.ok());
+    auto r = (*http)->Send(loc->endpoint, "PUT", loc->path, "", headers, "");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_TRUE(r->status == 200 || r->status == 409) << "CreateBucket: HTTP " << r->status << " " << r->body;
+  }
+};
+
 TEST(S3ClientTest, PutGetHeadRangeDelete) {
   auto c = NewClient();
   ASSERT_NE(c, nullptr);
@@ -140,7 +161,8 @@ TEST(S3ClientTest, PutGetHeadRangeDelete) {
 TEST(S3ClientTest, EmptyAndLargeBodies) {
   auto c = NewClient();
   ASSERT_NE(c, nullptr);
-  ASSERT_TRUE(c->PutObject(Bucket(), "sizes/empty", "").ok());
+  auto put_empty = c->PutObject(Bucket(), "sizes/empty", "");
+  ASSERT_TRUE(put_empty.ok()) << put_empty.status().ToString();
   auto e = c->GetObject(Bucket(), "sizes/empty");
   ASSERT_TRUE(e.ok()) << e.status().ToString();
   EXPECT_EQ(e->body, "");
@@ -159,7 +181,8 @@ TEST(S3ClientTest, ListAllPagesPrefixStartAfterLimit) {
   for (int i = 0; i < 7; ++i) {
     char key[32];
     snprintf(key, sizeof(key), "list/k%02d", i);
-    ASSERT_TRUE(c->PutObject(Bucket(), key, std::string(i, 'x')).ok());
+    auto put = c->PutObject(Bucket(), key, std::string(i, 'x'));
+    ASSERT_TRUE(put.ok()) << put.status().ToString();
   }
   ASSERT_TRUE(c->PutObject(Bucket(), "listx", "outside").ok());
   ASSERT_TRUE(c->PutObject(Bucket(), "lisT/k", "outside").ok());
@@ -226,7 +249,7 @@ TEST(S3ClientTest, IfMatchOverwriteOnlyWhenCurrent) {
   ASSERT_NE(c, nullptr);
   const std::string key = "checkpoint/apply-1";
   auto v1 = c->PutObject(Bucket(), key, "position 1", {});
-  ASSERT_TRUE(v1.ok());
+  ASSERT_TRUE(v1.ok()) << v1.status().ToString();
   PutOptions o;
   o.condition = PutOptions::Condition::kIfMatch;
   o.if_match_etag = v1->etag;
@@ -458,5 +481,6 @@ int main(int argc, char** argv) {
   }
   docshift::aws::g_url = url;
   ::testing::InitGoogleTest(&argc, argv);
+  ::testing::AddGlobalTestEnvironment(new docshift::aws::BucketEnvironment);
   return RUN_ALL_TESTS();
 }
