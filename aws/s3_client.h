@@ -178,7 +178,8 @@ class S3Client {
 
   // PUT with Content-MD5 and the docshift metadata. FailedPrecondition
   // (kPreconditionFailed) when the condition does not hold and the object is not this
-  // very write.
+  // very write. If-Match on a key that does not exist: S3 answers 404 (NotFound),
+  // gofakes3 412 (FailedPrecondition); a caller treats both as "not current".
   StatusOr<PutResult> PutObject(const std::string& bucket, const std::string& key, std::string_view body,
                                 const PutOptions& options = {}, S3Error* err = nullptr);
   // PutObject with If-None-Match: * and writer_id: success when this writer's bytes are

@@ -455,5 +455,23 @@ TEST(S3ResolveTest, OursTheirsGone) {
   EXPECT_EQ(ResolvePreconditionFailed(std::nullopt, "w-1", md5, 13), PreconditionVerdict::kGone);
 }
 
+TEST(S3OptionsTest, FromTheAwsConventions) {
+  auto o = S3ClientOptionsFromEnv(MapEnv({{"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"},
+                                          {"AWS_SECRET_ACCESS_KEY", "secret"},
+                                          {"AWS_REGION", "eu-west-1"},
+                                          {"AWS_ENDPOINT_URL", "http://127.0.0.1:1"},
+                                          {"AWS_ENDPOINT_URL_S3", "http://127.0.0.1:27107"}}),
+                                  "");
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->region, "eu-west-1");
+  EXPECT_EQ(o->endpoint, "http://127.0.0.1:27107");  // the service's own variable first
+  EXPECT_EQ(o->credentials.access_key_id, "AKIDEXAMPLE");
+  auto d = S3ClientOptionsFromEnv(
+      MapEnv({{"AWS_ACCESS_KEY_ID", "A"}, {"AWS_SECRET_ACCESS_KEY", "s"}, {"AWS_DEFAULT_REGION", "us-east-2"}}), "");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->endpoint, "");  // the AWS default: virtual-host style
+  EXPECT_TRUE(S3ClientOptionsFromEnv(MapEnv({{"AWS_REGION", "us-east-1"}}), "").status().IsInvalidArgument());
+}
+
 }  // namespace
 }  // namespace docshift::aws::internal
