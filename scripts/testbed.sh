@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Test bed: real MongoDB-API and DynamoDB-API servers on loopback for docshift's tests.
+# Test bed: real MongoDB-API, DynamoDB-API and S3-API servers on loopback for docshift's tests.
 #
 #   scripts/testbed.sh up       install, build (cached), start, wait for readiness,
 #                               write build/testbed.env
@@ -15,6 +15,7 @@
 #   (PostgreSQL 15 private cluster for TARGET_PG_URI)                       TESTBED_PG_PORT        5433
 #   DYNAMODB_URL      moto 5.2.5, server mode (DynamoDB + Streams)          TESTBED_MOTO_PORT      27105
 #   MINISTACK_URL     ministack 1.5.33 (DynamoDB + Streams)                 TESTBED_MINISTACK_PORT 27106
+#   S3_URL            gofakes3 v1.2.0, in memory, buckets made on first use TESTBED_S3_PORT        27107
 #
 # DynamoDB: moto is the main DynamoDB source (parallel Scan with Segment/TotalSegments,
 # Streams with all view types; one shard that never splits or closes, iterators never
@@ -23,6 +24,11 @@
 # closed when the stream is disabled and a new stream ARN when re-enabled, no record for
 # no-op writes, normalized numbers. moto lives in build/venv (with boto3 for the
 # workload); ministack pins its own botocore, so it has build/venv-ministack.
+#
+# S3: gofakes3 (Go module, embedded in tests/testbed/gofakes3/main.go like FerretDB) is
+# the S3 server: conditional writes (If-None-Match: *, If-Match) with one winner under
+# a race, Content-MD5 checked, ListObjectsV2 with continuation tokens and start-after.
+# It checks no signature and ignores x-amz-checksum-* (see tests/README.md).
 #
 # Everything it writes (binaries, jar, venv, data, logs, pid files) is under build/.
 # A failed `up` prints the failing server's log tail, stops everything and exits 1.
@@ -48,6 +54,7 @@ PG_TARGET_PORT=${TESTBED_PG_TARGET_PORT:-27103}
 JAVA_PORT=${TESTBED_JAVA_PORT:-27104}
 MOTO_PORT=${TESTBED_MOTO_PORT:-27105}
 MINISTACK_PORT=${TESTBED_MINISTACK_PORT:-27106}
+S3_PORT=${TESTBED_S3_PORT:-27107}
 PG_PORT=${TESTBED_PG_PORT:-5433}
 READY_DEADLINE=${TESTBED_READY_DEADLINE:-60}   # seconds per server
 STOP_DEADLINE=${TESTBED_STOP_DEADLINE:-15}     # seconds before SIGKILL
@@ -62,17 +69,20 @@ SQLITE_OPTS="-sqlite-params _pragma=synchronous(off)"
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_DATA=$DATA/pg
 FDB_BIN=$BIN/ferretdb-testbed
+GF_BIN=$BIN/gofakes3-testbed
 JAVA_JAR=$TB/javaserver/javaserver-1.jar
 PY=$VENV/bin/python
 READY=$SRC/mongo_ready.py
 DY_READY=$SRC/dynamodb_ready.py
+S3_READY=$SRC/s3_ready.py
 PY_MS=$VENV_MS/bin/python
 
-# name -> port, for the four wire-protocol servers and the two DynamoDB-API servers.
-SERVERS=(fdb-oplog fdb-target fdb-pg java-cs moto ministack)
+# name -> port, for the four wire-protocol servers, the two DynamoDB-API servers and
+# the S3-API server.
+SERVERS=(fdb-oplog fdb-target fdb-pg java-cs moto ministack gofakes3)
 declare -A PORT=([fdb-oplog]=$OPLOG_PORT [fdb-target]=$TARGET_PORT
                  [fdb-pg]=$PG_TARGET_PORT [java-cs]=$JAVA_PORT
-                 [moto]=$MOTO_PORT [ministack]=$MINISTACK_PORT)
+                 [moto]=$MOTO_PORT [ministack]=$MINISTACK_PORT [gofakes3]=$S3_PORT)
 
 # Messages go to stderr and, once build/testbed/log exists, to its testbed.log.
 say() {
@@ -85,9 +95,11 @@ die() { say "ERROR: $*"; exit 1; }
 uri() { echo "mongodb://$HOST:$1/?directConnection=true"; }
 http_url() { echo "http://$HOST:$1"; }
 is_dynamodb() { [[ $1 == moto || $1 == ministack ]]; }
-# The address of server $1: a MongoDB URI, or the HTTP endpoint of a DynamoDB-API server.
+is_s3() { [[ $1 == gofakes3 ]]; }
+# The address of server $1: a MongoDB URI, or the HTTP endpoint of a DynamoDB-API or
+# S3-API server.
 server_url() {
-  if is_dynamodb "$1"; then http_url "${PORT[$1]}"; else uri "${PORT[$1]}"; fi
+  if is_dynamodb "$1" || is_s3 "$1"; then http_url "${PORT[$1]}"; else uri "${PORT[$1]}"; fi
 }
 pg_url() { echo "postgres://postgres@$HOST:$PG_PORT/ferretdb"; }
 
@@ -140,13 +152,14 @@ ensure_tools() {
   python3 -c 'import ensurepip, venv' 2>/dev/null || pkgs+=(python3-venv)
   apt_ensure "${pkgs[@]}"
   [[ -x $PG_BIN/initdb ]] || die "postgresql-15 installed but $PG_BIN/initdb missing"
-  command -v go >/dev/null || die "go (>= 1.22) not on PATH; FerretDB v1.24 needs it"
+  command -v go >/dev/null || die "go (>= 1.24) not on PATH; FerretDB v1.24 and gofakes3 v1.2.0 need it"
   local gov
   gov=$(go env GOVERSION)            # e.g. go1.26.8
   gov=${gov#go}
   local major=${gov%%.*} rest=${gov#*.}
   local minor=${rest%%.*}
-  ((major > 1 || (major == 1 && minor >= 22))) || die "go $gov too old; need >= 1.22"
+  # FerretDB v1.24 needs 1.22, gofakes3 v1.2.0 (its go.mod) 1.24.
+  ((major > 1 || (major == 1 && minor >= 24))) || die "go $gov too old; need >= 1.24"
 }
 
 ensure_venv() {
@@ -203,6 +216,27 @@ build_ferretdb() {
   say "built $FDB_BIN in $((SECONDS - t0))s"
 }
 
+gofakes3_stamp() {
+  stamp_of "$SRC/gofakes3/go.mod" "$SRC/gofakes3/go.sum" "$SRC/gofakes3/main.go" \
+    -- "$(go env GOVERSION)" "flags:-trimpath"
+}
+
+build_gofakes3() {
+  local st; st=$(gofakes3_stamp)
+  if [[ -x $GF_BIN && -f $GF_BIN.stamp && $(<"$GF_BIN.stamp") == "$st" ]]; then
+    return 0
+  fi
+  say "building gofakes3 v1.2.0 launcher (go build -trimpath)"
+  local t0=$SECONDS
+  (cd "$SRC/gofakes3" &&
+    GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -trimpath -mod=readonly" \
+      go build -o "$GF_BIN.tmp" .) >"$LOG/build-gofakes3.log" 2>&1 \
+    || { tail_log "$LOG/build-gofakes3.log"; return 1; }
+  mv -f "$GF_BIN.tmp" "$GF_BIN"
+  echo "$st" >"$GF_BIN.stamp"
+  say "built $GF_BIN in $((SECONDS - t0))s"
+}
+
 javaserver_stamp() {
   local files
   mapfile -t files < <(find "$SRC/javaserver/src" -type f | LC_ALL=C sort)
@@ -226,13 +260,14 @@ build_javaserver() {
   say "built $JAVA_JAR in $((SECONDS - t0))s"
 }
 
-# Both builds in parallel: on a cold machine both are mostly download-bound.
+# The Go builds (one after the other: they share Go's caches) in parallel with Maven: on
+# a cold machine both are mostly download-bound.
 build_all() {
   local pf pj
-  build_ferretdb & pf=$!
+  { build_ferretdb && build_gofakes3; } & pf=$!
   build_javaserver & pj=$!
   local rc=0
-  wait "$pf" || { say "FerretDB build failed"; rc=1; }
+  wait "$pf" || { say "FerretDB or gofakes3 build failed"; rc=1; }
   wait "$pj" || { say "javaserver build failed"; rc=1; }
   return "$rc"
 }
@@ -301,6 +336,7 @@ server_cmd() {
     # ministack takes no flags: address from the environment (server_env); it binds
     # 0.0.0.0 unless BIND_HOST is set.
     ministack)  echo "$PY_MS -m ministack" ;;
+    gofakes3)   echo "$GF_BIN -listen-addr $HOST:$S3_PORT" ;;
   esac
 }
 
@@ -318,6 +354,7 @@ server_build_stamp() {
     java-cs)   cat "$JAVA_JAR.stamp" ;;
     moto)      cat "$VENV/.testbed-stamp" ;;
     ministack) cat "$VENV_MS/.testbed-stamp" ;;
+    gofakes3)  cat "$GF_BIN.stamp" ;;
     *)         cat "$FDB_BIN.stamp" ;;
   esac
 }
@@ -326,6 +363,8 @@ server_build_stamp() {
 server_ping() {
   if is_dynamodb "$1"; then
     "$PY" "$DY_READY" ping "$(server_url "$1")" 2>/dev/null
+  elif is_s3 "$1"; then
+    "$PY" "$S3_READY" ping "$(server_url "$1")" 2>/dev/null
   else
     "$PY" "$READY" ping "$(server_url "$1")" 2>/dev/null
   fi
@@ -337,6 +376,8 @@ server_wait() {
   case $name in
     moto|ministack)
       "$PY" "$DY_READY" wait "$(server_url "$name")" --deadline "$READY_DEADLINE" --pid "$pid" ;;
+    gofakes3)
+      "$PY" "$S3_READY" wait "$(server_url "$name")" --deadline "$READY_DEADLINE" --pid "$pid" ;;
     java-cs)
       "$PY" "$READY" wait "$(server_url "$name")" --deadline "$READY_DEADLINE" --pid "$pid" ;;
     *)
@@ -494,6 +535,9 @@ TESTBED_MINISTACK_PORT=$MINISTACK_PORT
 # ministack's own venv, for a test that needs a server of its own (e.g. AUTH=true:
 # signature checks, e2e.dynamodb_auth): \$TESTBED_MINISTACK_PYTHON -m ministack.
 TESTBED_MINISTACK_PYTHON=$PY_MS
+# S3-API server (region us-east-1, path style, any credentials): gofakes3 v1.2.0.
+S3_URL=$(http_url "$S3_PORT")
+TESTBED_S3_PORT=$S3_PORT
 EOF
   mv -f "$tmp" "$ENV_FILE"
 }
@@ -529,7 +573,7 @@ do_up() {
   UP_DONE=1
   trap - EXIT
   say "up in $((SECONDS - t0))s; connection strings in $ENV_FILE:"
-  grep -E '_URI=|^(DYNAMODB|MINISTACK)_URL=' "$ENV_FILE" | sed 's/^/  /' >&2
+  grep -E '_URI=|^(DYNAMODB|MINISTACK|S3)_URL=' "$ENV_FILE" | sed 's/^/  /' >&2
 }
 
 do_down() {
