@@ -85,6 +85,23 @@ PY
 trap cleanup EXIT
 
 say() { echo "bench/dynamodb: $*" >&2; }
+# The source server's process, when it is the test bed's (DY_SERVER_PID overrides): its
+# CPU seconds around each timed run say how busy it was (moto: one Python process).
+SRV_PID=${DY_SERVER_PID:-}
+if [ -z "$SRV_PID" ]; then
+  case "$ENDPOINT" in
+    "${DYNAMODB_URL:-none}") SRV_PID=$(cat "$BUILD/testbed/run/moto.pid" 2>/dev/null || true) ;;
+    "${MINISTACK_URL:-none}") SRV_PID=$(cat "$BUILD/testbed/run/ministack.pid" 2>/dev/null || true) ;;
+  esac
+fi
+[ -n "$SRV_PID" ] && [ -r "/proc/$SRV_PID/stat" ] || SRV_PID=
+srv_cpu() { if [ -n "$SRV_PID" ]; then awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$SRV_PID/stat"; else echo 0; fi; }
+srv_out() {  # srv_out KEY CPU_BEFORE SECONDS [CPU_AFTER]: the server's CPU per item, busy share
+  [ -n "$SRV_PID" ] || return 0
+  local c; c=$(awk -v a="$2" -v b="${4:-$(srv_cpu)}" 'BEGIN { print b - a }')
+  out "$1_SERVER_CPU_US_PER_ITEM" "$(awk -v c="$c" -v n="$N" 'BEGIN { printf "%.0f", c * 1e6 / n }')"
+  out "$1_SERVER_BUSY" "$(awk -v c="$c" -v s="$3" 'BEGIN { if (s > 0) printf "%.2f", c / s; else print "n/a" }')"
+}
 out() { echo "$1=$2" | tee -a "$RESULTS"; }
 val() { sed -n "s/^$2=//p" "$1" | tail -n1; }
 ns() { date +%s%N; }
@@ -112,18 +129,21 @@ out DYNAMODB_LOAD_ITEMS_PER_S "$(val "$WORK/load.out" LOAD_ITEMS_PER_S)"
 
 # ---- capture vs plain GetRecords ----
 run_plain_read() {  # run_plain_read ROUND
-  local a b
+  local a b c0
+  c0=$(srv_cpu)
   a=$(ns)
   "$SR" --table "$TABLE" --count "$N" >"$WORK/stream_read.$1.out"
   b=$(ns)
   local s; s=$(secs "$a" "$b")
   out "DYNAMODB_GETRECORDS_SECONDS_R$1" "$s"
   out "DYNAMODB_GETRECORDS_RECORDS_PER_S_R$1" "$(rate "$N" "$s")"
+  srv_out "DYNAMODB_GETRECORDS_R$1" "$c0" "$s"
   PLAIN_S=$s
 }
 run_capture() {  # run_capture ROUND
-  local spool=$WORK/capspool.$1 a got=0 cpu hwm
+  local spool=$WORK/capspool.$1 a got=0 cpu hwm c0 c1
   rm -rf "$spool"
+  c0=$(srv_cpu)
   a=$(ns)
   "$DS" capture --source "dynamodb://us-east-1/$TABLE" --spool "$spool" --metrics_port "$METRICS_PORT" \
     --logtostderr 2>"$WORK/capture.$1.log" &
@@ -134,6 +154,7 @@ run_capture() {  # run_capture ROUND
     kill -0 "$CAP_PID" 2>/dev/null || { say "capture exited early:"; tail -5 "$WORK/capture.$1.log" >&2; exit 1; }
     sleep 0.1
   done
+  c1=$(srv_cpu)
   cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$CAP_PID/stat")
   hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$CAP_PID/status")
   kill -TERM "$CAP_PID"; wait "$CAP_PID" || true
@@ -144,6 +165,7 @@ run_capture() {  # run_capture ROUND
   out "DYNAMODB_CAPTURE_EVENTS_PER_S_R$1" "$(rate "$N" "$s")"
   out "DYNAMODB_CAPTURE_CPU_US_PER_EVENT_R$1" "$(awk -v c="$cpu" -v n="$N" 'BEGIN { printf "%.1f", c * 1e6 / n }')"
   out "DYNAMODB_CAPTURE_PEAK_RSS_MIB_R$1" "$(awk -v k="$hwm" 'BEGIN { printf "%.1f", k / 1024 }')"
+  srv_out "DYNAMODB_CAPTURE_R$1" "$c0" "$s" "$c1"
   CAP_S=$s
   rm -rf "$spool"
 }
@@ -158,12 +180,14 @@ done
 
 # ---- snapshot vs plain parallel Scan copy ----
 run_scan_copy() {  # run_scan_copy ROUND
+  local c0; c0=$(srv_cpu)
   "$SC" --table "$TABLE" --target "$TGT" --db dybench_copy --segments "$P" --drop >"$WORK/scan_copy.$1.out"
   local items; items=$(val "$WORK/scan_copy.$1.out" SCAN_COPY_ITEMS)
   [ "$items" = "$N" ] || { say "scan_copy copied $items of $N items"; exit 1; }
   out "DYNAMODB_SCAN_COPY_SECONDS_R$1" "$(val "$WORK/scan_copy.$1.out" SCAN_COPY_SECONDS)"
   out "DYNAMODB_SCAN_COPY_ITEMS_PER_S_R$1" "$(val "$WORK/scan_copy.$1.out" SCAN_COPY_ITEMS_PER_S)"
   COPY_S=$(val "$WORK/scan_copy.$1.out" SCAN_COPY_SECONDS)
+  srv_out "DYNAMODB_SCAN_COPY_R$1" "$c0" "$COPY_S"
   "$DBB" --mode drop --uri "$TGT" --db dybench_copy >/dev/null
 }
 run_snapshot() {  # run_snapshot ROUND
@@ -172,6 +196,7 @@ run_snapshot() {  # run_snapshot ROUND
   "$MS" --spool "$spool" --events 0 --start_position --source_kind dynamodb \
     --source_id "dynamodb:us-east-1@$ENDPOINT" >"$WORK/make_spool.$1.log" 2>&1
   "$DBB" --mode drop --uri "$TGT" --db dybench_snap >/dev/null
+  local c0; c0=$(srv_cpu)
   a=$(ns)
   /usr/bin/time -v -o "$WORK/snapshot.$1.time" "$DS" snapshot --source "dynamodb://us-east-1/$TABLE" \
     --target "$TGT" --spool "$spool" --map "dynamodb.$TABLE=dybench_snap.t" --parallel "$P" --progress none \
@@ -187,6 +212,7 @@ run_snapshot() {  # run_snapshot ROUND
   out "DYNAMODB_SNAPSHOT_CPU_US_PER_ITEM_R$1" "$(awk -v c="$cpu" -v n="$N" 'BEGIN { printf "%.1f", c * 1e6 / n }')"
   out "DYNAMODB_SNAPSHOT_PEAK_RSS_MIB_R$1" "$(awk -F': ' '/Maximum resident/ { printf "%.1f", $2 / 1024 }' "$WORK/snapshot.$1.time")"
   SNAP_S=$s
+  srv_out "DYNAMODB_SNAPSHOT_R$1" "$c0" "$s"
   "$DBB" --mode drop --uri "$TGT" --db dybench_snap >/dev/null
   rm -rf "$spool"
 }
