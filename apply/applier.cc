@@ -331,6 +331,7 @@ class Lane {
       std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rank(a) < rank(b); });
     }
     int attempt = 0;
+    int drops = 0;  // attempts the target answered by closing the connection
     for (;;) {
       BsonPtr opts(BCON_NEW("ordered", BCON_BOOL(ordered)));
       mongo::BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()));
@@ -427,12 +428,23 @@ class Lane {
         // tests/README.md); every write of the bulk is done again on its own, which is
         // harmless for those that succeeded (idempotent), and tells exactly which events
         // the target refuses.
-        for (size_t k : op_item) RETURN_IF_ERROR(ApplyOne(coll.get(), writes[k - begin], items[k]));
+        for (size_t k : op_item) RETURN_IF_ERROR(ApplyOne(client, coll.get(), writes[k - begin], items[k]));
         return Status::OK();
       }
       if (!retry) {
         return Status::Internal("bulk write to " + items[begin].db + "." + items[begin].coll +
                                 " failed: " + err.message + " (" + mongo::ToJson(reply_owner.get()) + ")");
+      }
+      // A target that closes the connection on this bulk again and again while it answers
+      // a ping is refusing something in it (FerretDB v1.24 does so for a Decimal128 value,
+      // tests/README.md): each write goes on its own, so the one it refuses is found and
+      // dead-lettered (ApplyOne) instead of retried for ever.
+      if (ConnectionDropped(err) && ++drops >= kPoisonAttempts && mongo::Ping(client, "target").ok()) {
+        LOG(WARNING) << "apply lane " << index_ << ": the target closed the connection on " << drops
+                     << " attempts to write a bulk to " << items[begin].db << "." << items[begin].coll
+                     << " while it answers a ping; writing its " << op_item.size() << " writes one by one";
+        for (size_t k : op_item) RETURN_IF_ERROR(ApplyOne(client, coll.get(), writes[k - begin], items[k]));
+        return Status::OK();
       }
       // Transient: back off and write the bulk again (idempotent).
       shared_->NoteError("transient error writing to " + items[begin].db + "." + items[begin].coll +
@@ -451,9 +463,12 @@ class Lane {
   }
 
   // One write by itself, retried while the error is transient; a permanent error goes to
-  // the dead-letter file (or stops apply with --on_error=stop).
-  Status ApplyOne(mongoc_collection_t* coll, const DocWrite& w, const Item& item) {
+  // the dead-letter file (or stops apply with --on_error=stop), and so does a write the
+  // target answers kPoisonAttempts times by closing the connection while it answers a
+  // ping (PoisonReason).
+  Status ApplyOne(mongoc_client_t* client, mongoc_collection_t* coll, const DocWrite& w, const Item& item) {
     if (w.kind == DocWrite::Kind::kUpdate) return ApplyOrderedUpdates(coll, w, item);
+    int drops = 0;
     for (int attempt = 0;; ++attempt) {
       bson_error_t err;
       bool ok;
@@ -477,10 +492,34 @@ class Lane {
         }
       }
       if (!mongo::IsTransient(err)) return DeadLetter(item, static_cast<int>(err.code), err.message);
+      if (ConnectionDropped(err) && ++drops >= kPoisonAttempts && mongo::Ping(client, "target").ok()) {
+        return DeadLetter(item, static_cast<int>(err.code), PoisonReason(w, drops, err));
+      }
       if (SleepUnlessStopped(BackoffDelayMs(attempt), shared_->opts->stop)) {
         return Status::Aborted("stopped while retrying a transient error");
       }
     }
+  }
+
+  // How often a target may close the connection on one write (while answering a ping)
+  // before the write counts as one it refuses.
+  static constexpr int kPoisonAttempts = 3;
+
+  static bool ConnectionDropped(const bson_error_t& err) { return err.domain == MONGOC_ERROR_STREAM; }
+
+  // Why a write the target keeps closing the connection on is dead-lettered, naming the
+  // fields that hold the one type a test-bed server is known to drop connections on.
+  static std::string PoisonReason(const DocWrite& w, int drops, const bson_error_t& err) {
+    std::string why = "the target closed the connection on each of " + std::to_string(drops) +
+                      " attempts to write this document, while it answers a ping: it cannot store something in "
+                      "it (" + std::string(err.message) + ")";
+    const std::vector<std::string> paths = mongo::FieldsOfType(w.doc.get(), BSON_TYPE_DECIMAL128, 5);
+    if (!paths.empty()) {
+      std::string list;
+      for (const auto& p : paths) list += (list.empty() ? "" : ", ") + p;
+      why += "; FerretDB v1.24 does so for Decimal128 values, which this document has in: " + list;
+    }
+    return why;
   }
 
   static bool IsDuplicateKey(const bson_error_t& err) {

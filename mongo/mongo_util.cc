@@ -298,6 +298,27 @@ std::string SubdocBytes(const bson_iter_t* it) {
   return std::string(reinterpret_cast<const char*>(data), len);
 }
 
+namespace {
+void CollectFieldsOfType(bson_iter_t* it, const std::string& prefix, bson_type_t t, size_t max,
+                         std::vector<std::string>* out) {
+  while (out->size() < max && bson_iter_next(it)) {
+    const std::string path = prefix + bson_iter_key(it);
+    if (bson_iter_type(it) == t) out->push_back(path);
+    if (BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it)) {
+      bson_iter_t child;
+      if (bson_iter_recurse(it, &child)) CollectFieldsOfType(&child, path + ".", t, max, out);
+    }
+  }
+}
+}  // namespace
+
+std::vector<std::string> FieldsOfType(const bson_t* doc, bson_type_t t, size_t max) {
+  std::vector<std::string> out;
+  bson_iter_t it;
+  if (doc != nullptr && bson_iter_init(&it, doc)) CollectFieldsOfType(&it, "", t, max, &out);
+  return out;
+}
+
 std::string IterUtf8(const bson_iter_t* it) {
   uint32_t len = 0;
   const char* s = bson_iter_utf8(it, &len);

@@ -147,6 +147,9 @@ bool ViewBytes(const std::string& bytes, bson_t* out);
 // Raw bytes of the subdocument at iter (no re-encoding). Empty if not a document.
 std::string SubdocBytes(const bson_iter_t* it);
 std::string Bytes(const bson_t* b);
+// Dotted paths (arrays by index: "a.2.b") of the first max fields of doc holding a value
+// of type t, in document order. doc may be null (none).
+std::vector<std::string> FieldsOfType(const bson_t* doc, bson_type_t t, size_t max);
 // The UTF-8 string *it holds (embedded NULs kept). REQUIRES: BSON_ITER_HOLDS_UTF8(it).
 std::string IterUtf8(const bson_iter_t* it);
 
