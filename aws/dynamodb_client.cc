@@ -65,17 +65,6 @@ StatusOr<std::unique_ptr<Document>> ParseJson(std::string_view json) {
   return doc;
 }
 
-// First line, trimmed, at most kMaxMessageChars.
-std::string FirstLine(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\r' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  s = s.substr(0, s.find_first_of("\r\n"));
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  std::string out(s.substr(0, kMaxMessageChars));
-  if (s.size() > kMaxMessageChars) out += "...";
-  return out;
-}
 
 std::string XmlUnescape(std::string_view s) {
   std::string out;
@@ -114,7 +103,7 @@ std::optional<std::string> XmlElement(std::string_view body, std::string_view ta
 std::string ShortType(std::string_view t) {
   if (size_t h = t.rfind('#'); h != std::string_view::npos) t = t.substr(h + 1);
   if (size_t c = t.find(':'); c != std::string_view::npos) t = t.substr(0, c);
-  return FirstLine(t);
+  return FirstLine(t, kMaxMessageChars);
 }
 
 Status StatusForKind(CallErrorKind kind, const std::string& msg) {
@@ -291,13 +280,6 @@ const char* IteratorTypeName(IteratorType t) {
   return "?";
 }
 
-// Replaces every occurrence of `secret` (when not empty) in *s.
-void Redact(std::string* s, const std::string& secret) {
-  if (secret.empty()) return;
-  for (size_t p = s->find(secret); p != std::string::npos; p = s->find(secret, p)) {
-    s->replace(p, secret.size(), "<redacted>");
-  }
-}
 
 }  // namespace
 
@@ -313,14 +295,14 @@ ErrorInfo ParseErrorResponse(std::string_view body, std::string_view error_type_
     info.aws_type = ShortType(type);
     std::string msg = StringMember(doc, "message");
     if (msg.empty()) msg = StringMember(doc, "Message");
-    info.message = FirstLine(msg);
+    info.message = FirstLine(msg, kMaxMessageChars);
   } else if (auto code = XmlElement(body, "Code"); code.has_value()) {
     info.aws_type = ShortType(*code);
     info.message = FirstLine(XmlElement(body, "Message").value_or(""));
   } else if (auto title = XmlElement(body, "title"); title.has_value()) {
-    info.message = FirstLine(*title);
+    info.message = FirstLine(*title, kMaxMessageChars);
   } else if (auto title_uc = XmlElement(body, "TITLE"); title_uc.has_value()) {
-    info.message = FirstLine(*title_uc);
+    info.message = FirstLine(*title_uc, kMaxMessageChars);
   }
   if (info.aws_type.empty() && !error_type_header.empty()) info.aws_type = ShortType(error_type_header);
   return info;

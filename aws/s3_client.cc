@@ -21,14 +21,6 @@ constexpr char kMetaPrefix[] = "x-amz-meta-";
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-std::string FirstLine(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  s = s.substr(0, s.find_first_of("\r\n"));
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  std::string out(s.substr(0, kMaxMessageChars));
-  if (s.size() > kMaxMessageChars) out += "...";
-  return out;
-}
 
 void AppendUtf8(uint32_t cp, std::string* out) {
   if (cp < 0x80) {
@@ -249,12 +241,6 @@ bool PrintableAscii(std::string_view v) {
   return true;
 }
 
-void Redact(std::string* s, const std::string& secret) {
-  if (secret.empty()) return;
-  for (size_t p = s->find(secret); p != std::string::npos; p = s->find(secret, p)) {
-    s->replace(p, secret.size(), "<redacted>");
-  }
-}
 
 }  // namespace
 
@@ -313,7 +299,7 @@ S3ErrorInfo ParseS3Error(std::string_view body) {
   auto root = ParseXml(body);
   if (!root.ok() || root->name != "Error") return info;
   info.code = Trimmed(root->ChildText("Code")).substr(0, 64);
-  info.message = FirstLine(root->ChildText("Message"));
+  info.message = FirstLine(root->ChildText("Message"), kMaxMessageChars);
   return info;
 }
 
