@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -22,7 +23,57 @@ bool Accepts(const Command& cmd, const std::string& name) {
          std::find(kGlobalFlags.begin(), kGlobalFlags.end(), name) != kGlobalFlags.end();
 }
 
+// --flagfile nesting bound (a file naming itself).
+constexpr int kMaxFlagfileDepth = 8;
+
 }  // namespace
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string NearestFlag(const Command& cmd, const std::string& name) {
+  std::string best;
+  size_t best_d = std::max<size_t>(2, name.size() / 3) + 1;  // at most a third of it wrong
+  for (const auto& f : cmd.flags) {
+    const size_t d = EditDistance(name, f);
+    if (d < best_d) {
+      best_d = d;
+      best = f;
+    }
+  }
+  return best;
+}
+
+StatusOr<std::vector<std::string>> ReadFlagfile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("--flagfile " + path + ": cannot open it");
+  std::vector<std::string> args;
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos || line[b] == '#') continue;
+    const size_t e = line.find_last_not_of(" \t\r");
+    line = line.substr(b, e - b + 1);
+    if (line[0] != '-') {
+      return Status::InvalidArgument("--flagfile " + path + ": '" + mongo::ScrubCredentials(line) +
+                                     "' is not a flag; write one --name=value a line");
+    }
+    args.push_back(line);
+  }
+  return args;
+}
 
 std::vector<std::string> SplitList(const std::string& s) {
   std::vector<std::string> out;
@@ -65,12 +116,14 @@ int Fail(const std::string& cmd, const Status& s) {
   return ExitCodeFor(s);
 }
 
-Status ParseCommandFlags(const Command& cmd, int argc, char** argv,
-                         std::vector<std::string>* positional, bool* help) {
-  *help = false;
+namespace {
+
+Status ParseFlagArgs(const Command& cmd, const std::vector<std::string>& args, int depth,
+                     std::vector<std::string>* positional, bool* help) {
+  const int argc = static_cast<int>(args.size());
   bool flags_done = false;
   for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
+    std::string arg = args[i];
     if (flags_done || arg.size() < 2 || arg[0] != '-') {
       positional->push_back(arg);
       continue;
@@ -91,6 +144,21 @@ Status ParseCommandFlags(const Command& cmd, int argc, char** argv,
       value = body.substr(eq + 1);
       has_value = true;
     }
+    // --flag-name is --flag_name (the names are snake_case).
+    std::replace(name.begin(), name.end(), '-', '_');
+    if (name == "flagfile") {
+      if (!has_value) {
+        if (i + 1 >= argc) return Status::InvalidArgument("flag --flagfile needs a file name");
+        value = args[++i];
+      }
+      if (depth >= kMaxFlagfileDepth) {
+        return Status::InvalidArgument("--flagfile " + value + ": flag files nest more than " +
+                                       std::to_string(kMaxFlagfileDepth) + " deep (a file that names itself?)");
+      }
+      ASSIGN_OR_RETURN(std::vector<std::string> more, ReadFlagfile(value));
+      RETURN_IF_ERROR(ParseFlagArgs(cmd, more, depth + 1, positional, help));
+      continue;
+    }
     gflags::CommandLineFlagInfo info;
     bool known = gflags::GetCommandLineFlagInfo(name.c_str(), &info) && Accepts(cmd, name);
     if (!known && !has_value && name.rfind("no", 0) == 0) {
@@ -103,8 +171,10 @@ Status ParseCommandFlags(const Command& cmd, int argc, char** argv,
       }
     }
     if (!known) {
-      return Status::InvalidArgument("unknown flag --" + name + " for `docshift " + cmd.name +
-                                     "`; see `docshift " + cmd.name + " --help`");
+      const std::string near = NearestFlag(cmd, name);
+      return Status::InvalidArgument("unknown flag --" + name + " for `docshift " + cmd.name + "`; " +
+                                     (near.empty() ? "" : "did you mean --" + near + "? ") + "see `docshift " +
+                                     cmd.name + " --help`");
     }
     const auto implicit = std::find_if(cmd.implicit_values.begin(), cmd.implicit_values.end(),
                                        [&](const auto& iv) { return iv.first == name; });
@@ -114,7 +184,7 @@ Status ParseCommandFlags(const Command& cmd, int argc, char** argv,
       } else if (implicit != cmd.implicit_values.end()) {
         value = implicit->second;
       } else if (i + 1 < argc) {
-        value = argv[++i];
+        value = args[++i];
       } else {
         return Status::InvalidArgument("flag --" + name + " needs a value (" + info.type + ")");
       }
@@ -130,6 +200,14 @@ Status ParseCommandFlags(const Command& cmd, int argc, char** argv,
   return Status::OK();
 }
 
+}  // namespace
+
+Status ParseCommandFlags(const Command& cmd, int argc, char** argv,
+                         std::vector<std::string>* positional, bool* help) {
+  *help = false;
+  return ParseFlagArgs(cmd, std::vector<std::string>(argv, argv + argc), 0, positional, help);
+}
+
 void PrintCommandHelp(const Command& cmd, std::ostream& out) {
   out << cmd.usage << "\n\nFlags:\n";
   for (const auto& name : cmd.flags) {
@@ -142,7 +220,9 @@ void PrintCommandHelp(const Command& cmd, std::ostream& out) {
       out << "      range: " << DescribeRange(*range) << "\n";
     }
   }
-  out << "\nLogging: --v=N, --log_dir=DIR (default: log to stderr), --minloglevel=N\n"
+  out << "\nFlags are written --flag_name or --flag-name, --flag=value or --flag value;\n"
+      << "--flagfile=FILE reads more of them from FILE, one --name=value a line ('#' comments).\n"
+      << "\nLogging: --v=N, --log_dir=DIR (default: log to stderr), --minloglevel=N\n"
       << "Exit codes: 0 ok, 1 ran fine but found a problem, 2 bad usage or input,\n"
       << "            3 runtime error, 4 corruption on disk (file and offset named),\n"
       << "            5 spool written by a newer docshift (upgrade docshift).\n";

@@ -39,10 +39,17 @@ struct Command {
 const std::vector<Command>& AllCommands();
 
 // Parses argv (after the subcommand name) against the command's flags: `--name=value`,
-// `--name value`, `--flag` / `--noflag` for booleans, `--` ends flags. Unknown flags and
-// bad values are InvalidArgument naming the flag. Sets *help for -h/--help.
+// `--name value`, `--flag` / `--noflag` for booleans, `--` ends flags; `--flag-name` is
+// `--flag_name`; `--flagfile=FILE` reads more flags from FILE (one `--name=value` a line,
+// blank lines and `#` comments skipped), in place. Unknown flags (with the nearest one
+// the command has, when one is close) and bad values are InvalidArgument naming the flag.
+// Sets *help for -h/--help.
 Status ParseCommandFlags(const Command& cmd, int argc, char** argv,
                          std::vector<std::string>* positional, bool* help);
+// Levenshtein distance, and the command's flag nearest to name ("" when none is within a
+// third of its length, at least 2 edits): for "did you mean".
+size_t EditDistance(const std::string& a, const std::string& b);
+std::string NearestFlag(const Command& cmd, const std::string& name);
 void PrintCommandHelp(const Command& cmd, std::ostream& out);
 void PrintTopHelp(std::ostream& out);
 

@@ -2,7 +2,11 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include <curl/curl.h>
+#include <google/protobuf/stubs/common.h>
 #include <mongoc/mongoc.h>
+#include <openssl/crypto.h>
+#include <zstd.h>
 
 #include <cstring>
 #include <iostream>
@@ -27,6 +31,17 @@ void InstallEarlyMongocLogHandler(int, char**, char**) {
 __attribute__((section(".preinit_array"), used)) void (*const kPreinit)(int, char**, char**) =
     &InstallEarlyMongocLogHandler;
 
+// One line per library docshift is built with, as it reports itself at run time.
+std::string LibraryVersions() {
+  std::string out;
+  out += std::string("  libmongoc ") + mongoc_get_version() + ", libbson " + bson_get_version() + "\n";
+  out += std::string("  zstd ") + ZSTD_versionString() + ", protobuf " +
+         google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION) + "\n";
+  out += std::string("  ") + curl_version() + "\n";
+  out += std::string("  ") + OpenSSL_version(OPENSSL_VERSION) + "\n";
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -38,8 +53,8 @@ int main(int argc, char** argv) {
     PrintTopHelp(std::cout);
     return argc < 2 ? kExitUsage : kExitOk;
   }
-  if (std::strcmp(argv[1], "--version") == 0) {
-    std::cout << "docshift " << DOCSHIFT_VERSION << "\n";
+  if (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "version") == 0) {
+    std::cout << "docshift " << DOCSHIFT_VERSION << "\n" << LibraryVersions();
     return kExitOk;
   }
   for (const Command& cmd : AllCommands()) {

@@ -171,4 +171,38 @@ ok
 run "$DS" inspect dump --spool "$S" --from_seq 5 --until_seq 5
 [ "$rc" -eq 0 ] || fail "inspect dump --from_seq 5 --until_seq 5: exit $rc"; ok
 
+# CLI conventions (issue #14): --flag-name is --flag_name; --flagfile; a misspelled flag
+# names the nearest one; --version names the libraries.
+run "$DS" apply --spool "$S" --dry_run --stop_when_drained
+[ "$rc" -eq 0 ] || fail "apply --dry_run: exit $rc"
+cp "$TMP/out" "$TMP/underscored.out"; ok
+run "$DS" apply --spool "$S" --dry-run --stop-when-drained
+[ "$rc" -eq 0 ] && cmp -s "$TMP/out" "$TMP/underscored.out" ||
+  { cat "$TMP/err" >&2; fail "apply --dry-run --stop-when-drained: exit $rc or other output than with underscores"; }
+ok
+printf '# apply flags\n\n--dry_run\n  --stop-when-drained  \n' >"$TMP/flags.txt"
+run "$DS" apply --spool "$S" --flagfile "$TMP/flags.txt"
+[ "$rc" -eq 0 ] && cmp -s "$TMP/out" "$TMP/underscored.out" ||
+  { cat "$TMP/err" >&2; fail "apply --flagfile: exit $rc or other output than with the flags given"; }
+ok
+printf -- '--dry_run\nstop_when_drained\n' >"$TMP/badflags.txt"
+run "$DS" apply --spool "$S" --flagfile="$TMP/badflags.txt"
+[ "$rc" -eq 2 ] && [ "$(grep -c . "$TMP/err")" -eq 1 ] && grep -q "flagfile $TMP/badflags.txt: 'stop_when_drained' is not a flag" "$TMP/err" ||
+  { cat "$TMP/err" >&2; fail "a flag file with a line that is not a flag: exit $rc, expected 2 and one line naming it"; }
+ok
+printf -- '--flagfile=%s\n' "$TMP/self.txt" >"$TMP/self.txt"
+run "$DS" apply --spool "$S" --flagfile "$TMP/self.txt"
+[ "$rc" -eq 2 ] && grep -q "nest more than" "$TMP/err" ||
+  { cat "$TMP/err" >&2; fail "a flag file naming itself: exit $rc, expected 2"; }
+ok
+run "$DS" apply --spool "$S" --stop_when_drainde
+[ "$rc" -eq 2 ] && [ "$(grep -c . "$TMP/err")" -eq 1 ] && grep -q "did you mean --stop_when_drained?" "$TMP/err" ||
+  { cat "$TMP/err" >&2; fail "a misspelled flag: exit $rc, expected 2 and the nearest flag named"; }
+ok
+run "$DS" --version
+[ "$rc" -eq 0 ] && grep -q "^docshift " "$TMP/out" && grep -q "libmongoc .*libbson" "$TMP/out" &&
+  grep -q "zstd .*protobuf" "$TMP/out" && grep -q "libcurl" "$TMP/out" && grep -q "OpenSSL" "$TMP/out" ||
+  { cat "$TMP/out" >&2; fail "docshift --version does not name the libraries"; }
+ok
+
 echo "PASS: flags_cli ($checks checks)"
