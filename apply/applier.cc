@@ -715,9 +715,14 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   }
 
   // Where to start.
+  std::unique_ptr<spool::CheckpointStore> local_checkpoints;
+  spool::CheckpointStore* checkpoints = opts.checkpoints;
+  if (checkpoints == nullptr) {
+    local_checkpoints = spool::NewLocalCheckpointStore(env, opts.spool_dir);
+    checkpoints = local_checkpoints.get();
+  }
   pb::ApplyCheckpoint ckpt;
-  const std::string ckpt_path = spool::CheckpointPath(opts.spool_dir, opts.name);
-  Status cs = spool::ReadCheckpoint(env, ckpt_path, &ckpt);
+  Status cs = checkpoints->Read(opts.name, &ckpt);
   if (!cs.ok() && !cs.IsNotFound()) return cs;
   const bool have_ckpt = cs.ok();
   if (have_ckpt && !early_range.replay) {
@@ -737,7 +742,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     target_id = mongo::EndpointIdentity(uri.get(), "mongo");
     if (have_ckpt && !ckpt.target_id().empty() && ckpt.target_id() != target_id && !opts.from.set) {
       return Status::FailedPrecondition(
-          "checkpoint '" + opts.name + "' in " + opts.spool_dir + " was written for target " +
+          "checkpoint '" + opts.name + "' in " + checkpoints->Describe() + " was written for target " +
           ckpt.target_id() + ", not " + target_id +
           "; use --name for a separate checkpoint, or --from to replay deliberately");
     }
@@ -901,7 +906,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     c.set_applied_event_wall_ms(tracker.last_done_time_ms());
     c.set_events_applied_total(events_base + tracker.total_done());
     if (have_snap) c.set_snapshot_id(snap.snapshot_id());
-    RETURN_IF_ERROR(spool::WriteCheckpoint(env, opts.spool_dir, opts.name, c));
+    RETURN_IF_ERROR(checkpoints->Write(opts.name, c));
     last_ckpt = safe;
     progress.checkpoint_seq = safe;
     return Status::OK();

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "apply/positions.h"
+#include "spool/checkpoint_store.h"
 #include "util/status.h"
 
 namespace docshift::apply {
@@ -69,6 +70,8 @@ struct ApplyOptions {
   int metrics_port = 0;
   // Set from a signal handler to stop cleanly (drain lanes, write the checkpoint).
   const std::atomic<bool>* stop = nullptr;
+  // Where the checkpoint is read and written. Null: the spool directory's checkpoints/.
+  spool::CheckpointStore* checkpoints = nullptr;
 };
 
 struct ApplyResult {
