@@ -18,6 +18,7 @@ inline constexpr std::string_view kSnapshotMagic = "DSHSNP01";
 inline constexpr std::string_view kStatusMagic = "DSHSTA01";
 inline constexpr std::string_view kVerifyStateMagic = "DSHVFY01";  // verify --state, outside spools
 inline constexpr std::string_view kDurableMarkMagic = "DSHSYN01";  // DIR/SYNCED
+inline constexpr std::string_view kBucketLogMagic = "DSHBLG01";    // PREFIX/log/<n> in a bucket
 inline constexpr uint32_t kFormatVersion = 1;
 inline constexpr size_t kPreambleSize = 12;  // magic (8) + version (4)
 
@@ -37,6 +38,7 @@ enum RecordType : uint8_t {
   kRecordProcessStatus = 8,   // ProcessStatus protobuf, uncompressed (advisory)
   kRecordVerifyState = 9,     // VerifyStateRecord protobuf, uncompressed (verify --state)
   kRecordDurableMark = 10,    // DurableMark protobuf, uncompressed (DIR/SYNCED)
+  kRecordBucketLog = 11,      // BucketLogRecord protobuf, uncompressed (PREFIX/log/<n>)
 };
 
 // Limits checked before anything is allocated. A length above these is corruption.

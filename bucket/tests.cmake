@@ -1,0 +1,13 @@
+# Unit tests of bucket/ (included from bucket/CMakeLists.txt when DOCSHIFT_BUILD_TESTS is on).
+foreach(name location log)
+  add_executable(bucket_${name}_test ${CMAKE_CURRENT_SOURCE_DIR}/${name}_test.cc)
+  target_link_libraries(bucket_${name}_test PRIVATE docshift_bucket docshift_testutil GTest::gtest_main)
+  gtest_discover_tests(bucket_${name}_test PROPERTIES LABELS unit DISCOVERY_TIMEOUT 30)
+endforeach()
+
+# The commit log against a real gofakes3 server (S3_URL in build/testbed.env). Unset: exit
+# 77 (skip), or fail when CI is set.
+add_executable(bucket_log_s3_test ${CMAKE_CURRENT_SOURCE_DIR}/log_s3_test.cc)
+target_link_libraries(bucket_log_s3_test PRIVATE docshift_bucket docshift_testutil GTest::gtest)
+add_test(NAME bucket_log_s3_test COMMAND bucket_log_s3_test)
+set_tests_properties(bucket_log_s3_test PROPERTIES LABELS testbed TIMEOUT 300 SKIP_RETURN_CODE 77)
