@@ -22,8 +22,7 @@ DEFINE_string(from, "", "Replay from this point instead of the checkpoint: a seq
                         "event. A replay leaves the checkpoint of --name alone.");
 DEFINE_string(until, "", "Stop before the first event past this point: a sequence number, or a "
                          "source time (RFC 3339 UTC); it must leave at least one event to apply.");
-DEFINE_bool(stop_when_drained, false, "Exit once everything in the spool is applied, instead of "
-                                      "following capture.");
+DECLARE_bool(stop_when_drained);
 DEFINE_bool(dry_run, false, "Write nothing: apply prints the writes as JSON lines (and writes no "
                             "checkpoint); reconcile lists what it would delete.");
 DEFINE_string(map, "", "Comma-separated namespace mappings: src_db.coll=dst_db.coll or "
