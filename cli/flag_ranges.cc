@@ -87,6 +87,8 @@ const std::vector<FlagRange>& FlagRanges() {
       // prune, status
       Dur("retention", 0, 3650 * kDay, {"prune"}),
       Dur("watch", 100 * kMs, 1 * kDay, {"status"}, /*empty_ok=*/true),
+      // ship
+      Dur("ship_poll_interval", 10 * kMs, 1 * kMin, {"ship"}),
   };
   return *rows;
 }
