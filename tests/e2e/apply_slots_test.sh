@@ -136,7 +136,7 @@ kill_slot() {
   wait "${!v}" 2>/dev/null
   eval "$v="
 }
-logged() { grep -q -- "$2" "$WORK/$1"; }
+logged() { grep -qs -- "$2" "$WORK/$1"; }
 
 # 1. The owner alone: it waits at the barrier for the two others; SIGKILL it there.
 run_slot "$OWNER" owner-1.log
@@ -251,4 +251,17 @@ print("  status: apply checkpoint %s, spool ends at %s, slots %s" % (
 ok = len(slots) == 3 and all(x.get("checkpoint_seq") == end for x in slots) and a.get("checkpoint_seq") == end
 sys.exit(0 if ok else 1)
 PYEOF
+# Refusals, each one line and exit 2: another N beside existing slot checkpoints, a slot
+# out of range, atomic transactions or a replay with --slot.
+refused() {  # refused WHAT WANT_TEXT ARGS...
+  local what=$1 want=$2 rc; shift 2
+  "$DS" apply --spool "$SPOOL" --target "$TGT" --stop_when_drained "$@" >"$WORK/refused.log" 2>&1; rc=$?
+  [ "$rc" -eq 2 ] || fail "$what: exit $rc, want 2: $(tail -1 "$WORK/refused.log")"
+  grep -q -- "$want" "$WORK/refused.log" || fail "$what: no '$want' in: $(tail -1 "$WORK/refused.log")"
+}
+refused "another N" "holds checkpoint 'apply.slot-0-of-3' of 3 slots" --slot 0/4
+refused "slot out of range" "I must be between 0 and N-1" --slot 3/3
+refused "atomic transactions" "--transactions=atomic with --slot" --slot 0/3 --transactions=atomic
+refused "a replay" "--from with --slot" --slot 0/3 --from 1
+
 echo "apply_slots_test: PASS (slot $OWNER killed as owner inside the barrier at seq $BARRIER_SEQ, slot $VICTIM killed waiting there; target identical, no dead letters)"
