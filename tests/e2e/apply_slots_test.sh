@@ -260,7 +260,7 @@ refused() {  # refused WHAT WANT_TEXT ARGS...
   grep -q -- "$want" "$WORK/refused.log" || fail "$what: no '$want' in: $(tail -1 "$WORK/refused.log")"
 }
 refused "another N" "holds checkpoint 'apply.slot-0-of-3' of 3 slots" --slot 0/4
-refused "slot out of range" "I must be between 0 and N-1" --slot 3/3
+refused "slot out of range" "'3/3' is not a slot: use I/N: 1 <= N <= 64, 0 <= I < N" --slot 3/3
 refused "atomic transactions" "--transactions=atomic with --slot" --slot 0/3 --transactions=atomic
 refused "a replay" "--from with --slot" --slot 0/3 --from 1
 
