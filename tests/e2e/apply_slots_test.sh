@@ -13,6 +13,8 @@
 #   2. The other two start, reach the barrier and wait for the owner; one of them is
 #      SIGKILLed there and restarted: it resumes at the barrier's sequence (its checkpoint
 #      was written just before it, at seq - 1).
+#      The third one, waiting too, stops cleanly on SIGINT there and is started again;
+#      status, meanwhile, names the dead owner.
 #   3. The owner is restarted; all three drain the spool and exit 0.
 # Checks: the target equals what the events make (computed here) and what one apply
 # without --slot makes of the same spool (another database); the unique index is there;
@@ -158,6 +160,25 @@ wait_for 60 logged victim-2.log "DDL barrier at seq $BARRIER_SEQ .*waiting for s
 grep -q "starting at sequence $BARRIER_SEQ (checkpoint)" "$WORK/victim-2.log" ||
   fail "restarted slot $VICTIM did not resume at the barrier's seq $BARRIER_SEQ from its checkpoint"
 
+# The survivor, waiting there too, stops cleanly on SIGINT (exit 0 within 10 s) and is
+# started again; meanwhile status names the dead owner as the reason apply is stopped.
+wait_for 60 logged survivor.log "DDL barrier at seq $BARRIER_SEQ .*waiting for slot $OWNER/3" ||
+  fail "slot $SURVIVOR never logged waiting for slot $OWNER at the barrier"
+"$DS" status --spool "$SPOOL" --json >"$WORK/status-waiting.json" 2>&1 || fail "status failed while slots wait"
+"$PY" - "$WORK/status-waiting.json" "$OWNER" <<'PYEOF' || fail "status does not name the dead owner slot"
+import json, sys
+a = json.load(open(sys.argv[1]))["apply"]
+why = a.get("why_not_alive") or ""
+print("  status while slots wait: alive %s, why %r" % (a.get("alive"), why))
+sys.exit(0 if a.get("alive") is False and ("slot %s/3" % sys.argv[2]) in why else 1)
+PYEOF
+v="s${SURVIVOR}_pid"
+stop_within 10 "${!v}" "slot $SURVIVOR waiting at the barrier"
+eval "$v="
+grep -q "apply: stopped; .*checkpoint seq $((BARRIER_SEQ - 1))," "$WORK/survivor.log" ||
+  fail "slot $SURVIVOR stopped inside the barrier without its checkpoint at seq $((BARRIER_SEQ - 1))"
+run_slot "$SURVIVOR" survivor-2.log
+
 # 3. The owner again: everyone drains.
 run_slot "$OWNER" owner-2.log
 alive() { kill -0 "$1" 2>/dev/null; }
@@ -176,7 +197,7 @@ timeout 120 "$DS" apply --spool "$SPOOL" --target "$TGT" --map "${PREFIX}0=${PRE
   --stop_when_drained >"$WORK/ref.log" 2>&1 || fail "the apply without --slot failed"
 
 # No dead letters, from any of them.
-for f in owner-2.log victim-2.log survivor.log ref.log; do
+for f in owner-2.log victim-2.log survivor-2.log ref.log; do
   grep -q ", 0 dead letters" "$WORK/$f" || fail "$f: dead letters: $(grep 'docshift apply' "$WORK/$f")"
 done
 "$DS" inspect deadletters --spool "$SPOOL" >"$WORK/deadletters.log" 2>&1
@@ -217,7 +238,7 @@ summary = re.compile(r"docshift apply: applied .*, slot (\d)/3: (\d+) events of 
 start = re.compile(r"starting at sequence (\d+)")
 total = {s: sum(1 for f in facts if not f["ddl"] and slot_of(f) == s) for s in range(3)}
 if min(total.values()) == 0: bad.append("a slot has no share at all: %s" % total)
-for log, s in (("owner-2.log", owner), ("victim-2.log", victim), ("survivor.log", survivor)):
+for log, s in (("owner-2.log", owner), ("victim-2.log", victim), ("survivor-2.log", survivor)):
     text = open(work + "/" + log).read()
     m, st = summary.search(text), start.search(text)
     if not m or not st:
