@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "apply/applier.h"
+#include "apply/slot_routing.h"
 #include "cli/command.h"
 #include "cli/signals.h"
 #include "util/duration.h"
@@ -33,6 +34,10 @@ DEFINE_string(transactions, "per_event", "How a source transaction's writes are 
                                          "(each on its own, spread over the lanes) or atomic (each "
                                          "source transaction as one target transaction; the target "
                                          "must support transactions: a replica set or sharded cluster).");
+DEFINE_string(slot, "", "I/N: this worker is apply slot I of N (0 <= I < N <= 64); it reads the whole "
+                       "spool and writes only the documents whose fnv1a64-ns-id/1 hash is I mod N, "
+                       "under the name NAME.slot-I-of-N; DDL waits for every slot. Empty: one apply "
+                       "writes everything.");
 DEFINE_string(checkpoint_interval, "1s", "How often the checkpoint is written.");
 DECLARE_string(progress_interval);
 DECLARE_string(name);
@@ -76,6 +81,12 @@ int RunApplyCmd(const std::vector<std::string>& args) {
                                              "' is not per_event or atomic"));
   }
   o.atomic_transactions = FLAGS_transactions == "atomic";
+  if (!FLAGS_slot.empty()) {
+    auto slot = apply::ParseSlot(FLAGS_slot);
+    if (!slot.ok()) return Fail(cmd, slot.status());
+    o.slot_index = slot->index;
+    o.slot_count = slot->count;
+  }
   auto ci = ParseDurationMs(FLAGS_checkpoint_interval);
   if (!ci.ok()) return Fail(cmd, ci.status().WithContext("--checkpoint_interval"));
   o.checkpoint_interval_ms = ci.value();
@@ -95,6 +106,11 @@ int RunApplyCmd(const std::vector<std::string>& args) {
     std::cerr << ", checkpoint at seq " << r->checkpoint_seq;
   }
   std::cerr << ", " << r->dead_letters << " dead letters";
+  if (o.slot_count > 0) {
+    std::cerr << ", slot " << o.slot_index << "/" << o.slot_count << ": " << r->slot_events_mine
+              << " events of its share, " << r->slot_events_others << " of other slots passed, "
+              << r->slot_ddl_run << " DDL run, " << r->slot_ddl_passed << " DDL passed";
+  }
   if (o.atomic_transactions) std::cerr << ", " << r->transactions << " transactions";
   std::cerr << std::endl;
   return kExitOk;
@@ -128,13 +144,18 @@ Command MakeApplyCommand() {
       "dead-lettered whole. It needs a target with transactions (refused at start otherwise).\n"
       "--transforms FILE reshapes each event's document by the rule for its source namespace\n"
       "as it is read (the spool is unchanged, so a changed rule applies to a replay); an event\n"
-      "a rule cannot transform is dead-lettered with the reason.\n\n"
+      "a rule cannot transform is dead-lettered with the reason.\n"
+      "--slot I/N runs slot I of N workers (other machines, same spool): each reads the whole\n"
+      "spool and writes its share (by target namespace and _id; a namespace with a secondary\n"
+      "unique index by namespace alone) under NAME.slot-I-of-N; a DDL waits until every slot\n"
+      "reached it and runs once, on the slot of its namespace. Not with --from or\n"
+      "--transactions=atomic.\n\n"
       "Examples:\n"
       "  docshift apply --spool /data/spool --target mongodb://dst:27017/\n"
       "  docshift apply --spool S --target env:DST --from 2026-11-22T01:00:00Z --until 50000\n"
       "  docshift apply --spool S --dry_run --until 100",
       {"spool", "target", "name", "lanes", "batch_max_ops", "max_update_statements", "from", "until", "stop_when_drained",
-       "dry_run", "map", "transforms", "on_error", "transactions", "checkpoint_interval", "progress_interval", "metrics_port"},
+       "dry_run", "map", "transforms", "on_error", "transactions", "slot", "checkpoint_interval", "progress_interval", "metrics_port"},
       &RunApplyCmd};
 }
 
