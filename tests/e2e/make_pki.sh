@@ -5,6 +5,7 @@
 #   ca.pem / ca.key              the test CA ("docshift test CA")
 #   server.pem / server.key      server certificate by ca for 127.0.0.1 and localhost
 #   server-expired.pem / .key    the same names, by ca, valid 2001-01-01..2001-01-02 (expired)
+#   server-othername.pem / .key  by ca, valid, but only for db.example.invalid (hostname mismatch)
 #   client.pem                   client certificate + unencrypted key (CN=docshift-client), by ca
 #   client-enc.pem               the same client, key encrypted (AES-256) with password
 #                                in client-enc.pass (tlsCertificateKeyFilePassword)
@@ -46,6 +47,13 @@ EOF
 ossl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/O=docshift tests/CN=localhost"
 ossl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
   -extfile server.ext -out server.pem
+
+# A valid one for another name only.
+ossl req -newkey rsa:2048 -nodes -keyout server-othername.key -out server-othername.csr \
+  -subj "/O=docshift tests/CN=db.example.invalid"
+ossl x509 -req -in server-othername.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+  -extfile <(sed 's/^subjectAltName=.*/subjectAltName=DNS:db.example.invalid/' server.ext) \
+  -out server-othername.pem
 
 # An expired one: `openssl ca` takes explicit dates.
 mkdir -p ca-db
