@@ -12,10 +12,12 @@
 #
 # Checks:
 # - a whole migration through TLS URIs: capture (oplog) from "scram" over TLS with
-#   SCRAM-SHA-256 and authSource, the source URI from a file:PATH (mode 600); apply,
-#   verify and cutover to "mtls" with a client certificate whose key is encrypted
-#   (tlsCertificateKeyFilePassword), the target URI from env:VAR; status. SAFE TO SWITCH.
-# - secrets (the SCRAM password, the key password) in no file under the work directory
+#   SCRAM-SHA-256 and authSource, the source URI (also carrying an AWS_SESSION_TOKEN in
+#   authMechanismProperties) from a file:PATH (mode 600); snapshot, apply (URI on its
+#   command line), verify, reconcile and cutover to "mtls" with a client certificate
+#   whose key is encrypted (tlsCertificateKeyFilePassword), the target URI from env:VAR;
+#   status. SAFE TO SWITCH.
+# - secrets (the SCRAM password, the key password, the token) in no file under the work directory
 #   (logs with --v=2, spool, status files, verify report), no metrics scrape, and no
 #   /proc/PID/cmdline of the running capture and apply.
 # - wrong CA, expired certificate, hostname mismatch, wrong password, no client
@@ -49,6 +51,9 @@ ok() { checks=$((checks + 1)); }
 # Secrets of this run: none may show anywhere but where they are given.
 PW="Scram$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 KEYPW=$(cat "$PKI/client-enc.pass")
+# An AWS session token in authMechanismProperties: libmongoc ignores it under SCRAM, so it
+# can ride along on the source URI of a real run as the third kind of secret.
+TOKEN="Tok$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 srv_pids=""
 e2e_on_exit() { for p in $srv_pids; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
@@ -110,7 +115,7 @@ refused() {
   [ "$took" -le 20 ] || fail "$name: took $took s (limit 20 s)"
   [ "$(grep -c . "$WORK/$name.err")" -eq 1 ] || fail "$name: not one stderr line: $(cat "$WORK/$name.err")"
   [[ $line == *"$endpoint"* ]] || fail "$name: the line does not name $endpoint: $line"
-  [[ $line == *"$PW"* || $line == *"$KEYPW"* ]] && fail "$name: a secret in the message: $line"
+  [[ $line == *"$PW"* || $line == *"$KEYPW"* || $line == *"$TOKEN"* ]] && fail "$name: a secret in the message: $line"
   printf '  %-18s exit %d in %2d s: %s\n' "$name" "$rc" "$took" "${line:0:230}"
   ok
 }
@@ -139,7 +144,7 @@ refused documentdb_uri 3 "$H:$T" verify --counts_only --include "${PREFIX}*" --s
 grep -q "not a valid MongoDB connection string" "$WORK/documentdb_uri.err" && fail "documentdb_uri: refused as invalid"
 
 # file:PATH secrets: refused unless private.
-echo "$SCRAM_URI" >"$WORK/src.uri"
+echo "$SCRAM_URI&authMechanismProperties=AWS_SESSION_TOKEN:$TOKEN" >"$WORK/src.uri"
 chmod 644 "$WORK/src.uri"
 refused file_world_readable 2 "$WORK/src.uri" verify --counts_only --source "file:$WORK/src.uri" --target "$MTLS_URI"
 grep -q "chmod 600 $WORK/src.uri" "$WORK/file_world_readable.err" || fail "file_world_readable: no 'chmod 600 PATH' in the message"
@@ -166,7 +171,7 @@ cap_pid=$!
 wait_for 60 grep -q "capture: ready" "$WORK/capture.log" || fail "capture over TLS+SCRAM did not become ready"
 "$DS" snapshot --source "$SRCF" --target "$TGTE" --spool "$SPOOL" --include "${PREFIX}*" --progress none \
   --log_dir "$WORK/logs" >"$WORK/snapshot.log" 2>&1 || fail "snapshot over TLS failed"
-"$DS" apply --spool "$SPOOL" --target "$TGTE" --checkpoint_interval 300ms --progress_interval 2s \
+"$DS" apply --spool "$SPOOL" --target "$MTLS_URI" --checkpoint_interval 300ms --progress_interval 2s \
   --log_dir "$WORK/logs" --alsologtostderr --v=2 >"$WORK/apply.log" 2>&1 &
 app_pid=$!
 "$PY" "$ROOT/tests/workload/workload.py" --uri "$SCRAM_URI" --db-prefix "$PREFIX" --dbs 1 --colls 2 \
@@ -175,7 +180,7 @@ app_pid=$!
 # While both run: no secret in their command lines or in a metrics scrape.
 for p in $cap_pid $app_pid; do
   args=$(tr '\0' ' ' <"/proc/$p/cmdline") || fail "pid $p is gone"
-  [[ $args == *"$PW"* || $args == *"$KEYPW"* ]] && fail "a secret in /proc/$p/cmdline"
+  [[ $args == *"$PW"* || $args == *"$KEYPW"* || $args == *"$TOKEN"* ]] && fail "a secret in /proc/$p/cmdline: $args"
   ok
 done
 ps -o args= -p "$cap_pid,$app_pid" >"$WORK/ps.txt"
@@ -196,6 +201,9 @@ grep -q "^SAFE TO SWITCH" "$WORK/cutover.log" || fail "no SAFE TO SWITCH line"
 ok
 "$DS" verify --source "$SRCF" --target "$TGTE" --include "${PREFIX}*" --report "$WORK/verify.json" \
   >"$WORK/verify.log" 2>&1 || fail "verify over TLS found differences or failed: $(tail -5 "$WORK/verify.log")"
+"$DS" reconcile --source "$SRCF" --target "$TGTE" --include "${PREFIX}*" --dry_run \
+  >"$WORK/reconcile.log" 2>&1 || fail "reconcile over TLS failed: $(tail -3 "$WORK/reconcile.log")"
+ok
 docs=$("$PY" - "$MTLS_URI" "$PREFIX" <<'EOF'
 import sys
 from pymongo import MongoClient
@@ -205,7 +213,7 @@ print(sum(c[d].command("count", n)["n"] for d in c.list_database_names() if d.st
 EOF
 )
 [ "${docs:-0}" -ge 300 ] || fail "the target holds ${docs:-0} documents, want >= 300"
-echo "  migrated over TLS: $docs documents; capture (file: URI, SCRAM-SHA-256) -> apply (env: URI, client certificate, encrypted key); cutover SAFE TO SWITCH"
+echo "  migrated over TLS: $docs documents; capture (file: URI, SCRAM-SHA-256) -> apply (URI on argv, client certificate, encrypted key); cutover, verify, reconcile (env: URI): SAFE TO SWITCH, identical"
 ok
 stop_within 10 "$cap_pid" "capture"; cap_pid=""
 stop_within 10 "$app_pid" "apply"; app_pid=""
@@ -220,8 +228,8 @@ refused x509_mechanism 3 "$H:$((T + 2))" apply --spool "$SPOOL" --stop_when_drai
 
 [ -n "$(ls "$WORK/logs")" ] || fail "--log_dir got no log files; the leak check would prove nothing"
 # The search itself finds a secret where one is (the URI file, the PKI's password file).
-grep -rqaF -- "$PW" "$WORK/src.uri" && grep -rqaF -- "$KEYPW" "$WORK/pki" || fail "the leak search finds nothing even where a secret is"
-for s in "$PW" "$KEYPW"; do
+grep -rqaF -- "$PW" "$WORK/src.uri" && grep -rqaF -- "$TOKEN" "$WORK/src.uri" && grep -rqaF -- "$KEYPW" "$WORK/pki" || fail "the leak search finds nothing even where a secret is"
+for s in "$PW" "$KEYPW" "$TOKEN"; do
   hits=$(grep -rlaF --exclude-dir=pki --exclude-dir='srv-*' --exclude=src.uri --exclude='srv-*.log' \
     --exclude=ready.log --exclude=load.log --exclude=workload.log -- "$s" "$WORK" || true)
   [ -z "$hits" ] || fail "a secret appears in: $hits"
