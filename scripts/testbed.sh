@@ -30,6 +30,10 @@
 # a race, Content-MD5 checked, ListObjectsV2 with continuation tokens and start-after.
 # It checks no signature and ignores x-amz-checksum-* (see tests/README.md).
 #
+# TLS and SCRAM: FerretDB's own command (cmd/ferretdb v1.24.0) is built too, as
+# build/testbed/bin/ferretdb-cli (TESTBED_FERRETDB_CLI), but not started: e2e.tls_auth
+# starts servers of its own on TESTBED_TLS_PORT (27140) and the 5 ports after it.
+#
 # Everything it writes (binaries, jar, venv, data, logs, pid files) is under build/.
 # A failed `up` prints the failing server's log tail, stops everything and exits 1.
 set -euo pipefail
@@ -56,7 +60,7 @@ MOTO_PORT=${TESTBED_MOTO_PORT:-27105}
 MINISTACK_PORT=${TESTBED_MINISTACK_PORT:-27106}
 S3_PORT=${TESTBED_S3_PORT:-27107}
 PG_PORT=${TESTBED_PG_PORT:-5433}
-TLS_PORT=${TESTBED_TLS_PORT:-27140}           # e2e.tls_auth's servers: this port and the next 3
+TLS_PORT=${TESTBED_TLS_PORT:-27140}           # e2e.tls_auth's servers: this port and the next 5
 READY_DEADLINE=${TESTBED_READY_DEADLINE:-60}   # seconds per server
 STOP_DEADLINE=${TESTBED_STOP_DEADLINE:-15}     # seconds before SIGKILL
 OPLOG_SIZE=${TESTBED_OPLOG_SIZE:-8388608}      # bytes, capped local.oplog.rs (see tests/README.md)
@@ -556,7 +560,7 @@ TESTBED_PYTHON=$PY
 # The mongo-java-server launcher, for a test that needs a server of its own.
 TESTBED_JAVA_JAR=$JAVA_JAR
 # FerretDB v1.24's own command (TLS listener, SCRAM users), for e2e.tls_auth, which starts
-# its servers on TESTBED_TLS_PORT and the three ports after it.
+# its servers on TESTBED_TLS_PORT and the 5 ports after it (T+5: a metrics port).
 TESTBED_FERRETDB_CLI=$FDB_CLI
 TESTBED_TLS_PORT=$TLS_PORT
 TESTBED_READY=$READY

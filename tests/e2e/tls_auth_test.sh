@@ -9,6 +9,7 @@
 #                       (--listen-tls-ca-file: FerretDB then sets RequireAndVerifyClientCert)
 #   port T+3  "expired" TLS with an expired server certificate
 #   port T+4  "othername" TLS with a certificate for db.example.invalid only
+#   port T+5            capture's --metrics_port
 #
 # Checks:
 # - a whole migration through TLS URIs: capture (oplog) from "scram" over TLS with
