@@ -200,6 +200,11 @@ rc=$?
 [ $rc -eq 0 ] || fail "cutover over TLS exited $rc: $(tail -5 "$WORK/cutover.log")"
 grep -q "^SAFE TO SWITCH" "$WORK/cutover.log" || fail "no SAFE TO SWITCH line"
 ok
+# cutover and snapshot refused as the others (the spool and its processes are in place).
+refused cutover_wrong_password 3 "$H:$T" cutover --spool "$SPOOL" --source "${SCRAM_URI/$PW/Wrong$PW}" \
+  --target "$TGTE" --include "${PREFIX}*" --max_lag 5s --quiet_period 1s --timeout 60s
+refused snapshot_wrong_ca 3 "$H:$((T + 2))" snapshot --spool "$SPOOL" --include "${PREFIX}*" --progress none \
+  --source "$SRCF" --target "${MTLS_URI/ca.pem/other-ca.pem}"
 "$DS" verify --source "$SRCF" --target "$TGTE" --include "${PREFIX}*" --report "$WORK/verify.json" \
   >"$WORK/verify.log" 2>&1 || fail "verify over TLS found differences or failed: $(tail -5 "$WORK/verify.log")"
 "$DS" reconcile --source "$SRCF" --target "$TGTE" --include "${PREFIX}*" --dry_run \
