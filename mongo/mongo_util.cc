@@ -280,9 +280,13 @@ Status PingAtStart(mongoc_client_t* client, std::string_view what) {
   const bool tls = mongoc_uri_get_tls(uri);
   const bool client_cert = mongoc_uri_get_option_as_utf8(uri, MONGOC_URI_TLSCERTIFICATEKEYFILE, nullptr) != nullptr;
   const std::string context = std::string(what) + " is not reachable: ";
+  // One try per attempt even where the URI says serverSelectionTryOnce=false (else a
+  // closed port would cost serverSelectionTimeoutMS here and again in Ping).
+  UriPtr once(mongoc_uri_copy(uri));
+  mongoc_uri_set_option_as_bool(once.get(), MONGOC_URI_SERVERSELECTIONTRYONCE, true);
   // At most 3 attempts, each one connection, no wait between them: only kTryAgain repeats.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    ClientPtr probe(mongoc_client_new_from_uri(uri));
+    ClientPtr probe(mongoc_client_new_from_uri(once.get()));
     if (probe == nullptr) break;
     mongoc_client_set_error_api(probe.get(), MONGOC_ERROR_API_VERSION_2);
     bson_t cmd = BSON_INITIALIZER;
