@@ -57,7 +57,12 @@ KEYPW=$(cat "$PKI/client-enc.pass")
 TOKEN="Tok$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 srv_pids=""
-e2e_on_exit() { for p in $srv_pids; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
+# On exit: the servers stopped; the keys and the URI file (this run's secrets) removed.
+e2e_on_exit() {
+  for p in $srv_pids; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$PKI" "$WORK/src.uri"
+}
 
 # start_fdb NAME ARGS...: a FerretDB (SQLite) of this test; logs to $WORK/srv-NAME.log.
 start_fdb() {
