@@ -12,7 +12,8 @@
 DECLARE_string(spool);
 DECLARE_int32(metrics_port);
 DEFINE_string(source, "", "Source connection string (mongodb://...), or env:VAR to read it from "
-                          "environment variable VAR (keeps credentials out of `ps`); or "
+                          "environment variable VAR, or file:PATH from a file only its owner can read "
+                          "(chmod 600); both keep credentials out of `ps`; or "
                           "dynamodb://REGION/TABLE[,TABLE...] for DynamoDB Streams (credentials, region "
                           "and endpoints from the AWS environment variables and profiles).");
 DEFINE_string(source_kind, "mongo", "mongo (change streams), cosmos (Azure Cosmos DB for MongoDB "
