@@ -57,6 +57,10 @@ void PrintTopHelp(std::ostream& out);
 // (so credentials stay out of `ps`). InvalidArgument naming the flag if empty or unset.
 StatusOr<std::string> ResolveUriFlag(const std::string& value, const std::string& flag);
 
+// --http_listen and --metrics_port (its loopback alias) → *host, *port (port 0: no
+// endpoint). InvalidArgument when both are given.
+Status ResolveHttpListen(std::string* host, int* port);
+
 // "a,b,,c" → {"a", "b", "c"}: comma-separated flag values.
 std::vector<std::string> SplitList(const std::string& s);
 
