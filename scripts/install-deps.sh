@@ -8,6 +8,7 @@ PKGS=(
   libmongoc-dev libbson-dev libzstd-dev libprotobuf-dev protobuf-compiler
   libssl-dev libcurl4-openssl-dev rapidjson-dev libgflags-dev libgoogle-glog-dev libsystemd-dev libgtest-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev
+  systemd man-db groff-base dpkg-dev
   python3 python3-venv
 )
 
