@@ -95,7 +95,8 @@ get() { curl -sf --max-time 5 "http://127.0.0.1:$1$2"; }
 get "$CAP_PORT" /metrics >"$WORK/cap.metrics" || fail "capture /metrics failed"
 awk '$1 == "docshift_capture_events_total" && $2 >= 50 { f = 1 } END { exit !f }' "$WORK/cap.metrics" ||
   fail "capture /metrics: docshift_capture_events_total is not >= 50: $(grep '^docshift_capture_events_total' "$WORK/cap.metrics")"
-get "$APP_PORT" /metrics | grep -q '^docshift_apply_events_total ' || fail "apply /metrics has no docshift_apply_events_total"
+get "$APP_PORT" /metrics >"$WORK/app.metrics" || fail "apply /metrics failed"
+grep -q '^docshift_apply_events_total ' "$WORK/app.metrics" || fail "apply /metrics has no docshift_apply_events_total"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$CAP_PORT/nope")
 [ "$code" = 404 ] || fail "GET /nope answered $code, not 404"
 js() { "$PY" -c "import json,sys; s=json.load(open(sys.argv[1])); print($1)" "$2"; }
