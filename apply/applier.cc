@@ -883,6 +883,8 @@ StatusOr<ApplyResult> RunApplyAs(const ApplyOptions& opts, const std::string& ba
       LOG(INFO) << "apply: waiting for snapshot " << snap.snapshot_id() << " to finish ("
                 << done << " of " << total << " ranges copied); apply starts right after it. "
                 << "(To apply without it, remove " << spool::SnapshotStatePath(opts.spool_dir) << ")";
+      NotifyStatus("apply: waiting for snapshot " + snap.snapshot_id() + " to finish (" + std::to_string(done) +
+                   " of " + std::to_string(total) + " ranges copied)");
       next_log = NowMs() + 30'000;
     }
     WatchdogPing();  // so is waiting for the snapshot
