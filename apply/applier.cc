@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -35,6 +36,7 @@
 #include "status/lag_histogram.h"
 #include "status/reporter.h"
 #include "util/duration.h"
+#include "util/service_notify.h"
 
 namespace docshift::apply {
 namespace {
@@ -755,6 +757,7 @@ StatusOr<BarrierStep> WaitAtBarrier(spool::CheckpointStore* store, const std::st
                                              : " to run it and record seq " + std::to_string(seq));
       next_log = NowMs() + 10'000;
     }
+    WatchdogPing();  // waiting at a barrier is apply working as meant
     std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
     sleep_ms = std::min<int64_t>(sleep_ms * 2, 500);
   }
@@ -880,8 +883,11 @@ StatusOr<ApplyResult> RunApplyAs(const ApplyOptions& opts, const std::string& ba
       LOG(INFO) << "apply: waiting for snapshot " << snap.snapshot_id() << " to finish ("
                 << done << " of " << total << " ranges copied); apply starts right after it. "
                 << "(To apply without it, remove " << spool::SnapshotStatePath(opts.spool_dir) << ")";
+      NotifyStatus("apply: waiting for snapshot " + snap.snapshot_id() + " to finish (" + std::to_string(done) +
+                   " of " + std::to_string(total) + " ranges copied)");
       next_log = NowMs() + 30'000;
     }
+    WatchdogPing();  // so is waiting for the snapshot
     std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(opts.poll_interval_ms, 100)));
   }
   // Where to start: decided under prune.lock, against the spool as it is now, and recorded
@@ -955,7 +961,9 @@ StatusOr<ApplyResult> RunApplyAs(const ApplyOptions& opts, const std::string& ba
     ro.spool_dir = opts.spool_dir;
     ro.process = "apply";
     ro.name = opts.name;
+    ro.http_host = opts.http_host;
     ro.metrics_port = opts.metrics_port;
+    ro.progress_apply_name = opts.name;
     ro.interval_ms = opts.status_interval_ms;
     reporter = std::make_unique<status::StatusReporter>(ro, [&](int64_t now, pb::ProcessStatus* st) {
       st->set_events_total(tracker.total_done());
@@ -1093,7 +1101,11 @@ StatusOr<ApplyResult> RunApplyAs(const ApplyOptions& opts, const std::string& ba
     return Status::OK();
   };
 
+  // Reading starts now (the target answered, the snapshot is finished, the lanes run).
+  NotifyReady(std::string(opts.dry_run ? "apply --dry_run" : "apply '" + opts.name + "'") +
+              ": ready: reading the spool from seq " + std::to_string(start));
   while (!reached_until && !stopped_in_barrier) {
+    WatchdogPing();  // this loop turns at least every poll interval while apply works
     if (opts.stop && opts.stop->load()) break;
     if (shared.failed) break;
     Status s = tail.Next(&batch);
@@ -1303,10 +1315,13 @@ StatusOr<ApplyResult> RunApplyAs(const ApplyOptions& opts, const std::string& ba
       const uint64_t done = tracker.total_done();
       bool idle = false;
       const double lag = lag_seconds(NowMs(), &idle);
-      LOG(INFO) << "apply: " << static_cast<uint64_t>((done - progress_base) / secs)
-                << " events/s, checkpoint seq " << last_ckpt << ", read up to seq "
-                << tail.position() - 1 << ", lag " << lag << " s, dead letters "
-                << shared.dead_letters.load() << ", end-to-end lag " << LagFigures(shared.lag);
+      std::ostringstream line;
+      line << "apply: " << static_cast<uint64_t>((done - progress_base) / secs)
+           << " events/s, checkpoint seq " << last_ckpt << ", read up to seq "
+           << tail.position() - 1 << ", lag " << lag << " s, dead letters "
+           << shared.dead_letters.load() << ", end-to-end lag " << LagFigures(shared.lag);
+      LOG(INFO) << line.str();
+      NotifyStatus(line.str());
       progress_base = done;
       last_progress = now;
     }

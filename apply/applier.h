@@ -70,8 +70,9 @@ struct ApplyOptions {
   // the end-to-end lag, so short (issue #6: 100 ms cost ~50 ms on average).
   int64_t poll_interval_ms = 10;
   // Status file (status/apply-<name>.status) interval, and the Prometheus endpoint on
-  // 127.0.0.1:metrics_port (0 = none).
+  // HTTP endpoint (/metrics, /progress) on http_host:metrics_port (0 = none).
   int64_t status_interval_ms = 1000;
+  std::string http_host = "127.0.0.1";
   int metrics_port = 0;
   // Set from a signal handler to stop cleanly (drain lanes, write the checkpoint).
   const std::atomic<bool>* stop = nullptr;

@@ -59,8 +59,9 @@ struct CaptureOptions {
   // Oplog: longest wait of one getMore for new entries (see capture.cc).
   int64_t oplog_max_await_ms = 8'000;  // >= 0: prune applied segments older than this, periodically
   // Status file (status/capture.status) interval, and the Prometheus endpoint on
-  // 127.0.0.1:metrics_port (0 = none).
+  // HTTP endpoint (/metrics, /progress) on http_host:metrics_port (0 = none).
   int64_t status_interval_ms = 1000;
+  std::string http_host = "127.0.0.1";
   int metrics_port = 0;
   const std::atomic<bool>* stop = nullptr;
 };

@@ -4,10 +4,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include "status/reporter.h"
 #include "util/duration.h"
+#include "util/service_notify.h"
 
 namespace docshift::capture {
 
@@ -46,6 +48,7 @@ Status RunWriter(const CaptureOptions& opts, spool::SpoolWriter* writer, ChangeS
   status::ReporterOptions ro;
   ro.spool_dir = opts.spool_dir;
   ro.process = "capture";
+  ro.http_host = opts.http_host;
   ro.metrics_port = opts.metrics_port;
   ro.interval_ms = opts.status_interval_ms;
   status::StatusReporter reporter(ro, [&](int64_t now, pb::ProcessStatus* st) {
@@ -108,6 +111,7 @@ Status RunWriter(const CaptureOptions& opts, spool::SpoolWriter* writer, ChangeS
       if (!s.IsIOError() || s.message().find("No space left") == std::string::npos) return s;
       if (attempt == 0) LOG(ERROR) << "capture: spool disk is full (" << s.message() << "); waiting for space";
       reporter.NoteError("spool disk is full (" + s.message() + "); waiting for space");
+      WatchdogPing();  // waiting for space is work going on, not a hang
       if (ctx->SleepUnlessStopped(1000)) return s;
     }
     RETURN_IF_ERROR(writer->Sync());  // group commit: the batch and its position are now durable
@@ -126,6 +130,7 @@ Status RunWriter(const CaptureOptions& opts, spool::SpoolWriter* writer, ChangeS
   };
 
   while (!ctx->Stopped()) {
+    WatchdogPing();  // this loop turns at least every 20 ms while capture works
     SourceItem item;
     const bool got = queue.Pop(&item, std::chrono::milliseconds(20));
     if (got) {
@@ -161,6 +166,7 @@ Status RunWriter(const CaptureOptions& opts, spool::SpoolWriter* writer, ChangeS
         logged_ready = true;
         progress.ready = true;
         LOG(INFO) << "capture: ready: " << expected_ready << " source stream(s) open, capturing";
+        NotifyReady("capture: ready: " + std::to_string(expected_ready) + " source stream(s) open, capturing");
       }
     }
     const auto now = Clock::now();
@@ -200,12 +206,15 @@ Status RunWriter(const CaptureOptions& opts, spool::SpoolWriter* writer, ChangeS
     if (now - last_progress >= std::chrono::milliseconds(opts.progress_interval_ms)) {
       const double secs = std::chrono::duration<double>(now - last_progress).count();
       const double lag = lag_seconds(NowMs(), caught_up_now());
-      LOG(INFO) << "capture: " << static_cast<uint64_t>((events_total - events_at_progress) / secs)
-                << " events/s, " << events_total << " events this run, next seq " << writer->next_seq()
-                << ", source time " << (source->PositionClusterTime() >> 32) << ", lag "
-                << (lag < 0 ? std::string("unknown (no event yet)") : std::to_string(lag) + " s")
-                << ", " << source->StreamCount() << " stream(s)"
-                << (filtered_total > 0 ? ", " + std::to_string(filtered_total) + " events filtered out" : "");
+      std::ostringstream line;
+      line << "capture: " << static_cast<uint64_t>((events_total - events_at_progress) / secs)
+           << " events/s, " << events_total << " events this run, next seq " << writer->next_seq()
+           << ", source time " << (source->PositionClusterTime() >> 32) << ", lag "
+           << (lag < 0 ? std::string("unknown (no event yet)") : std::to_string(lag) + " s")
+           << ", " << source->StreamCount() << " stream(s)"
+           << (filtered_total > 0 ? ", " + std::to_string(filtered_total) + " events filtered out" : "");
+      LOG(INFO) << line.str();
+      NotifyStatus(line.str());
       events_at_progress = events_total;
       last_progress = now;
     }

@@ -43,6 +43,7 @@ DEFINE_string(checkpoint_interval, "1s", "How often the checkpoint is written.")
 DECLARE_string(progress_interval);
 DECLARE_string(name);
 DECLARE_int32(metrics_port);
+DECLARE_string(http_listen);
 DECLARE_string(transforms);
 
 namespace docshift::cli {
@@ -94,7 +95,7 @@ int RunApplyCmd(const std::vector<std::string>& args) {
   auto pi = ParseDurationMs(FLAGS_progress_interval);
   if (!pi.ok()) return Fail(cmd, pi.status().WithContext("--progress_interval"));
   o.progress_interval_ms = pi.value();
-  o.metrics_port = FLAGS_metrics_port;
+  if (Status hs = ResolveHttpListen(&o.http_host, &o.metrics_port); !hs.ok()) return Fail(cmd, hs);
   o.stop = InstallStopSignals();
   auto r = apply::RunApply(o);
   std::cout.flush();
@@ -131,8 +132,11 @@ Command MakeApplyCommand() {
       "changes stay in order; collections with a secondary unique index use one lane.\n"
       "The checkpoint (every event up to it is applied) is written atomically; a restart\n"
       "resumes there, and re-applying events leaves the target unchanged. Every second it\n"
-      "writes status/apply-NAME.status for `docshift status`; --metrics_port also serves\n"
-      "Prometheus metrics on 127.0.0.1.\n\n"
+      "writes status/apply-NAME.status for `docshift status`; --http_listen HOST:PORT (or\n"
+      "--metrics_port PORT, on 127.0.0.1) serves Prometheus /metrics and /progress (JSON).\n"
+      "Under systemd (Type=notify) it reports READY=1 once it reads the spool, progress as\n"
+      "STATUS=, WATCHDOG=1 keep-alives when WatchdogSec is set, and STOPPING=1 on SIGTERM.\n"
+      "SIGHUP flushes the logs and, with --log_dir, continues in new log files.\n\n"
       "One apply per --name runs at a time (locks/apply-NAME.lock; a second one is refused\n"
       "with the first one's pid), and prune keeps what a running apply reads.\n"
       "--from replays from a sequence the spool holds, or from a source time no later than\n"
@@ -156,7 +160,7 @@ Command MakeApplyCommand() {
       "  docshift apply --spool S --target env:DST --from 2026-11-22T01:00:00Z --until 50000\n"
       "  docshift apply --spool S --dry_run --until 100",
       {"spool", "target", "name", "lanes", "batch_max_ops", "max_update_statements", "from", "until", "stop_when_drained",
-       "dry_run", "map", "transforms", "on_error", "transactions", "slot", "checkpoint_interval", "progress_interval", "metrics_port"},
+       "dry_run", "map", "transforms", "on_error", "transactions", "slot", "checkpoint_interval", "progress_interval", "metrics_port", "http_listen"},
       &RunApplyCmd};
 }
 

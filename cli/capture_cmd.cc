@@ -11,6 +11,7 @@
 
 DECLARE_string(spool);
 DECLARE_int32(metrics_port);
+DECLARE_string(http_listen);
 DEFINE_string(source, "", "Source connection string (mongodb://...), or env:VAR to read it from "
                           "environment variable VAR, or file:PATH from a file only its owner can read "
                           "(chmod 600); both keep credentials out of `ps`; or "
@@ -109,7 +110,7 @@ int RunCaptureCmd(const std::vector<std::string>& args) {
     if (!v.ok()) return Fail(cmd, v.status().WithContext("--capture_retention"));
     o.retention_ms = v.value();
   }
-  o.metrics_port = FLAGS_metrics_port;
+  if (Status hs = ResolveHttpListen(&o.http_host, &o.metrics_port); !hs.ok()) return Fail(cmd, hs);
   o.stop = InstallStopSignals();
   std::unique_ptr<BackgroundShipper> shipper;
   if (!FLAGS_ship_to.empty()) {
@@ -137,8 +138,11 @@ Command MakeCaptureCommand() {
       "SIGTERM, then seals the open segment and exits 0. Restarted on the same spool, it\n"
       "resumes from the last durable position; if the source no longer holds it, capture\n"
       "stops and says a new snapshot is needed (it never skips). Every second it writes\n"
-      "status/capture.status for `docshift status`; --metrics_port also serves Prometheus\n"
-      "metrics on 127.0.0.1.\n\n"
+      "status/capture.status for `docshift status`; --http_listen HOST:PORT (or\n"
+      "--metrics_port PORT, on 127.0.0.1) serves Prometheus /metrics and /progress (JSON).\n"
+      "Under systemd (Type=notify) it reports READY=1 once ready, progress as STATUS=,\n"
+      "WATCHDOG=1 keep-alives when WatchdogSec is set, and STOPPING=1 on SIGTERM. SIGHUP\n"
+      "flushes the logs and, with --log_dir, continues in new log files.\n\n"
       "One capture per spool: a second one fails naming the holder's pid. A spool belongs to\n"
       "one source; pointing capture at another refuses.\n\n"
       "--ship_to s3://BUCKET/PREFIX also runs `docshift ship` beside capture: each sealed\n"
@@ -152,7 +156,7 @@ Command MakeCaptureCommand() {
       {"source", "spool", "source_kind", "scope", "show_expanded_events", "change_stream_cursor", "include", "exclude", "start_at",
        "batch_max_events", "batch_max_bytes", "batch_max_time", "segment_max_bytes",
        "segment_max_age", "zstd_level", "progress_interval", "oplog_max_await",
-       "capture_retention", "metrics_port", "ttl_deletes", "dynamodb_numbers", "ship_to"},
+       "capture_retention", "metrics_port", "http_listen", "ttl_deletes", "dynamodb_numbers", "ship_to"},
       &RunCaptureCmd};
 }
 

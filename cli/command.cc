@@ -18,6 +18,9 @@
 #include <iostream>
 #include <sstream>
 
+DECLARE_int32(metrics_port);
+DECLARE_string(http_listen);
+
 namespace docshift::cli {
 namespace {
 
@@ -302,6 +305,20 @@ void PrintTopHelp(std::ostream& out) {
   out << "\nExit codes: 0 ok, 1 ran fine but found a problem, 2 bad usage or input,\n"
       << "            3 runtime error, 4 corruption on disk, 5 spool written by a newer\n"
       << "            docshift.\n";
+}
+
+Status ResolveHttpListen(std::string* host, int* port) {
+  *host = "127.0.0.1";
+  *port = FLAGS_metrics_port;
+  if (FLAGS_http_listen.empty()) return Status::OK();
+  if (FLAGS_metrics_port != 0) {
+    return Status::InvalidArgument("--http_listen and --metrics_port both given: use one (--metrics_port N "
+                                   "is --http_listen 127.0.0.1:N)");
+  }
+  ASSIGN_OR_RETURN(HostPort hp, ParseHostPort(FLAGS_http_listen, "--http_listen"));
+  *host = hp.host;
+  *port = hp.port;
+  return Status::OK();
 }
 
 }  // namespace docshift::cli

@@ -62,6 +62,10 @@ void PrintTopHelp(std::ostream& out);
 inline constexpr long kMaxSecretFileBytes = 64 * 1024;
 StatusOr<std::string> ResolveUriFlag(const std::string& value, const std::string& flag);
 
+// --http_listen and --metrics_port (its loopback alias) → *host, *port (port 0: no
+// endpoint). InvalidArgument when both are given.
+Status ResolveHttpListen(std::string* host, int* port);
+
 // "a,b,,c" → {"a", "b", "c"}: comma-separated flag values.
 std::vector<std::string> SplitList(const std::string& s);
 

@@ -12,8 +12,13 @@ DEFINE_string(name, "apply", "Name of the apply: its checkpoint (checkpoints/NAM
                              "dead-letter file (deadletter/NAME.dlq) and status file "
                              "(status/apply-NAME.status) in the spool.");
 DEFINE_int32(metrics_port, 0, "Serve Prometheus metrics at http://127.0.0.1:PORT/metrics "
-                              "(loopback only; 0 = off). `docshift status` needs no port: it "
-                              "reads the status files in the spool.");
+                              "(and /progress; loopback only; 0 = off): the same as "
+                              "--http_listen=127.0.0.1:PORT. `docshift status` needs no port: "
+                              "it reads the status files in the spool.");
+DEFINE_string(http_listen, "", "capture/apply: serve GET /metrics (Prometheus) and GET /progress "
+                               "(`status --json` of this spool: state, lags, can_cutover) on "
+                               "HOST:PORT; a bare PORT is 127.0.0.1:PORT. An address beyond "
+                               "loopback is logged as a warning. Empty: off (or --metrics_port).");
 
 DEFINE_string(transforms, "", "apply/snapshot/verify/cutover: JSON file of per-namespace rules "
                               "that reshape documents on their way to the target (rename, drop, "

@@ -54,6 +54,7 @@ const std::vector<FlagRange>& FlagRanges() {
       // capture, apply, snapshot
       Dur("progress_interval", 100 * kMs, 1 * kDay, {"capture", "apply", "snapshot"}),
       Int("metrics_port", 0, 65535, {"capture", "apply"}),
+      Other("http_listen", FlagKind::kHostPort, {"capture", "apply"}, 1, 65535),
       // apply
       Int("lanes", 1, 64, {"apply"}),
       Int("batch_max_ops", 1, 100'000, {"apply"}),
@@ -123,6 +124,9 @@ std::string DescribeRange(const FlagRange& r) {
     case FlagKind::kSlot:
       return "I/N: 1 <= N <= " + std::to_string(spool::kMaxSlots) +
              ", 0 <= I < N (e.g. 0/3); not with --from or --transactions=atomic";
+    case FlagKind::kHostPort:
+      return "HOST:PORT, [IPv6]:PORT or PORT (host 127.0.0.1), PORT " + std::to_string(r.min) + ".." +
+             std::to_string(r.max) + " (e.g. 127.0.0.1:9464, 0.0.0.0:9464)";
     case FlagKind::kChoice: {
       std::string out = "one of ";
       for (size_t i = 0; i < r.choices.size(); ++i) out += (i ? ", " : "") + r.choices[i];
@@ -174,6 +178,10 @@ Status CheckFlagValue(const FlagRange& r, const std::string& value) {
       if (!spool::ParseSlot(value).ok()) return bad("is not a slot");
       return Status::OK();
     }
+    case FlagKind::kHostPort: {
+      auto hp = ParseHostPort(value, flag);
+      return hp.ok() ? Status::OK() : hp.status();
+    }
     case FlagKind::kChoice:
       for (const auto& c : r.choices) {
         if (value == c) return Status::OK();
@@ -202,6 +210,38 @@ StatusOr<uint64_t> ParseClusterTime(const std::string& text, int64_t now_ms,
                                    " (now); omit it to start from now");
   }
   return (secs.value() << 32) | inc.value();
+}
+
+StatusOr<HostPort> ParseHostPort(const std::string& text, std::string_view flag) {
+  auto bad = [&](const std::string& what) {
+    return Status::InvalidArgument(std::string(flag) + " " + Quoted(text) + " " + what +
+                                   ": use HOST:PORT, [IPv6]:PORT or PORT (host 127.0.0.1), PORT "
+                                   "1..65535 (e.g. 127.0.0.1:9464, 0.0.0.0:9464)");
+  };
+  HostPort hp;
+  std::string port;
+  if (text.find(':') == std::string::npos) {
+    hp.host = "127.0.0.1";
+    port = text;
+  } else if (!text.empty() && text[0] == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return bad("is not [IPv6]:PORT");
+    }
+    hp.host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (text.find(':') != colon) return bad("has more than one ':' (write an IPv6 address in [])");
+    hp.host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (hp.host.empty()) return bad("has no host (0.0.0.0:PORT listens on every interface)");
+  auto p = ParseInt64(port);
+  if (!p.ok() || port.empty() || port[0] == '+' || port[0] == '-') return bad("has no port number");
+  if (p.value() < 1 || p.value() > 65535) return bad("is out of range");
+  hp.port = static_cast<int>(p.value());
+  return hp;
 }
 
 Status CheckFlagOrder(std::string_view lo_flag, const std::string& lo_text, int64_t lo,

@@ -23,6 +23,7 @@ enum class FlagKind {
   kApplyName,    // spool::CheckApplyName
   kChoice,       // one of `choices`
   kSlot,         // I/N, apply slots (spool::ParseSlot)
+  kHostPort,     // HOST:PORT, [IPv6]:PORT or PORT (= 127.0.0.1:PORT); PORT in [min, max]
 };
 
 struct FlagRange {
@@ -48,6 +49,15 @@ Status CheckFlagValue(const FlagRange& r, const std::string& value);
 // when SECONDS is 0 or after now_ms. `flag` names the input in the message.
 StatusOr<uint64_t> ParseClusterTime(const std::string& text, int64_t now_ms,
                                     std::string_view flag);
+
+// --http_listen: "HOST:PORT", "[IPv6]:PORT" or "PORT" (host 127.0.0.1). InvalidArgument
+// naming `flag` for anything else, an empty host (":PORT" is ambiguous: write 0.0.0.0:PORT
+// to listen on every interface) or a port outside 1..65535. The host is not resolved here.
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+StatusOr<HostPort> ParseHostPort(const std::string& text, std::string_view flag);
 
 // Two flags that bound a range, e.g. --from_seq/--until_seq: InvalidArgument naming both
 // when lo > hi. Call only when both are set.

@@ -164,5 +164,33 @@ TEST(FlagRangesTest, FlagOrder) {
   EXPECT_NE(s.message().find("--until_seq '50'"), std::string::npos) << s.ToString();
 }
 
+TEST(FlagRangesTest, HttpListen) {
+  auto hp = ParseHostPort("9464", "--http_listen");
+  ASSERT_TRUE(hp.ok()) << hp.status().ToString();
+  EXPECT_EQ(hp->host, "127.0.0.1");
+  EXPECT_EQ(hp->port, 9464);
+  hp = ParseHostPort("0.0.0.0:1", "--http_listen");
+  ASSERT_TRUE(hp.ok());
+  EXPECT_EQ(hp->host, "0.0.0.0");
+  EXPECT_EQ(hp->port, 1);
+  hp = ParseHostPort("[::1]:65535", "--http_listen");
+  ASSERT_TRUE(hp.ok());
+  EXPECT_EQ(hp->host, "::1");
+  EXPECT_EQ(hp->port, 65535);
+  hp = ParseHostPort("localhost:80", "--http_listen");
+  ASSERT_TRUE(hp.ok());
+  EXPECT_EQ(hp->host, "localhost");
+  for (const char* bad : {"", ":9464", "0", "65536", "h:0", "h:", "h:x", "h:+5", "::1:80", "[::1]80",
+                          "[::1]:", "[]:80", "-1"}) {
+    auto v = ParseHostPort(bad, "--http_listen");
+    ASSERT_FALSE(v.ok()) << bad;
+    EXPECT_EQ(v.status().message().rfind("--http_listen '", 0), 0u) << v.status().ToString();
+  }
+  const FlagRange* r = FindFlagRange("apply", "http_listen");
+  ASSERT_NE(r, nullptr);
+  EXPECT_TRUE(CheckFlagValue(*r, "").ok());  // unset
+  EXPECT_FALSE(CheckFlagValue(*r, "x:0").ok());
+}
+
 }  // namespace
 }  // namespace docshift::cli

@@ -6,8 +6,9 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config
   libmongoc-dev libbson-dev libzstd-dev libprotobuf-dev protobuf-compiler
-  libssl-dev libcurl4-openssl-dev rapidjson-dev libgflags-dev libgoogle-glog-dev libgtest-dev googletest libbenchmark-dev
+  libssl-dev libcurl4-openssl-dev rapidjson-dev libgflags-dev libgoogle-glog-dev libsystemd-dev libgtest-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev
+  systemd man-db groff-base dpkg-dev
   python3 python3-venv
   openssl  # tests/e2e/make_pki.sh (e2e.tls_auth)
 )

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -55,33 +56,65 @@ void SendAll(int fd, const std::string& data) {
 
 }  // namespace
 
-MetricsServer::MetricsServer(std::function<std::string()> body) : body_(std::move(body)) {}
+MetricsServer::MetricsServer(std::function<std::string()> body) {
+  Handle("/metrics", [body = std::move(body)] {
+    return Reply{"200 OK", "text/plain; version=0.0.4; charset=utf-8", body()};
+  });
+}
 
 MetricsServer::~MetricsServer() { Stop(); }
 
-Status MetricsServer::Start(int port) {
+void MetricsServer::Handle(const std::string& path, std::function<Reply()> reply) {
+  routes_[path] = std::move(reply);
+}
+
+Status MetricsServer::Start(const std::string& host, int port) {
+  const std::string hp = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                         std::to_string(port);
   if (port < 0 || port > 65535) {
-    return Status::InvalidArgument("metrics port " + std::to_string(port) + " is not in 1..65535");
+    return Status::InvalidArgument("HTTP port " + std::to_string(port) + " of " + hp + " is not in 1..65535");
   }
-  const std::string where = "metrics endpoint 127.0.0.1:" + std::to_string(port);
-  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  if (const int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0 || !res) {
+    return Status::InvalidArgument("HTTP address " + hp + ": host '" + host + "' does not resolve (" +
+                                   gai_strerror(rc) + "); give an IP address such as 127.0.0.1");
+  }
+  sockaddr_storage addr{};
+  socklen_t len = static_cast<socklen_t>(res->ai_addrlen);
+  std::memcpy(&addr, res->ai_addr, res->ai_addrlen);
+  const int family = res->ai_family;
+  freeaddrinfo(res);
+  const std::string where = "HTTP endpoint " + hp;
+  listen_fd_ = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) return Status::FromErrno(where + ": socket", errno);
   const int one = 1;
   setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);  // never reachable from other hosts
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      listen(listen_fd_, 16) != 0) {
+  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(listen_fd_, 16) != 0) {
     const int err = errno;
     close(listen_fd_);
     listen_fd_ = -1;
-    return Status::FromErrno(where + " (choose another --metrics_port, or 0 to disable)", err);
+    return Status::FromErrno(where + " (choose another --http_listen or --metrics_port, or leave both unset)", err);
   }
-  socklen_t len = sizeof(addr);
+  len = sizeof(addr);
   getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
+  char text[INET6_ADDRSTRLEN] = {0};
+  if (addr.ss_family == AF_INET6) {
+    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    port_ = ntohs(a6->sin6_port);
+    inet_ntop(AF_INET6, &a6->sin6_addr, text, sizeof(text));
+    loopback_ = IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr);
+    address_ = std::string("[") + text + "]:" + std::to_string(port_);
+  } else {
+    const auto* a4 = reinterpret_cast<const sockaddr_in*>(&addr);
+    port_ = ntohs(a4->sin_port);
+    inet_ntop(AF_INET, &a4->sin_addr, text, sizeof(text));
+    loopback_ = (ntohl(a4->sin_addr.s_addr) >> 24) == 127;
+    address_ = std::string(text) + ":" + std::to_string(port_);
+  }
   stop_ = false;
   thread_ = std::thread([this] { Run(); });
   return Status::OK();
@@ -121,12 +154,16 @@ void MetricsServer::Serve(int fd) {
   const std::string method = line.substr(0, sp1);
   std::string path = line.substr(sp1 + 1, sp2 == std::string::npos ? std::string::npos : sp2 - sp1 - 1);
   path = path.substr(0, path.find('?'));
+  std::string paths;
+  for (const auto& r : routes_) paths += (paths.empty() ? "" : " or ") + r.first;
+  const auto route = routes_.find(path);
   if (method != "GET" && method != "HEAD") {
-    SendAll(fd, Response("405 Method Not Allowed", "text/plain", "only GET /metrics\n"));
-  } else if (path != "/metrics") {
-    SendAll(fd, Response("404 Not Found", "text/plain", "not found; try GET /metrics\n"));
+    SendAll(fd, Response("405 Method Not Allowed", "text/plain", "only GET " + paths + "\n"));
+  } else if (route == routes_.end()) {
+    SendAll(fd, Response("404 Not Found", "text/plain", "not found; try GET " + paths + "\n"));
   } else {
-    std::string r = Response("200 OK", "text/plain; version=0.0.4; charset=utf-8", body_());
+    const Reply reply = route->second();
+    std::string r = Response(reply.code.c_str(), reply.content_type.c_str(), reply.body);
     if (method == "HEAD") r.resize(r.find("\r\n\r\n") + 4);
     SendAll(fd, r);
   }

@@ -162,6 +162,7 @@ std::string RenderJson(const MigrationStatus& s) {
   for (const auto& n : s.apply_names) names.push_back(Quote(n));
   for (const auto& w : s.warnings) warnings.push_back(Quote(w));
   return Json().Time("current_time", s.now_ms).Str("state", s.state).Str("state_reason", s.state_reason)
+      .Bool("can_cutover", s.can_cutover).OptStr("cutover_blocked_by", s.cutover_blocked_by)
       .Num("gap_in_seconds", a.gap_s).Raw("details", DetailsJson(a.namespaces))
       .Raw("capture", capture.Done()).Raw("spool", spool.Done()).Raw("apply", apply.Done())
       .Raw("apply_names", Array(names)).Raw("snapshot", snapshot).Raw("warnings", Array(warnings))

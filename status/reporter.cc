@@ -167,9 +167,22 @@ Status StatusReporter::Start() {
       std::lock_guard<std::mutex> l(mu_);
       return metrics_;
     });
-    RETURN_IF_ERROR(server_->Start(opts_.metrics_port));
-    LOG(INFO) << opts_.process << ": serving metrics at http://127.0.0.1:" << server_->port()
-              << "/metrics";
+    server_->Handle("/progress", [this] {
+      auto s = CollectStatus(opts_.env, opts_.spool_dir, NowMs(), opts_.progress_apply_name);
+      if (!s.ok()) {
+        return MetricsServer::Reply{"503 Service Unavailable", "text/plain; charset=utf-8",
+                                    s.status().ToString() + "\n"};
+      }
+      return MetricsServer::Reply{"200 OK", "application/json", RenderJson(s.value()) + "\n"};
+    });
+    RETURN_IF_ERROR(server_->Start(opts_.http_host, opts_.metrics_port));
+    LOG(INFO) << opts_.process << ": serving http://" << server_->address() << "/metrics and /progress";
+    if (!server_->loopback()) {
+      LOG(WARNING) << opts_.process << ": the HTTP endpoint " << server_->address()
+                   << " is reachable beyond loopback: /metrics and /progress carry no credentials but do "
+                   << "show namespace names, positions and host names to anyone who can connect; "
+                   << "firewall it, or listen on 127.0.0.1 behind a proxy";
+    }
   }
   Report(false);
   started_ = true;

@@ -43,7 +43,13 @@ struct ReporterOptions {
   std::string spool_dir;
   std::string process;  // "capture" | "apply"
   std::string name;     // apply name
-  int metrics_port = 0; // 0 = no HTTP endpoint
+  // The HTTP endpoint (--http_listen HOST:PORT, or --metrics_port PORT on 127.0.0.1):
+  // GET /metrics (RenderMetrics) and GET /progress (`docshift status --json` of this
+  // spool, computed per request, for the apply named progress_apply_name). Port 0 = none.
+  // A host beyond loopback is logged as a warning.
+  std::string http_host = "127.0.0.1";
+  int metrics_port = 0;
+  std::string progress_apply_name = "apply";
   int64_t interval_ms = 1000;
 };
 

@@ -395,6 +395,13 @@ void DecideState(MigrationStatus* s) {
     s->state = "in sync";
     s->state_reason = lags + " (lags within " + Fixed(kInSyncLagSeconds, 0) + " s)";
   }
+  if (s->state != "in sync") {
+    s->cutover_blocked_by = s->state + ": " + s->state_reason;
+  } else if (a.dead_letters > 0) {
+    s->cutover_blocked_by = std::to_string(a.dead_letters) + " dead letters in deadletter/" + a.name +
+                            ".dlq: apply them by hand or `docshift reconcile`";
+  }
+  s->can_cutover = s->cutover_blocked_by.empty();
 }
 
 }  // namespace

@@ -85,6 +85,11 @@ struct MigrationStatus {
   // "snapshotting" | "catching up" | "in sync" | "capture stopped" | "apply stopped"
   std::string state;
   std::string state_reason;  // one line: why this state
+  // Whether `docshift cutover` could begin now, as far as the spool tells (mongosync's
+  // canCommit): state "in sync" and no dead letters. cutover still waits for writes to
+  // stop, drains and verifies. cutover_blocked_by: one line why not ("" when it can).
+  bool can_cutover = false;
+  std::string cutover_blocked_by;
 
   // Capture.
   ProcessView capture;

@@ -177,6 +177,9 @@ TEST_F(StatusTest, CheckpointAtTheEndMeansNoLagAndInSync) {
   EXPECT_DOUBLE_EQ(s.capture_lag_s, 0.0);
   EXPECT_DOUBLE_EQ(s.capture_events_per_s, 42.0);
   EXPECT_EQ(s.state, "in sync") << s.state_reason;
+  EXPECT_TRUE(s.can_cutover) << s.cutover_blocked_by;
+  EXPECT_NE(RenderJson(s).find("\"can_cutover\": true, \"cutover_blocked_by\": null"), std::string::npos)
+      << RenderJson(s);
   ASSERT_EQ(s.apply.namespaces.size(), 1u);
   EXPECT_EQ(s.apply.namespaces[0].ns, "db.c1");
   EXPECT_DOUBLE_EQ(s.apply.namespaces[0].gap_s, 0.0);
@@ -245,6 +248,9 @@ TEST_F(StatusTest, LaggingApplyIsCatchingUpAndNamespaceGapIsRecomputed) {
   Put(apply);
   MigrationStatus s = Collect();
   EXPECT_EQ(s.state, "catching up") << s.state_reason;
+  EXPECT_FALSE(s.can_cutover);
+  EXPECT_EQ(s.cutover_blocked_by, "catching up: " + s.state_reason);
+  EXPECT_NE(RenderJson(s).find("\"can_cutover\": false"), std::string::npos) << RenderJson(s);
   EXPECT_DOUBLE_EQ(s.apply.gap_s, 95.0);
   EXPECT_DOUBLE_EQ(s.apply.namespaces[0].gap_s, 7.0);
 }
@@ -358,6 +364,14 @@ TEST_F(StatusTest, DeadLettersAndApplyNamesAreCounted) {
   MigrationStatus s = Collect();
   EXPECT_EQ(s.apply.dead_letters, 2u);
   EXPECT_EQ(s.apply_names, (std::vector<std::string>{"apply", "other"}));
+  // Dead letters hold cutover back even in sync.
+  Checkpoint(5);
+  Put(Live("capture"));
+  s = Collect();
+  EXPECT_EQ(s.state, "in sync") << s.state_reason;
+  EXPECT_FALSE(s.can_cutover);
+  EXPECT_NE(s.cutover_blocked_by.find("2 dead letters in deadletter/apply.dlq"), std::string::npos)
+      << s.cutover_blocked_by;
   EXPECT_EQ(Collect("other").apply.checkpoint_seq, 5u);
 }
 
@@ -441,6 +455,32 @@ TEST(MetricsServerTest, ServesMetricsAnd404) {
   EXPECT_NE(s.message().find(std::to_string(server.port())), std::string::npos) << s.ToString();
   server.Stop();
   EXPECT_EQ(Get(server.port(), "/metrics"), "connect failed");
+}
+
+TEST(MetricsServerTest, ServesAddedPathsAndTellsLoopbackFromBeyond) {
+  MetricsServer server([] { return std::string("docshift_x 1\n"); });
+  server.Handle("/progress", [] { return MetricsServer::Reply{"200 OK", "application/json", "{}\n"}; });
+  server.Handle("/down", [] { return MetricsServer::Reply{"503 Service Unavailable", "text/plain", "no\n"}; });
+  ASSERT_TRUE(server.Start("127.0.0.1", 0).ok());
+  EXPECT_TRUE(server.loopback());
+  EXPECT_EQ(server.address(), "127.0.0.1:" + std::to_string(server.port()));
+  const std::string p = Get(server.port(), "/progress?x=1");
+  EXPECT_EQ(p.rfind("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n", 0), 0u) << p;
+  EXPECT_NE(p.find("\r\n\r\n{}\n"), std::string::npos) << p;
+  EXPECT_EQ(Get(server.port(), "/down").rfind("HTTP/1.1 503", 0), 0u);
+  const std::string nf = Get(server.port(), "/nope");
+  EXPECT_NE(nf.find("try GET /down or /metrics or /progress"), std::string::npos) << nf;
+  server.Stop();
+  // Every interface: not loopback (the reporter then logs a warning).
+  MetricsServer any([] { return std::string(); });
+  ASSERT_TRUE(any.Start("0.0.0.0", 0).ok());
+  EXPECT_FALSE(any.loopback());
+  EXPECT_EQ(Get(any.port(), "/metrics").rfind("HTTP/1.1 200", 0), 0u);
+  any.Stop();
+  MetricsServer bad([] { return std::string(); });
+  Status s = bad.Start("no-such-host.invalid", 0);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("no-such-host.invalid"), std::string::npos) << s.ToString();
 }
 
 TEST(StatusReporterTest, WritesStatusFileAndMetricsAndExitsCleanly) {

@@ -76,8 +76,10 @@ capture oplog_max_await 99ms 100ms 1h 3600001ms
 capture capture_retention -1s 0 3650d 3651d
 capture progress_interval 99ms 100ms 1d 86400001ms
 capture metrics_port -1 0 65535 65536
+capture http_listen - 1 127.0.0.1:65535 127.0.0.1:65536
 apply progress_interval 0 100ms 1d 2d
 apply metrics_port -1 0 65535 65536
+apply http_listen - [::1]:1 65535 0.0.0.0:0
 apply lanes 0 1 64 65
 apply batch_max_ops 0 1 100000 100001
 apply max_update_statements -2 -1 100000 100001
