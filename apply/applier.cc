@@ -992,6 +992,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   while (!reached_until) {
     if (opts.stop && opts.stop->load()) break;
     if (shared.failed) break;
+    const bool complete = opts.source_complete == nullptr || opts.source_complete->load();  // before Next
     Status s = tail.Next(&batch);
     if (s.ok() && batch.events_size() == 0 && grouper.EmptyBatch()) {
       // The source's position moved on with no event: the open transaction is complete.
@@ -1000,7 +1001,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     }
     if (s.IsEndOfFile()) {
       progress.caught_up = true;
-      if (opts.stop_when_drained) break;
+      if (opts.stop_when_drained && complete) break;
       status = write_ckpt(false);
       if (!status.ok()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(opts.poll_interval_ms));

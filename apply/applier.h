@@ -72,6 +72,10 @@ struct ApplyOptions {
   const std::atomic<bool>* stop = nullptr;
   // Where the checkpoint is read and written. Null: the spool directory's checkpoints/.
   spool::CheckpointStore* checkpoints = nullptr;
+  // With stop_when_drained: the spool directory is filled by someone else (a bucket
+  // spool's cache, apply/bucket_apply.h); drained means the end of the spool once this is
+  // true, not the end of what is there now. Null: the spool is all there.
+  const std::atomic<bool>* source_complete = nullptr;
 };
 
 struct ApplyResult {

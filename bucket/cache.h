@@ -67,6 +67,9 @@ class BucketSpoolCache {
   // before `start_seq` are recorded sealed and deleted without being downloaded.
   // Corruption naming the object for a damaged segment or log; other S3 errors as is.
   Status Sync(uint64_t start_seq);
+  // Copies snapshot/STATE when it changed (Sync does too): a reader decides its start
+  // from it before the first Sync.
+  Status SyncSnapshot();
   // Removes the local segments whose events are all <= applied_seq (never the newest),
   // and lets Sync download past max_bytes once everything here is passed.
   Status Evict(uint64_t applied_seq);
@@ -82,7 +85,6 @@ class BucketSpoolCache {
  private:
   explicit BucketSpoolCache(BucketSpoolCacheOptions opts);
   Status Init();
-  Status SyncSnapshot();
   Status Download(const pb::SegmentSealed& seg, bool* gone);
   Status Record(const pb::ManifestRecord& rec);
 

@@ -1,6 +1,9 @@
 #include "bucket/checkpoint_store.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cstdio>
@@ -151,7 +154,12 @@ Status BucketCheckpointStore::Claim(const std::string& name, int64_t now_ms, pb:
   *found = s.ok();
   if (*found) {
     const int64_t age = now_ms - cur.updated_wall_ms();
-    if (!cur.writer_id().empty() && cur.writer_id() != opts_.writer_id && age < opts_.lease_ms) {
+    // A writer on this host whose process is gone (a crash, SIGKILL) holds no lease: its
+    // successor need not wait. (A pid reused meanwhile only makes this one wait.)
+    const bool dead_here = !cur.writer_host().empty() && cur.writer_host() == opts_.writer_host &&
+                           cur.writer_pid() > 0 && kill(static_cast<pid_t>(cur.writer_pid()), 0) != 0 &&
+                           errno == ESRCH;
+    if (!cur.writer_id().empty() && cur.writer_id() != opts_.writer_id && age < opts_.lease_ms && !dead_here) {
       return Status::FailedPrecondition(
           "checkpoint '" + name + "' in " + Describe() + " is held by another apply named '" + name + "' (" +
           DescribeWriter(cur) + "), which wrote it " + std::to_string(std::max<int64_t>(age, 0) / 1000) +

@@ -9,8 +9,8 @@
 //
 // Lease: each checkpoint carries its writer (writer_id, writer_host, writer_pid) and
 // updated_wall_ms. Claim() refuses (FailedPrecondition naming host and pid) a checkpoint
-// another writer wrote less than lease_ms ago, and otherwise takes it over with a
-// conditional write. A running apply keeps its lease with Heartbeat() (at least every
+// another writer wrote less than lease_ms ago, unless that writer ran on this host and its
+// pid is gone, and otherwise takes it over with a conditional write. A running apply keeps its lease with Heartbeat() (at least every
 // lease_ms / 3): a second apply of the name is refused while the first runs, and can take
 // over once it has been silent for the lease.
 //
