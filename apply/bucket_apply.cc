@@ -47,12 +47,18 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
     std::filesystem::create_directories(o.cache_dir, ec);
     if (ec) return Status::IOError("creating cache dir " + o.cache_dir + ": " + ec.message());
   }
-  auto new_client = [&]() { return aws::S3Client::New(o.s3); };
+  // The cache's client stops retrying on the caller's stop; the checkpoint's does not:
+  // the final checkpoint after a stop must still be written (retry_for_ms bounds it).
+  auto new_client = [&](const std::atomic<bool>* stop) {
+    aws::S3ClientOptions so = o.s3;
+    so.stop = stop;
+    return aws::S3Client::New(std::move(so));
+  };
 
   // The checkpoint first: a second apply of the name stops here, before touching the cache.
   bucket::BucketCheckpointStoreOptions so;
   so.loc = o.loc;
-  ASSIGN_OR_RETURN(so.s3, new_client());
+  ASSIGN_OR_RETURN(so.s3, new_client(nullptr));
   so.local_dir = o.cache_dir;
   so.writer_id = bucket::NewWriterId("apply");
   so.writer_host = bucket::HostName();
@@ -71,7 +77,7 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
 
   bucket::BucketSpoolCacheOptions co;
   co.loc = o.loc;
-  ASSIGN_OR_RETURN(co.s3, new_client());
+  ASSIGN_OR_RETURN(co.s3, new_client(a.stop));
   co.dir = o.cache_dir;
   co.max_bytes = o.cache_max_bytes;
   ASSIGN_OR_RETURN(auto cache, bucket::BucketSpoolCache::Open(std::move(co)));
@@ -120,6 +126,10 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
         if (done) return;
       }
       Status s = step();
+      if (s.IsAborted() && outer_stop != nullptr && outer_stop->load()) {
+        stop = true;  // a download cut short by the caller's stop: not a failure
+        return;
+      }
       if (!s.ok()) {
         std::lock_guard<std::mutex> l(mu);
         failure = s;

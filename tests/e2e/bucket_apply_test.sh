@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# End-to-end: apply from a spool in a bucket (issue #13), reading the bucket only.
+#
+# capture (--segment_max_age 2s) writes a local spool while the workload generator writes
+# to the source; a shipper copies its sealed segments to gofakes3 (bucket_test_ship, the
+# stand-in for `docshift ship`); `docshift apply --spool s3://...` runs in another working
+# directory that never sees the local spool. A second apply of the same name is refused
+# while the first runs; the first is SIGKILLed once mid-way and restarted (it takes its
+# checkpoint back at once: same host, its old pid is gone). Then a marker's lag from
+# source write to target is measured (limit E2E_LAG_MAX, default 10 s), everything is
+# shipped, apply drains with --stop_when_drained, and the independent checker must find
+# the target identical to the source.
+#
+# Usage: bucket_apply_test.sh DOCSHIFT SHIP_TOOL
+set -uo pipefail
+DS=$1
+SHIP=$2
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
+if [ -z "${S3_URL:-}" ]; then
+  echo "bucket_apply_test: S3_URL is not set; run scripts/testbed.sh up and source build/testbed.env"
+  [ -n "${CI:-}" ] && exit 1
+  exit 77
+fi
+e2e_init bucket_apply SOURCE_CS_URI TARGET_URI "e2ebkt$$_"
+ship_pid=""
+app2_pid=""
+e2e_on_exit() { for p in $ship_pid $app2_pid; do kill -9 "$p" 2>/dev/null; done; }
+SEED=${E2E_SEED:-$$}
+DURATION=${E2E_DURATION:-20}
+RATE=${E2E_RATE:-100}
+LAG_MAX=${E2E_LAG_MAX:-10}
+RANDOM=$SEED
+BUCKET_URL="s3://e2e-bucket-apply/run$$/spool"
+REMOTE=$WORK/remote  # apply's working directory: no spool here
+mkdir -p "$REMOTE"
+# The bucket by the AWS conventions; the keys are gofakes3's (it checks no signature).
+export AWS_ENDPOINT_URL_S3=$S3_URL AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+echo "bucket_apply_test: seed $SEED, prefix $PREFIX, bucket spool $BUCKET_URL, work dir $WORK"
+
+"$PY" - "$SRC" "$TGT" "$PREFIX" <<'EOF' || fail "cannot prepare the servers"
+import sys
+from pymongo import MongoClient
+src, tgt, prefix = sys.argv[1:4]
+for uri in (src, tgt):
+    c = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    for d in c.list_database_names():
+        if d.startswith(prefix): c.drop_database(d)
+c = MongoClient(src)
+for d in range(2):
+    for coll in ["c0", "c1", "c2"] + (["marker"] if d == 0 else []):
+        c[f"{prefix}{d}"].create_collection(coll)
+EOF
+
+"$DS" capture --source "$SRC" --spool "$SPOOL" --include "${PREFIX}*" --segment_max_age 2s \
+  --progress_interval 5s >"$WORK/capture.log" 2>&1 &
+cap_pid=$!
+wait_for 60 grep -qs "capture: ready" "$WORK/capture.log" || fail "capture did not become ready"
+"$SHIP" "$SPOOL" "$BUCKET_URL" >"$WORK/ship.log" 2>&1 || fail "cannot ship to $BUCKET_URL"  # record 1
+"$SHIP" "$SPOOL" "$BUCKET_URL" --follow >>"$WORK/ship.log" 2>&1 &
+ship_pid=$!
+
+apply_n=0
+start_apply() {
+  apply_n=$((apply_n + 1))
+  (cd "$REMOTE" && exec "$DS" apply --spool "$BUCKET_URL" --target "$TGT" --cache_dir "$REMOTE/cache" \
+    --bucket_poll_interval 500ms --checkpoint_interval 300ms --progress_interval 5s) \
+    >"$WORK/apply.$apply_n.log" 2>&1 &
+  app_pid=$!
+}
+alive() { kill -0 "$1" 2>/dev/null; }
+start_apply
+wait_for 30 grep -qs "cache dir $REMOTE/cache" "$WORK/apply.1.log" || fail "apply did not start on the bucket"
+grep -q "$SPOOL" "$WORK/apply.1.log" && fail "apply named the local spool"
+
+"$PY" "$ROOT/tests/workload/workload.py" --uri "$SRC" --db-prefix "$PREFIX" --dbs 2 --colls 3 \
+  --load 200 --duration "$DURATION" --rate "$RATE" --seed "$SEED" >"$WORK/workload.log" 2>&1 &
+wl_pid=$!
+
+# A second apply of the same name (another machine's cache dir) while the first runs: refused.
+wait_for 30 grep -qs "events/s" "$WORK/apply.1.log" || true
+(cd "$REMOTE" && "$DS" apply --spool "$BUCKET_URL" --target "$TGT" --cache_dir "$WORK/other-cache") \
+  >"$WORK/apply.second.log" 2>&1
+rc=$?
+[ $rc -ne 0 ] || fail "a second apply of the same name ran beside the first"
+grep -q "held by another apply named 'apply' (host $(hostname), pid $app_pid" "$WORK/apply.second.log" \
+  || fail "the second apply's refusal does not name the first: $(tail -2 "$WORK/apply.second.log")"
+alive "$app_pid" || fail "apply died on its own (apply.$apply_n.log)"
+
+# SIGKILL mid-way, restart.
+sleep "$((DURATION / 3)).$((RANDOM % 10))"
+alive "$app_pid" || fail "apply died on its own (apply.$apply_n.log)"
+kill -9 "$app_pid"; wait "$app_pid" 2>/dev/null
+echo "  SIGKILL apply, restarting"
+start_apply
+wait_for 30 grep -qs "cache dir $REMOTE/cache" "$WORK/apply.$apply_n.log" \
+  || fail "apply did not restart: $(tail -3 "$WORK/apply.$apply_n.log")"
+
+wait "$wl_pid"
+wl_rc=$?
+wl_pid=""
+echo "  $(tail -1 "$WORK/workload.log")"
+[ $wl_rc -eq 0 ] || fail "workload generator failed (exit $wl_rc)"
+alive "$app_pid" || fail "apply died on its own (apply.$apply_n.log)"
+alive "$ship_pid" || fail "the shipper died (ship.log)"
+
+# Lag: a marker written to the source reaches the target through the bucket.
+t0=$(date +%s.%N)
+"$PY" - "$SRC" "$PREFIX" <<'EOF' || fail "cannot write the marker"
+import sys
+from pymongo import MongoClient
+MongoClient(sys.argv[1])[sys.argv[2] + "0"]["marker"].insert_one({"_id": "end"})
+EOF
+marker_on_target() {
+  "$PY" - "$TGT" "$PREFIX" <<'EOF'
+import sys
+from pymongo import MongoClient
+sys.exit(0 if MongoClient(sys.argv[1])[sys.argv[2] + "0"]["marker"].find_one({"_id": "end"}) else 1)
+EOF
+}
+wait_for 120 marker_on_target || fail "the marker never reached the target"
+lag=$(echo "$(date +%s.%N) - $t0" | bc)
+echo "  lag of the marker, source write to target through the bucket: ${lag} s (limit $LAG_MAX s)"
+[ "$(echo "$lag <= $LAG_MAX" | bc)" -eq 1 ] || fail "lag ${lag} s is over $LAG_MAX s"
+
+kill -TERM "$cap_pid"; wait "$cap_pid"; rc=$?
+cap_pid=""
+[ $rc -eq 0 ] || fail "capture did not stop cleanly (exit $rc)"
+kill -TERM "$ship_pid"; wait "$ship_pid" 2>/dev/null
+ship_pid=""
+"$SHIP" "$SPOOL" "$BUCKET_URL" >>"$WORK/ship.log" 2>&1 || fail "the last ship failed"
+kill -TERM "$app_pid"; wait "$app_pid"; rc=$?
+app_pid=""
+[ $rc -eq 0 ] || fail "apply did not stop cleanly on SIGTERM (exit $rc)"
+(cd "$REMOTE" && "$DS" apply --spool "$BUCKET_URL" --target "$TGT" --cache_dir "$REMOTE/cache" --stop_when_drained) \
+  >"$WORK/apply.drain.log" 2>&1 || fail "apply --stop_when_drained failed: $(tail -3 "$WORK/apply.drain.log")"
+echo "  $(tail -1 "$WORK/apply.drain.log")"
+events=$("$DS" inspect stats --spool "$SPOOL" | awk '$1=="TOTAL"{print $2}')
+grep -q "checkpoint at seq $events," "$WORK/apply.drain.log" \
+  || fail "the drained apply's checkpoint is not at the spool's last event ($events)"
+
+"$PY" "$ROOT/tests/workload/checker.py" --source "$SRC" --target "$TGT" --db-prefix "$PREFIX" \
+  --ignore-empty-collections >"$WORK/checker.log" 2>&1
+rc=$?
+tail -3 "$WORK/checker.log"
+[ $rc -eq 0 ] || fail "checker found differences (exit $rc): $(head -20 "$WORK/checker.log")"
+[ "${events:-0}" -ge 300 ] || fail "only ${events:-0} events captured"
+echo "bucket_apply_test: PASS: $events events through $BUCKET_URL, 1 apply SIGKILL, second apply refused, lag ${lag} s, target identical"
