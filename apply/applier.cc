@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "apply/ddl.h"
+#include "apply/slot_routing.h"
 #include "apply/tracker.h"
 #include "apply/transaction.h"
 #include "apply/transform.h"
@@ -667,8 +668,104 @@ StatusOr<SpoolRange> ReadSpoolRange(Env* env, const std::string& dir, bool times
 
 }  // namespace
 
-StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
+namespace {
+
+// --slot: every existing checkpoint of this name's slots (read through the store, which
+// may be a bucket) must be of the same N and routing rule: a worker that routed otherwise
+// would write documents another slot owns, and the barrier would wait for slots that
+// never run.
+Status CheckSlotCheckpoints(spool::CheckpointStore* store, const std::string& base_name, const ApplyOptions& opts) {
+  ASSIGN_OR_RETURN(const std::vector<spool::NamedCheckpoint> all, store->List());
+  for (const spool::NamedCheckpoint& c : all) {
+    const std::optional<SlotSpec> spec = ParseSlotName(base_name, c.name);
+    if (!spec) continue;
+    if (spec->count != opts.slot_count) {
+      return Status::InvalidArgument(
+          "--slot " + std::to_string(opts.slot_index) + "/" + std::to_string(opts.slot_count) + ": " +
+          store->Describe() + " holds checkpoint '" + c.name + "' of " + std::to_string(spec->count) +
+          " slots; every slot of --name " + base_name + " must use the same N (use --slot I/" +
+          std::to_string(spec->count) + ", or another --name to start over)");
+    }
+    if (!c.ckpt.slot_hash().empty() && c.ckpt.slot_hash() != kSlotHashName) {
+      return Status::FailedPrecondition(
+          "checkpoint '" + c.name + "' in " + store->Describe() + " was written by a docshift routing by '" +
+          c.ckpt.slot_hash() + "', this one routes by '" + std::string(kSlotHashName) +
+          "': slots of one name must route alike; run the same docshift version on every slot");
+    }
+  }
+  return Status::OK();
+}
+
+std::string SlotList(const std::vector<int>& slots, int count,
+                     const std::vector<std::optional<uint64_t>>& ckpts) {
+  std::string out;
+  for (int j : slots) {
+    if (!out.empty()) out += ", ";
+    out += std::to_string(j) + "/" + std::to_string(count) + " (";
+    out += ckpts[static_cast<size_t>(j)] ? "checkpoint " + std::to_string(*ckpts[static_cast<size_t>(j)])
+                                         : std::string("no checkpoint yet");
+    out += ")";
+  }
+  return out;
+}
+
+// The DDL barrier at `seq` (slot_routing.h, DecideBarrier): polls the other slots'
+// checkpoints through the store until this slot may run (owner) or pass it. Logs whom it
+// waits for at once and then every 10 s. Aborted when opts.stop is set.
+StatusOr<BarrierStep> WaitAtBarrier(spool::CheckpointStore* store, const std::string& base_name,
+                                    const ApplyOptions& opts, uint64_t seq, int owner, const std::string& ns) {
+  const int n = opts.slot_count;
+  const std::string me = "apply: slot " + std::to_string(opts.slot_index) + "/" + std::to_string(n);
+  std::vector<std::optional<uint64_t>> ckpts(static_cast<size_t>(n));
+  int64_t next_log = 0;
+  int64_t sleep_ms = std::max<int64_t>(opts.poll_interval_ms, 10);
+  const int64_t started = NowMs();
+  for (;;) {
+    for (int j = 0; j < n; ++j) {
+      if (j == opts.slot_index) {
+        ckpts[static_cast<size_t>(j)] = seq - 1;  // written before waiting
+        continue;
+      }
+      pb::ApplyCheckpoint c;
+      Status s = store->Read(SlotName(base_name, j, n), &c);
+      if (s.IsNotFound()) {
+        ckpts[static_cast<size_t>(j)].reset();
+      } else if (s.ok()) {
+        ckpts[static_cast<size_t>(j)] = c.applied_seq();
+      } else {
+        return s.WithContext("DDL barrier at seq " + std::to_string(seq));
+      }
+    }
+    const BarrierDecision d = DecideBarrier(opts.slot_index, owner, seq, ckpts);
+    if (d.step != BarrierStep::kWait) {
+      if (next_log != 0) {
+        LOG(INFO) << me << ": DDL barrier at seq " << seq << " on " << ns << " left after "
+                  << (NowMs() - started) / 1000.0 << " s";
+      }
+      return d.step;
+    }
+    if (opts.stop != nullptr && opts.stop->load()) {
+      return Status::Aborted("stopped inside the DDL barrier at seq " + std::to_string(seq));
+    }
+    if (NowMs() >= next_log) {
+      LOG(INFO) << me << ": DDL barrier at seq " << seq << " on " << ns << " (owner slot " << owner << "): "
+                << (owner == opts.slot_index ? "waiting for slots " : "waiting for slot ")
+                << SlotList(d.waiting_for, n, ckpts)
+                << (owner == opts.slot_index ? " to reach seq " + std::to_string(seq - 1)
+                                             : " to run it and record seq " + std::to_string(seq));
+      next_log = NowMs() + 10'000;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+    sleep_ms = std::min<int64_t>(sleep_ms * 2, 500);
+  }
+}
+
+// opts.name is the name this process writes under (NAME.slot-I-of-N for a slot);
+// base_name is NAME, which the other slots' checkpoint names are made of.
+StatusOr<ApplyResult> RunApplyAs(const ApplyOptions& opts, const std::string& base_name) {
   Env* env = Env::Default();
+  const bool slots = opts.slot_count > 0;
+  const int my_slot = opts.slot_index;
   if (opts.spool_dir.empty()) return Status::InvalidArgument("--spool is required");
   if (opts.target_uri.empty() && !opts.dry_run) {
     return Status::InvalidArgument("--target is required: the target's connection string");
@@ -725,6 +822,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   Status cs = checkpoints->Read(opts.name, &ckpt);
   if (!cs.ok() && !cs.IsNotFound()) return cs;
   const bool have_ckpt = cs.ok();
+  if (slots) RETURN_IF_ERROR(CheckSlotCheckpoints(checkpoints, base_name, opts));
   if (have_ckpt && !early_range.replay) {
     // --until below the checkpoint, early too (unless a snapshot may move the start down).
     pb::SnapshotState unused;
@@ -906,6 +1004,11 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     c.set_applied_event_wall_ms(tracker.last_done_time_ms());
     c.set_events_applied_total(events_base + tracker.total_done());
     if (have_snap) c.set_snapshot_id(snap.snapshot_id());
+    if (slots) {
+      c.set_slot_index(static_cast<uint32_t>(my_slot));
+      c.set_slot_count(static_cast<uint32_t>(opts.slot_count));
+      c.set_slot_hash(std::string(kSlotHashName));
+    }
     RETURN_IF_ERROR(checkpoints->Write(opts.name, c));
     last_ckpt = safe;
     progress.checkpoint_seq = safe;
@@ -945,6 +1048,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
   auto last_progress = Clock::now();
   uint64_t progress_base = 0;
   bool reached_until = false;
+  bool stopped_in_barrier = false;  // --stop (or SIGTERM) while waiting at a DDL barrier
   std::hash<std::string> hasher;
 
   // --transactions=atomic: the open group (one source transaction's events, in order).
@@ -989,7 +1093,7 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
     return Status::OK();
   };
 
-  while (!reached_until) {
+  while (!reached_until && !stopped_in_barrier) {
     if (opts.stop && opts.stop->load()) break;
     if (shared.failed) break;
     const bool complete = opts.source_complete == nullptr || opts.source_complete->load();  // before Next
@@ -1034,6 +1138,10 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
         // An event never written, dead-lettered here with the reason. An open transaction
         // is applied first: the checkpoint must not pass it.
         auto dead_letter_read = [&](const pb::ChangeEvent& ev, const std::string& why, const std::string& ns) -> Status {
+          if (slots && SlotOf(ns, "", /*by_namespace=*/true, opts.slot_count) != my_slot) {
+            tracker.Skipped(seq);  // the slot of its namespace records it
+            return Status::OK();
+          }
           if (atomic && grouper.End()) {
             RETURN_IF_ERROR(flush_txn());
             if (shared.failed) return Status::OK();
@@ -1111,12 +1219,56 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
         if (IsDocumentOp(e->op())) {
           const bool unique = has_unique(item.db, item.coll);
           item.ordered = unique;
+          if (slots) {
+            if (SlotOf(item.db + "." + item.coll, e->document_key(), unique, opts.slot_count) != my_slot) {
+              tracker.Skipped(seq);  // another slot's share
+              result.slot_events_others++;
+              continue;
+            }
+            result.slot_events_mine++;
+          }
           const size_t h = unique ? hasher(item.db + "." + item.coll)
                                   : hasher(item.db + "." + item.coll + '\0' + CanonicalKey(e->document_key()));
           const int lane = static_cast<int>(h % static_cast<size_t>(opts.lanes));
           tracker.Dispatch(lane, seq, t, e->db() + "." + e->coll(), e->capture_wall_ms());
           item.ev.Swap(e);
           lanes[static_cast<size_t>(lane)]->Push(std::move(item));
+        } else if (IsDdlOp(e->op()) && slots) {
+          wait_idle();  // barrier: everything of this slot before the DDL is applied first
+          if (shared.failed) break;
+          status = write_ckpt(true);  // at seq - 1: what the other slots wait for
+          if (!status.ok()) break;
+          const std::string ns = item.db + "." + item.coll;
+          const int owner = SlotOf(ns, "", /*by_namespace=*/true, opts.slot_count);
+          auto step = WaitAtBarrier(checkpoints, base_name, opts, seq, owner, ns);
+          if (!step.ok()) {
+            if (!step.status().IsAborted()) status = step.status();
+            stopped_in_barrier = true;
+            break;
+          }
+          if (step.value() == BarrierStep::kRun) {
+            mongo::PooledClient c(pool.get());
+            item.ev.Swap(e);
+            Status ds = RunDdl(&shared, c.get(), item, map);
+            e->Swap(&item.ev);
+            if (!ds.ok()) {
+              status = ds.WithContext("seq " + std::to_string(seq));
+              break;
+            }
+            const std::string source_ns = e->db() + "." + e->coll();
+            tracker.Passed(seq, t, &source_ns);
+            status = write_ckpt(true);  // at seq: what the other slots pass on
+            if (!status.ok()) break;
+            result.slot_ddl_run++;
+            LOG(INFO) << "apply: slot " << my_slot << "/" << opts.slot_count << ": ran the DDL at seq " << seq
+                      << " on " << ns << " (its owner) and recorded it";
+          } else {
+            tracker.Skipped(seq);  // its owner ran it
+            result.slot_ddl_passed++;
+          }
+          // Every slot passes the barrier at the same point of the stream, so all of them
+          // look at the target's unique indexes afresh after it, and route alike.
+          unique_ns.clear();
         } else if (IsDdlOp(e->op())) {
           wait_idle();  // barrier: everything before the DDL is applied first
           if (shared.failed) break;
@@ -1190,6 +1342,11 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
             << (range.replay ? std::string("a replay: checkpoint left alone")
                              : "checkpoint seq " + std::to_string(result.checkpoint_seq))
             << ", dead letters " << result.dead_letters
+            << (slots ? ", slot " + std::to_string(my_slot) + "/" + std::to_string(opts.slot_count) + ": " +
+                            std::to_string(result.slot_events_mine) + " events of its share, " +
+                            std::to_string(result.slot_events_others) + " of other slots passed, DDL run " +
+                            std::to_string(result.slot_ddl_run) + " passed " + std::to_string(result.slot_ddl_passed)
+                      : std::string())
             << (atomic ? ", " + std::to_string(result.transactions) + " transactions" : std::string())
             << ", end-to-end lag " << LagFigures(shared.lag)
             << (shared.updates_from_description > 0
@@ -1198,6 +1355,40 @@ StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
                     : std::string());
   if (!status.ok()) return status;
   return result;
+}
+
+}  // namespace
+
+StatusOr<ApplyResult> RunApply(const ApplyOptions& opts) {
+  if (opts.slot_count == 0) return RunApplyAs(opts, opts.name);
+  if (opts.slot_count < 1 || opts.slot_count > kMaxSlots || opts.slot_index < 0 ||
+      opts.slot_index >= opts.slot_count) {
+    return Status::InvalidArgument("--slot " + std::to_string(opts.slot_index) + "/" +
+                                   std::to_string(opts.slot_count) + ": need 0 <= I < N <= " +
+                                   std::to_string(kMaxSlots));
+  }
+  RETURN_IF_ERROR(spool::CheckApplyName(opts.name));
+  if (opts.atomic_transactions) {
+    return Status::InvalidArgument(
+        "--transactions=atomic with --slot: a source transaction's writes may fall in several "
+        "slots, which cannot commit them as one target transaction; use one apply (no --slot) "
+        "for atomic transactions");
+  }
+  if (opts.from.set) {
+    return Status::InvalidArgument(
+        "--from with --slot: a replay leaves the checkpoint alone, which the other slots wait "
+        "on at DDL barriers; replay with one apply (no --slot)");
+  }
+  ApplyOptions o = opts;
+  o.name = SlotName(opts.name, opts.slot_index, opts.slot_count);
+  if (!spool::CheckApplyName(o.name).ok()) {
+    return Status::InvalidArgument("--name " + opts.name + " is too long for --slot: the slot's name " + o.name +
+                                   " must be at most 64 characters");
+  }
+  LOG(INFO) << "apply: slot " << opts.slot_index << "/" << opts.slot_count << " (name " << o.name
+            << "): writes the events whose " << kSlotHashName << " slot is " << opts.slot_index
+            << "; DDL is a barrier shared with the other slots";
+  return RunApplyAs(o, opts.name);
 }
 
 }  // namespace docshift::apply

@@ -14,6 +14,11 @@
 // interval and at exit. Restarting resumes at S+1; events in (S, what was written] are
 // written again, which the idempotent translation (translate.h) makes harmless.
 //
+// Slots (ApplyOptions::slot_count > 0): N workers share the spool; see slot_routing.h for
+// the routing and the DDL barrier (the owner of a DDL's namespace runs it once every other
+// slot's checkpoint is just before it; the others wait until the owner's checkpoint passes
+// it). A slot that is down holds the others at the next DDL: they wait, never skip.
+//
 // Errors: transient ones (network, not primary, shutdown) are retried with backoff. A
 // permanent per-document error goes with the event and the server's message to
 // deadletter/<name>.dlq in the spool (synced before the checkpoint passes it) and apply
@@ -72,6 +77,12 @@ struct ApplyOptions {
   const std::atomic<bool>* stop = nullptr;
   // Where the checkpoint is read and written. Null: the spool directory's checkpoints/.
   spool::CheckpointStore* checkpoints = nullptr;
+  // --slot I/N (issue #13; slot_routing.h): this worker writes only the events whose
+  // "fnv1a64-ns-id/1" slot is slot_index, under the name NAME.slot-I-of-N (checkpoint,
+  // dead letters, status file), and passes DDL only as a barrier shared with the other
+  // slots through `checkpoints`. slot_count 0: no slots (the whole spool, as before).
+  int slot_index = 0;
+  int slot_count = 0;
   // With stop_when_drained: the spool directory is filled by someone else (a bucket
   // spool's cache, apply/bucket_apply.h); drained means the end of the spool once this is
   // true, not the end of what is there now. Null: the spool is all there.
@@ -85,6 +96,10 @@ struct ApplyResult {
   uint64_t checkpoint_seq = 0;
   uint64_t transactions = 0;  // applied as target transactions (--transactions=atomic)
   bool replay = false;  // --from: the checkpoint was neither read nor written
+  // --slot: document events of this slot's share written (or dead-lettered), and those
+  // of other slots' shares passed; DDL barriers this slot ran (as owner) and passed.
+  uint64_t slot_events_mine = 0, slot_events_others = 0;
+  uint64_t slot_ddl_run = 0, slot_ddl_passed = 0;
 };
 
 StatusOr<ApplyResult> RunApply(const ApplyOptions& opts);

@@ -14,7 +14,9 @@
 
 #include "bucket/cache.h"
 #include "bucket/checkpoint_store.h"
+#include "bucket/shipper.h"
 #include "spool/checkpoint.h"
+#include "spool/slot_name.h"
 #include "util/duration.h"
 
 namespace docshift::apply {
@@ -41,8 +43,11 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
                                    "local spool, or start a new --name (it reads the bucket from the start)");
   }
   RETURN_IF_ERROR(spool::CheckApplyName(a.name));
+  // The name this process writes its checkpoint under (a slot's: NAME.slot-I-of-N).
+  const std::string name = a.slot_count > 0 ? spool::SlotName(a.name, a.slot_index, a.slot_count) : a.name;
+  RETURN_IF_ERROR(spool::CheckApplyName(name));
   if (o.cache_dir.empty()) {
-    ASSIGN_OR_RETURN(o.cache_dir, DefaultCacheDir(o.loc, a.name));
+    ASSIGN_OR_RETURN(o.cache_dir, DefaultCacheDir(o.loc, name));
     std::error_code ec;
     std::filesystem::create_directories(o.cache_dir, ec);
     if (ec) return Status::IOError("creating cache dir " + o.cache_dir + ": " + ec.message());
@@ -60,7 +65,7 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
   so.loc = o.loc;
   ASSIGN_OR_RETURN(so.s3, new_client(nullptr));
   so.local_dir = o.cache_dir;
-  so.writer_id = bucket::NewWriterId("apply");
+  so.writer_id = bucket::NewWriterId();
   so.writer_host = bucket::HostName();
   so.writer_pid = getpid();
   so.lease_ms = o.lease_ms;
@@ -68,11 +73,11 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
   pb::ApplyCheckpoint ckpt;
   bool have_ckpt = false;
   if (a.dry_run) {
-    Status s = store.Read(a.name, &ckpt);
+    Status s = store.Read(name, &ckpt);
     if (!s.ok() && !s.IsNotFound()) return s;
     have_ckpt = s.ok();
   } else {
-    RETURN_IF_ERROR(store.Claim(a.name, NowMs(), &ckpt, &have_ckpt));
+    RETURN_IF_ERROR(store.Claim(name, NowMs(), &ckpt, &have_ckpt));
   }
 
   bucket::BucketSpoolCacheOptions co;
@@ -93,7 +98,7 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
   RETURN_IF_ERROR(cache->Sync(start));
   const uint64_t end_at_start = cache->bucket_next_seq();
   std::cerr << "docshift apply: bucket spool " << o.loc.ToString() << " (committed up to seq " << end_at_start - 1
-            << "), cache dir " << o.cache_dir << ", checkpoint " << o.loc.Url("checkpoints/" + a.name + ".ckpt")
+            << "), cache dir " << o.cache_dir << ", checkpoint " << o.loc.Url("checkpoints/" + name + ".ckpt")
             << (have_ckpt ? " at seq " + std::to_string(ckpt.applied_seq()) : std::string(" (new)")) << std::endl;
 
   // The background thread; it mirrors the caller's stop into `stop`, and sets `stop` with
@@ -107,8 +112,8 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
     RETURN_IF_ERROR(cache->Sync(start));
     if (cache->local_next_seq() >= end_at_start) complete = true;
     if (!a.dry_run) {
-      RETURN_IF_ERROR(store.Heartbeat(a.name, NowMs(), o.heartbeat_interval_ms));
-      RETURN_IF_ERROR(cache->Evict(store.LastWrittenSeq(a.name)));
+      RETURN_IF_ERROR(store.Heartbeat(name, NowMs(), o.heartbeat_interval_ms));
+      RETURN_IF_ERROR(cache->Evict(store.LastWrittenSeq(name)));
     }
     return Status::OK();
   };

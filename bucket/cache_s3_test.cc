@@ -16,6 +16,7 @@
 #include "aws/s3_client.h"
 #include "bucket/cache.h"
 #include "bucket/checkpoint_store.h"
+#include "bucket/shipper.h"
 #include "bucket/log.h"
 #include "spool/dead_letter.h"
 #include "spool/spool.h"
@@ -308,7 +309,7 @@ std::unique_ptr<BucketCheckpointStore> NewStore(const BucketLocation& loc, const
   BucketCheckpointStoreOptions o;
   o.loc = loc;
   o.s3 = NewClient();
-  o.writer_id = NewWriterId("apply");
+  o.writer_id = NewWriterId();
   o.writer_host = host;
   o.writer_pid = pid;
   o.lease_ms = lease_ms;

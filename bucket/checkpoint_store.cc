@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <random>
 #include <utility>
 
 #include "aws/s3_client.h"
@@ -29,14 +28,6 @@ Status ReadLocalFile(Env* env, const std::string& path, std::string* out) {
 }
 
 }  // namespace
-
-std::string NewWriterId(const std::string& prefix) {
-  std::random_device rd;
-  std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(getpid()));
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(rng()));
-  return prefix + "-" + buf;
-}
 
 std::string HostName() {
   char host[256] = {};

@@ -94,8 +94,6 @@ class BucketCheckpointStore final : public spool::CheckpointStore {
   uint64_t attempts_ = 0;
 };
 
-// A random id for one run of a writer ("ckpt-<16 hex>").
-std::string NewWriterId(const std::string& prefix);
 // This machine's host name ("" when unknown).
 std::string HostName();
 

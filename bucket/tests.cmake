@@ -18,6 +18,3 @@ target_link_libraries(bucket_cache_s3_test PRIVATE docshift_bucket docshift_test
 add_test(NAME bucket_cache_s3_test COMMAND bucket_cache_s3_test)
 set_tests_properties(bucket_cache_s3_test PROPERTIES LABELS testbed TIMEOUT 300 SKIP_RETURN_CODE 77)
 
-# A stand-in for `docshift ship` in e2e tests until it lands (tests/e2e/bucket_apply_test.sh).
-add_executable(bucket_test_ship ${CMAKE_CURRENT_SOURCE_DIR}/test_ship_main.cc)
-target_link_libraries(bucket_test_ship PRIVATE docshift_bucket)

@@ -6,6 +6,7 @@
 
 #include "apply/applier.h"
 #include "apply/bucket_apply.h"
+#include "apply/slot_routing.h"
 #include "aws/credentials.h"
 #include "bucket/location.h"
 #include "cli/command.h"
@@ -26,8 +27,7 @@ DEFINE_string(from, "", "Replay from this point instead of the checkpoint: a seq
                         "event. A replay leaves the checkpoint of --name alone.");
 DEFINE_string(until, "", "Stop before the first event past this point: a sequence number, or a "
                          "source time (RFC 3339 UTC); it must leave at least one event to apply.");
-DEFINE_bool(stop_when_drained, false, "Exit once everything in the spool is applied, instead of "
-                                      "following capture.");
+DECLARE_bool(stop_when_drained);
 DEFINE_bool(dry_run, false, "Write nothing: apply prints the writes as JSON lines (and writes no "
                             "checkpoint); reconcile lists what it would delete.");
 DEFINE_string(map, "", "Comma-separated namespace mappings: src_db.coll=dst_db.coll or "
@@ -38,6 +38,10 @@ DEFINE_string(transactions, "per_event", "How a source transaction's writes are 
                                          "(each on its own, spread over the lanes) or atomic (each "
                                          "source transaction as one target transaction; the target "
                                          "must support transactions: a replica set or sharded cluster).");
+DEFINE_string(slot, "", "I/N: this worker is apply slot I of N (0 <= I < N <= 64); it reads the whole "
+                       "spool and writes only the documents whose fnv1a64-ns-id/1 hash is I mod N, "
+                       "under the name NAME.slot-I-of-N; DDL waits for every slot. Empty: one apply "
+                       "writes everything.");
 DEFINE_string(checkpoint_interval, "1s", "How often the checkpoint is written.");
 DEFINE_string(cache_dir, "", "--spool s3://...: local directory for this apply's copy of the bucket spool "
                              "(default $XDG_CACHE_HOME or ~/.cache, then /docshift/s3/BUCKET/PREFIX/@NAME).");
@@ -45,9 +49,8 @@ DEFINE_uint64(cache_max_bytes, 1ull << 30, "--spool s3://...: most bytes of segm
                                            "--cache_dir (the next segment apply needs is always fetched).");
 DEFINE_string(bucket_poll_interval, "1s", "--spool s3://...: how often the bucket's commit log is read for new "
                                           "segments (a term of the lag).");
-DEFINE_string(region, "", "--spool s3://...: the bucket's region (default AWS_REGION, AWS_DEFAULT_REGION, "
-                          "then the profile's).");
 DECLARE_string(progress_interval);
+DECLARE_string(region);
 DECLARE_string(name);
 DECLARE_int32(metrics_port);
 DECLARE_string(transforms);
@@ -89,6 +92,12 @@ int RunApplyCmd(const std::vector<std::string>& args) {
                                              "' is not per_event or atomic"));
   }
   o.atomic_transactions = FLAGS_transactions == "atomic";
+  if (!FLAGS_slot.empty()) {
+    auto slot = apply::ParseSlot(FLAGS_slot);
+    if (!slot.ok()) return Fail(cmd, slot.status());
+    o.slot_index = slot->index;
+    o.slot_count = slot->count;
+  }
   auto ci = ParseDurationMs(FLAGS_checkpoint_interval);
   if (!ci.ok()) return Fail(cmd, ci.status().WithContext("--checkpoint_interval"));
   o.checkpoint_interval_ms = ci.value();
@@ -128,6 +137,11 @@ int RunApplyCmd(const std::vector<std::string>& args) {
     std::cerr << ", checkpoint at seq " << r->checkpoint_seq;
   }
   std::cerr << ", " << r->dead_letters << " dead letters";
+  if (o.slot_count > 0) {
+    std::cerr << ", slot " << o.slot_index << "/" << o.slot_count << ": " << r->slot_events_mine
+              << " events of its share, " << r->slot_events_others << " of other slots passed, "
+              << r->slot_ddl_run << " DDL run, " << r->slot_ddl_passed << " DDL passed";
+  }
   if (o.atomic_transactions) std::cerr << ", " << r->transactions << " transactions";
   std::cerr << std::endl;
   return kExitOk;
@@ -161,7 +175,12 @@ Command MakeApplyCommand() {
       "dead-lettered whole. It needs a target with transactions (refused at start otherwise).\n"
       "--transforms FILE reshapes each event's document by the rule for its source namespace\n"
       "as it is read (the spool is unchanged, so a changed rule applies to a replay); an event\n"
-      "a rule cannot transform is dead-lettered with the reason.\n\n"
+      "a rule cannot transform is dead-lettered with the reason.\n"
+      "--slot I/N runs slot I of N workers (other machines, same spool): each reads the whole\n"
+      "spool and writes its share (by target namespace and _id; a namespace with a secondary\n"
+      "unique index by namespace alone) under NAME.slot-I-of-N; a DDL waits until every slot\n"
+      "reached it and runs once, on the slot of its namespace. Not with --from or\n"
+      "--transactions=atomic.\n\n"
       "--spool s3://BUCKET/PREFIX applies a spool `docshift ship` keeps in a bucket, reading\n"
       "the bucket only: committed segments are downloaded (checked) into --cache_dir, at most\n"
       "--cache_max_bytes ahead, new commits followed every --bucket_poll_interval; the\n"
@@ -176,7 +195,7 @@ Command MakeApplyCommand() {
       "  docshift apply --spool S --dry_run --until 100\n"
       "  docshift apply --spool s3://bucket/spools/eu --target env:DST --cache_dir /var/cache/ds",
       {"spool", "target", "name", "lanes", "batch_max_ops", "max_update_statements", "from", "until", "stop_when_drained",
-       "dry_run", "map", "transforms", "on_error", "transactions", "checkpoint_interval", "progress_interval", "metrics_port",
+       "dry_run", "map", "transforms", "on_error", "transactions", "slot", "checkpoint_interval", "progress_interval", "metrics_port",
        "cache_dir", "cache_max_bytes", "bucket_poll_interval", "region"},
       &RunApplyCmd};
 }

@@ -11,12 +11,13 @@ Command MakeVerifyCommand();
 Command MakeReconcileCommand();
 Command MakeStatusCommand();
 Command MakeCutoverCommand();
+Command MakeShipCommand();
 
 const std::vector<Command>& AllCommands() {
   static const std::vector<Command>* commands = new std::vector<Command>{
       MakeCaptureCommand(),  MakeSnapshotCommand(), MakeApplyCommand(),
       MakeStatusCommand(),   MakeVerifyCommand(),   MakeCutoverCommand(),
-      MakeReconcileCommand(), MakeInspectCommand(),  MakePruneCommand(),
+      MakeReconcileCommand(), MakeInspectCommand(),  MakePruneCommand(), MakeShipCommand(),
   };
   return *commands;
 }

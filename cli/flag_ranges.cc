@@ -2,6 +2,7 @@
 
 #include "spool/checkpoint.h"
 #include "spool/inspect.h"
+#include "spool/slot_name.h"
 #include "util/duration.h"
 
 namespace docshift::cli {
@@ -61,6 +62,10 @@ const std::vector<FlagRange>& FlagRanges() {
       Other("until", FlagKind::kSeqOrTime, {"apply"}, 1, kMaxSeq),
       Dur("checkpoint_interval", 10 * kMs, 1 * kHour, {"apply"}),
       Other("name", FlagKind::kApplyName, {"apply", "status", "cutover"}),
+      Other("slot", FlagKind::kSlot, {"apply"}),
+      // apply --spool s3://...
+      Int("cache_max_bytes", 1 * kKiB, 1024 * kGiB, {"apply"}),
+      Dur("bucket_poll_interval", 10 * kMs, 1 * kMin, {"apply"}),
       // snapshot, verify, reconcile, cutover
       Int("parallel", 1, 64, {"snapshot"}),
       Int("parallel", 1, 256, {"verify", "reconcile", "cutover"}),
@@ -87,6 +92,8 @@ const std::vector<FlagRange>& FlagRanges() {
       // prune, status
       Dur("retention", 0, 3650 * kDay, {"prune"}),
       Dur("watch", 100 * kMs, 1 * kDay, {"status"}, /*empty_ok=*/true),
+      // ship
+      Dur("ship_poll_interval", 10 * kMs, 1 * kMin, {"ship"}),
   };
   return *rows;
 }
@@ -116,6 +123,9 @@ std::string DescribeRange(const FlagRange& r) {
       return "a cluster time SECONDS or SECONDS.INCREMENT, 1..now";
     case FlagKind::kApplyName:
       return std::string(spool::kApplyNameRule);
+    case FlagKind::kSlot:
+      return "I/N: 1 <= N <= " + std::to_string(spool::kMaxSlots) +
+             ", 0 <= I < N (e.g. 0/3); not with --from or --transactions=atomic";
     case FlagKind::kChoice: {
       std::string out = "one of ";
       for (size_t i = 0; i < r.choices.size(); ++i) out += (i ? ", " : "") + r.choices[i];
@@ -163,6 +173,10 @@ Status CheckFlagValue(const FlagRange& r, const std::string& value) {
     }
     case FlagKind::kApplyName:
       return spool::CheckApplyName(value, flag);
+    case FlagKind::kSlot: {
+      if (!spool::ParseSlot(value).ok()) return bad("is not a slot");
+      return Status::OK();
+    }
     case FlagKind::kChoice:
       for (const auto& c : r.choices) {
         if (value == c) return Status::OK();

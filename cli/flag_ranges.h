@@ -22,6 +22,7 @@ enum class FlagKind {
   kClusterTime,  // SECONDS or SECONDS.INCREMENT, not in the future
   kApplyName,    // spool::CheckApplyName
   kChoice,       // one of `choices`
+  kSlot,         // I/N, apply slots (spool::ParseSlot)
 };
 
 struct FlagRange {

@@ -95,6 +95,14 @@ TEST(FlagRangesTest, EdgesAcceptedValuesPastThemRefused) {
         ExpectRefused(r, std::to_string(r.max + 1) + "ms");
         ExpectRefused(r, "-1s");
         break;
+      case FlagKind::kSlot:
+        EXPECT_TRUE(CheckFlagValue(r, "").ok());  // unset: no slots
+        EXPECT_TRUE(CheckFlagValue(r, "0/1").ok());
+        EXPECT_TRUE(CheckFlagValue(r, "63/64").ok());
+        ExpectRefused(r, "3/3");
+        ExpectRefused(r, "0/65");
+        ExpectRefused(r, "1");
+        break;
       case FlagKind::kChoice:
         for (const auto& c : r.choices) EXPECT_TRUE(CheckFlagValue(r, c).ok()) << c;
         ExpectRefused(r, "");

@@ -37,12 +37,13 @@ int RunPrune(const std::vector<std::string>& args) {
                           std::chrono::system_clock::now().time_since_epoch()).count();
   auto r = w.value()->Prune(retention.value(), now);
   if (!r.ok()) return Fail(cmd, r.status());
-  if (r->checkpoints == 0) {
+  if (r->checkpoints == 0 && r->shipped_marks == 0) {
     std::cout << "no apply checkpoint in " << o.dir << ": nothing has been applied, nothing deleted\n";
   } else {
     std::cout << "deleted " << r->segments_deleted << " segments (" << r->bytes_deleted
               << " bytes); lowest applied sequence over " << r->checkpoints
               << " checkpoint(s)";
+    if (r->shipped_marks > 0) std::cout << " and " << r->shipped_marks << " bucket(s) shipped to";
     if (r->running_applies > 0) {
       std::cout << " and " << r->running_applies << " running apply(s)"
                 << (r->lowest_running_start == 0 ? " (one still deciding its start: nothing deleted)"
@@ -61,7 +62,8 @@ Command MakePruneCommand() {
       "delete sealed segments every apply has passed and older than --retention",
       "Usage: docshift prune --spool DIR [--retention 24h]\n\n"
       "Deletes sealed segments whose events every apply checkpoint in the spool has passed\n"
-      "and that were sealed longer ago than --retention. Never deletes a segment an apply\n"
+      "(and every bucket it is shipped to has committed: DIR/shipped/*.mark) and that were\n"
+      "sealed longer ago than --retention. Never deletes a segment an apply\n"
       "has not passed, one a running apply reads (from the start it recorded in\n"
       "locks/apply-NAME.lock; nothing while one is still starting), the newest sealed\n"
       "segment, or anything when no apply has a checkpoint. Takes the writer lock: it\n"

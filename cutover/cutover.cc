@@ -61,6 +61,10 @@ class Cutover {
       return "apply '" + o_.apply_name + "' is not running (" + st.apply.process.why_not_alive +
              "); start `docshift apply` again (it resumes) and run cutover again";
     }
+    if (!st.slot_problems.empty()) {
+      return "apply '" + o_.apply_name + "' " + st.slot_problems.front() +
+             "; every slot must run (start the missing one with its --slot I/N) before cutover";
+    }
     return "";
   }
 
@@ -198,8 +202,13 @@ StatusOr<CutoverResult> Cutover::Run() {
     if (st.apply.checkpoint_seq >= seq0) break;
     if (Stopped()) return Status::Aborted("cutover stopped");
     if (TimedOut()) {
+      std::string slots;  // apply --slot: the checkpoint is the slots' minimum; name the slow ones
+      for (const auto& v : st.slots) {
+        if (v.checkpoint_seq < seq0) slots += (slots.empty() ? "; behind: " : ", ") + v.name + " at " + std::to_string(v.checkpoint_seq);
+      }
+      for (const auto& p : st.slot_problems) slots += "; " + p;
       return NotSafe("apply did not drain in time: checkpoint at " +
-                     std::to_string(st.apply.checkpoint_seq) + ", spool ends at " + std::to_string(seq0));
+                     std::to_string(st.apply.checkpoint_seq) + ", spool ends at " + std::to_string(seq0) + slots);
     }
     Sleep();
   }

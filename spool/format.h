@@ -19,6 +19,7 @@ inline constexpr std::string_view kStatusMagic = "DSHSTA01";
 inline constexpr std::string_view kVerifyStateMagic = "DSHVFY01";  // verify --state, outside spools
 inline constexpr std::string_view kDurableMarkMagic = "DSHSYN01";  // DIR/SYNCED
 inline constexpr std::string_view kBucketLogMagic = "DSHBLG01";    // PREFIX/log/<n> in a bucket
+inline constexpr std::string_view kShippedMarkMagic = "DSHSHP01";  // DIR/shipped/<id>.mark
 inline constexpr uint32_t kFormatVersion = 1;
 inline constexpr size_t kPreambleSize = 12;  // magic (8) + version (4)
 
@@ -39,6 +40,7 @@ enum RecordType : uint8_t {
   kRecordVerifyState = 9,     // VerifyStateRecord protobuf, uncompressed (verify --state)
   kRecordDurableMark = 10,    // DurableMark protobuf, uncompressed (DIR/SYNCED)
   kRecordBucketLog = 11,      // BucketLogRecord protobuf, uncompressed (PREFIX/log/<n>)
+  kRecordShippedMark = 12,    // ShippedMark protobuf, uncompressed (DIR/shipped/<id>.mark)
 };
 
 // Limits checked before anything is allocated. A length above these is corruption.
@@ -65,5 +67,8 @@ inline constexpr std::string_view kTempSuffix = ".tmp";
 // Apply/prune coordination (spool/apply_lock.h): locks/prune.lock, locks/apply-<name>.lock.
 inline constexpr std::string_view kLocksDir = "locks";
 inline constexpr std::string_view kPruneLockFile = "prune.lock";
+// Shipping to buckets (spool/shipped_mark.h): shipped/<16 hex digits>.mark.
+inline constexpr std::string_view kShippedDir = "shipped";
+inline constexpr std::string_view kShippedMarkSuffix = ".mark";
 
 }  // namespace docshift::spool

@@ -9,6 +9,7 @@
 #include "spool/apply_lock.h"
 #include "spool/checkpoint.h"
 #include "spool/format.h"
+#include "spool/shipped_mark.h"
 #include "util/duration.h"
 
 namespace docshift::spool {
@@ -404,10 +405,16 @@ StatusOr<PruneResult> SpoolWriter::Prune(int64_t retention_ms, int64_t now_ms,
   // Held until the deletions are done: no apply decides its start meanwhile (apply_lock.h).
   ASSIGN_OR_RETURN(auto prune_lock, LockPrune(env_, opts_.dir, lock_timeout_ms));
   ASSIGN_OR_RETURN(auto ckpts, ListCheckpoints(env_, opts_.dir));
+  ASSIGN_OR_RETURN(auto marks, ListShippedMarks(env_, opts_.dir));
   result.checkpoints = static_cast<int>(ckpts.size());
-  if (ckpts.empty()) return result;  // no apply has passed anything
+  result.shipped_marks = static_cast<int>(marks.size());
+  // Nothing is deleted that no apply has passed here, unless the spool is shipped: then its
+  // applies read the bucket (their checkpoints are there), and what counts here is that
+  // every destination has committed it.
+  if (ckpts.empty() && marks.empty()) return result;
   uint64_t min_applied = UINT64_MAX;
   for (const auto& c : ckpts) min_applied = std::min(min_applied, c.ckpt.applied_seq());
+  for (const auto& m : marks) min_applied = std::min(min_applied, m.shipped_seq());
   // A running apply reads from its recorded start on (or has not recorded one yet: keep all).
   ASSIGN_OR_RETURN(const LiveApplies live, ReadLiveApplies(env_, opts_.dir));
   result.running_applies = live.running;

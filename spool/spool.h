@@ -79,6 +79,7 @@ struct PruneResult {
   uint64_t bytes_deleted = 0;
   uint64_t min_applied_seq = 0;  // what was kept: every segment holding a later sequence
   int checkpoints = 0;
+  int shipped_marks = 0;              // destinations shipped to (spool/shipped_mark.h)
   int running_applies = 0;        // apply locks held (spool/apply_lock.h)
   uint64_t lowest_running_start = 0;  // their lowest recorded start; 0: one has none yet
 };
@@ -117,11 +118,12 @@ class SpoolWriter {
   // Syncs and seals what is open. The writer must not be used afterwards.
   Status Close(int64_t now_ms);
 
-  // Deletes sealed segments that every apply checkpoint has passed and that were sealed
-  // at least retention_ms before now_ms. Never deletes a segment an apply has not
+  // Deletes sealed segments that every apply checkpoint and every shipped mark
+  // (spool/shipped_mark.h) has passed and that were sealed at least retention_ms before
+  // now_ms. Never deletes a segment an apply has not
   // passed, nor one a running apply reads from its start on (apply_lock.h: it holds
-  // locks/prune.lock meanwhile), nor the newest sealed one, nor anything if there is no
-  // checkpoint. Busy if prune.lock stays held for lock_timeout_ms.
+  // locks/prune.lock meanwhile), nor the newest sealed one, nor anything if there is
+  // neither a checkpoint nor a shipped mark. Busy if prune.lock stays held for lock_timeout_ms.
   StatusOr<PruneResult> Prune(int64_t retention_ms, int64_t now_ms, int64_t lock_timeout_ms = 60'000);
 
   const ManifestState& manifest() const { return manifest_; }

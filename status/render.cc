@@ -131,6 +131,21 @@ std::string RenderJson(const MigrationStatus& s) {
       .Time("oldest_unapplied_capture_time", a.oldest_unapplied_capture_ms)
       .Int("dead_letters", a.dead_letters).Raw("details", DetailsJson(a.namespaces))
       .Raw("end_to_end_lag", LagJson(a.process));
+  if (s.slot_count > 0) {
+    std::vector<std::string> slots, problems;
+    for (size_t i = 0; i < s.slots.size(); ++i) {
+      const ApplyView& v = s.slots[i];
+      Json j = ProcessJson(v.process);
+      slots.push_back(j.Str("name", v.name).Int("slot", i)
+                          .Raw("checkpoint_seq", v.has_checkpoint ? std::to_string(v.checkpoint_seq) : "null")
+                          .Time("checkpoint_time", v.checkpoint_updated_ms).Int("backlog_events", v.backlog_events)
+                          .Int("events_applied_total", v.events_applied_total).Int("dead_letters", v.dead_letters)
+                          .Done());
+    }
+    for (const auto& p : s.slot_problems) problems.push_back(Quote(p));
+    apply.Int("slot_count", static_cast<uint64_t>(s.slot_count)).Raw("slots", Array(slots))
+        .Raw("slot_problems", Array(problems));
+  }
   std::string snapshot = "null";
   if (s.snapshot.present) {
     std::vector<std::string> colls;
@@ -183,7 +198,14 @@ std::string RenderText(const MigrationStatus& s) {
     o << "         last error " << Ago(s.now_ms, a.process.st.last_error_wall_ms()) << ": "
       << a.process.st.last_error() << "\n";
   }
-  if (s.apply_names.size() > 1) {
+  for (size_t i = 0; i < s.slots.size(); ++i) {
+    const ApplyView& v = s.slots[i];
+    o << "         slot " << i << "/" << s.slot_count << " checkpoint "
+      << (v.has_checkpoint ? "seq " + std::to_string(v.checkpoint_seq) : std::string("none")) << ", backlog "
+      << v.backlog_events << " events, dead letters " << v.dead_letters << ", " << Liveness(v.process) << "\n";
+  }
+  for (const auto& p : s.slot_problems) o << "         " << p << "\n";
+  if (s.apply_names.size() > 1 && s.slot_count == 0) {
     o << "         other applies on this spool:";
     for (const auto& n : s.apply_names)
       if (n != a.name) o << " " << n;

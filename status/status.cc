@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "spool/checkpoint.h"
@@ -14,6 +15,7 @@
 #include "spool/format.h"
 #include "spool/inspect.h"
 #include "spool/segment.h"
+#include "spool/slot_name.h"
 #include "spool/spool.h"
 #include "status/reporter.h"
 #include "util/duration.h"
@@ -232,6 +234,88 @@ void CollectApply(Env* env, const std::string& dir, const std::string& name, Mig
             [](const NamespaceView& x, const NamespaceView& y) { return x.ns < y.ns; });
 }
 
+// Apply slots: every NAME.slot-I-of-N among the apply names, each collected as an apply,
+// then the view of all of them (status.h, ApplyView::slots). False when there are none.
+bool CollectSlots(Env* env, const std::string& dir, const std::string& name,
+                  const std::vector<std::string>& names, MigrationStatus* out) {
+  std::map<int, std::set<int>> by_count;  // N → the I seen
+  for (const std::string& n : names) {
+    if (auto spec = spool::ParseSlotName(name, n)) by_count[spec->count].insert(spec->index);
+  }
+  if (by_count.empty()) return false;
+  // Several N: the one with the most slots seen (the others are named in a warning).
+  int count = 0;
+  for (const auto& [n, seen] : by_count) {
+    if (count == 0 || seen.size() > by_count[count].size()) count = n;
+  }
+  for (const auto& [n, seen] : by_count) {
+    if (n != count) {
+      out->warnings.push_back("apply '" + name + "' also has slot names of " + std::to_string(n) +
+                              " slots (e.g. " + spool::SlotName(name, *seen.begin(), n) + "), shown as " +
+                              std::to_string(count) + " slots");
+    }
+  }
+  ApplyView all;
+  all.name = name;
+  all.has_checkpoint = true;
+  all.process.present = true;
+  all.process.alive = true;
+  std::map<std::string, NamespaceView> ns;
+  for (int i = 0; i < count; ++i) {
+    MigrationStatus one;
+    one.now_ms = out->now_ms;
+    CollectApply(env, dir, spool::SlotName(name, i, count), &one);
+    for (auto& w : one.warnings) out->warnings.push_back(std::move(w));
+    const ApplyView& a = one.apply;
+    const std::string who = "slot " + std::to_string(i) + "/" + std::to_string(count) + " (" + a.name + ")";
+    if (!a.has_checkpoint) {
+      all.has_checkpoint = false;
+      out->slot_problems.push_back(who + ": no checkpoint" +
+                                   (a.process.present ? "" : " and no status file: never started?"));
+    }
+    all.checkpoint_seq = i == 0 ? a.checkpoint_seq : std::min(all.checkpoint_seq, a.checkpoint_seq);
+    all.checkpoint_updated_ms =
+        i == 0 ? a.checkpoint_updated_ms : std::min(all.checkpoint_updated_ms, a.checkpoint_updated_ms);
+    all.events_applied_total += a.events_applied_total;
+    all.dead_letters += a.dead_letters;
+    all.events_per_s += a.events_per_s;
+    if (!a.process.alive && all.process.alive) {
+      all.process.alive = false;
+      all.process.why_not_alive = who + ": " + a.process.why_not_alive;
+      all.process.st = a.process.st;
+    }
+    for (const NamespaceView& v : a.namespaces) {
+      NamespaceView& m = ns[v.ns];
+      m.ns = v.ns;
+      m.events_applied += v.events_applied;
+      m.last_source_ms = std::max(m.last_source_ms, v.last_source_ms);
+      m.gap_s = std::max(m.gap_s, v.gap_s);
+    }
+    out->slots.push_back(a);
+  }
+  if (all.process.alive && !out->slots.empty()) all.process.st = out->slots.front().process.st;
+  for (auto& [k, v] : ns) all.namespaces.push_back(v);
+  out->slot_count = count;
+  out->apply = std::move(all);
+  return true;
+}
+
+// After CollectSpool: a slot behind the spool's end whose checkpoint has not moved for
+// kSlotStalledAfterMs is named (the others wait for it at the next DDL).
+void NameStalledSlots(MigrationStatus* out) {
+  for (ApplyView& a : out->slots) {
+    if (!a.has_checkpoint) continue;
+    a.backlog_events = out->last_durable_seq > a.checkpoint_seq ? out->last_durable_seq - a.checkpoint_seq : 0;
+    const int64_t age = out->now_ms - a.checkpoint_updated_ms;
+    if (a.backlog_events > 0 && age > kSlotStalledAfterMs) {
+      out->slot_problems.push_back(a.name + ": stalled: checkpoint at seq " + std::to_string(a.checkpoint_seq) +
+                                   ", " + std::to_string(a.backlog_events) + " events behind, not moved for " +
+                                   std::to_string(age / 1000) + " s" +
+                                   (a.process.alive ? "" : " (" + a.process.why_not_alive + ")"));
+    }
+  }
+}
+
 void CollectCapture(Env* env, const std::string& dir, MigrationStatus* out) {
   out->capture = ReadProcess(env, ProcessStatusPath(dir, "capture", ""), out->now_ms, &out->warnings);
   const ProcessView& c = out->capture;
@@ -301,6 +385,9 @@ void DecideState(MigrationStatus* s) {
   } else if (!a.process.alive) {
     s->state = "apply stopped";
     s->state_reason = "apply '" + a.name + "': " + a.process.why_not_alive;
+  } else if (!s->slot_problems.empty()) {
+    s->state = "apply stopped";
+    s->state_reason = "apply '" + a.name + "' " + s->slot_problems.front();
   } else if (s->capture_lag_s > kInSyncLagSeconds || a.gap_s > kInSyncLagSeconds) {
     s->state = "catching up";
     s->state_reason = lags;
@@ -323,11 +410,17 @@ StatusOr<MigrationStatus> CollectStatus(Env* env, const std::string& spool_dir, 
   out.now_ms = now_ms;
   spool::SpoolView view;
   RETURN_IF_ERROR(spool::OpenSpoolView(env, spool_dir, &view));
-  CollectApply(env, spool_dir, apply_name, &out);
+  out.apply_names = ApplyNames(env, spool_dir);
+  // The name's own checkpoint or status file, or else its slots (apply --slot).
+  const bool own = std::find(out.apply_names.begin(), out.apply_names.end(), apply_name) != out.apply_names.end();
+  if (own || !CollectSlots(env, spool_dir, apply_name, out.apply_names, &out)) {
+    CollectApply(env, spool_dir, apply_name, &out);
+  }
   RETURN_IF_ERROR(CollectSpool(env, view, &out));
+  NameStalledSlots(&out);
+  for (const std::string& p : out.slot_problems) out.warnings.push_back("apply " + p);
   CollectCapture(env, spool_dir, &out);
   CollectSnapshot(env, spool_dir, &out);
-  out.apply_names = ApplyNames(env, spool_dir);
   DecideState(&out);
   return out;
 }

@@ -62,6 +62,8 @@ struct ApplyView {
   std::vector<NamespaceView> namespaces;  // from the status file, sorted by namespace
   ProcessView process;
 };
+// A slot whose checkpoint is behind the spool's end and has not moved for this long is stalled.
+inline constexpr int64_t kSlotStalledAfterMs = 60'000;
 
 struct SnapshotCollectionView {
   std::string ns;
@@ -104,6 +106,15 @@ struct MigrationStatus {
   // Apply (the one named in CollectStatus).
   ApplyView apply;
   std::vector<std::string> apply_names;  // every apply name seen in the spool
+  // Apply slots (`apply --slot I/N`, issue #13): when the name has no checkpoint or status
+  // file of its own but NAME.slot-I-of-N ones, `apply` is the slots' together (the
+  // minimum checkpoint, so lag and cutover wait for the slowest; alive only if every slot
+  // is; sums of counts), each slot is in `slots` (index I; one per I in 0..N-1, a missing
+  // one with has_checkpoint false and no process), and `slot_problems` names a missing or
+  // stalled slot, one line each.
+  int slot_count = 0;
+  std::vector<ApplyView> slots;
+  std::vector<std::string> slot_problems;
 
   SnapshotView snapshot;
   // Things that did not stop the report: a damaged status file, a segment that vanished

@@ -182,6 +182,58 @@ TEST_F(StatusTest, CheckpointAtTheEndMeansNoLagAndInSync) {
   EXPECT_DOUBLE_EQ(s.apply.namespaces[0].gap_s, 0.0);
 }
 
+// apply --slot (issue #13): the slots of a name are taken together; the minimum
+// checkpoint gives the lag, each slot is listed, and a missing or stalled one is named.
+TEST_F(StatusTest, SlotsTakeTheMinimumAndNameAMissingSlot) {
+  Write(10, 3);
+  Put(Live("capture"));
+  Checkpoint(13, "apply.slot-0-of-3");
+  Checkpoint(9, "apply.slot-2-of-3");
+  for (const char* n : {"apply.slot-0-of-3", "apply.slot-2-of-3"}) {
+    pb::ProcessStatus st = Live("apply");
+    st.set_name(n);
+    Put(st);
+  }
+  MigrationStatus s = Collect();
+  EXPECT_EQ(s.slot_count, 3);
+  ASSERT_EQ(s.slots.size(), 3u);
+  EXPECT_EQ(s.slots[0].checkpoint_seq, 13u);
+  EXPECT_FALSE(s.slots[1].has_checkpoint);
+  EXPECT_EQ(s.slots[2].checkpoint_seq, 9u);
+  EXPECT_EQ(s.apply.checkpoint_seq, 0u);  // slot 1 has applied nothing
+  EXPECT_EQ(s.apply.backlog_events, 13u);
+  EXPECT_FALSE(s.apply.process.alive);
+  EXPECT_EQ(s.state, "apply stopped");
+  EXPECT_NE(s.state_reason.find("slot 1/3 (apply.slot-1-of-3)"), std::string::npos) << s.state_reason;
+  ASSERT_FALSE(s.slot_problems.empty());
+  EXPECT_NE(s.slot_problems[0].find("no checkpoint and no status file"), std::string::npos) << s.slot_problems[0];
+  EXPECT_NE(RenderJson(s).find("\"slot_count\": 3"), std::string::npos) << RenderJson(s);
+
+  // Slot 1 there too: the minimum is slot 2's 9, everyone alive, nothing named.
+  Checkpoint(11, "apply.slot-1-of-3");
+  pb::ProcessStatus st = Live("apply");
+  st.set_name("apply.slot-1-of-3");
+  Put(st);
+  s = Collect();
+  EXPECT_EQ(s.apply.checkpoint_seq, 9u);
+  EXPECT_EQ(s.apply.backlog_events, 4u);
+  EXPECT_EQ(s.apply.events_applied_total, 13u + 11u + 9u);
+  EXPECT_TRUE(s.apply.process.alive);
+  EXPECT_TRUE(s.slot_problems.empty()) << s.slot_problems[0];
+  EXPECT_EQ(s.state, "catching up") << s.state_reason;
+
+  // Slot 2's checkpoint unmoved for over a minute while behind: stalled, named.
+  pb::ApplyCheckpoint c;
+  c.set_applied_seq(9);
+  c.set_updated_wall_ms(kNow - kSlotStalledAfterMs - 5000);
+  ASSERT_TRUE(spool::WriteCheckpoint(Env::Default(), dir_.path(), "apply.slot-2-of-3", c).ok());
+  s = Collect();
+  ASSERT_EQ(s.slot_problems.size(), 1u);
+  EXPECT_NE(s.slot_problems[0].find("apply.slot-2-of-3: stalled: checkpoint at seq 9, 4 events behind"),
+            std::string::npos) << s.slot_problems[0];
+  EXPECT_EQ(s.state, "apply stopped");
+}
+
 TEST_F(StatusTest, LaggingApplyIsCatchingUpAndNamespaceGapIsRecomputed) {
   Write(10, 0);
   Checkpoint(4);

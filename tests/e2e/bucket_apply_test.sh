@@ -2,8 +2,8 @@
 # End-to-end: apply from a spool in a bucket (issue #13), reading the bucket only.
 #
 # capture (--segment_max_age 2s) writes a local spool while the workload generator writes
-# to the source; a shipper copies its sealed segments to gofakes3 (bucket_test_ship, the
-# stand-in for `docshift ship`); `docshift apply --spool s3://...` runs in another working
+# to the source; `docshift ship` copies its sealed segments to gofakes3;
+# `docshift apply --spool s3://...` runs in another working
 # directory that never sees the local spool. A second apply of the same name is refused
 # while the first runs; the first is SIGKILLed once mid-way and restarted (it takes its
 # checkpoint back at once: same host, its old pid is gone). Then a marker's lag from
@@ -11,10 +11,9 @@
 # shipped, apply drains with --stop_when_drained, and the independent checker must find
 # the target identical to the source.
 #
-# Usage: bucket_apply_test.sh DOCSHIFT SHIP_TOOL
+# Usage: bucket_apply_test.sh DOCSHIFT
 set -uo pipefail
 DS=$1
-SHIP=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
@@ -57,8 +56,9 @@ EOF
   --progress_interval 5s >"$WORK/capture.log" 2>&1 &
 cap_pid=$!
 wait_for 60 grep -qs "capture: ready" "$WORK/capture.log" || fail "capture did not become ready"
-"$SHIP" "$SPOOL" "$BUCKET_URL" >"$WORK/ship.log" 2>&1 || fail "cannot ship to $BUCKET_URL"  # record 1
-"$SHIP" "$SPOOL" "$BUCKET_URL" --follow >>"$WORK/ship.log" 2>&1 &
+"$DS" ship --spool "$SPOOL" --to "$BUCKET_URL" --stop_when_drained >"$WORK/ship.0.log" 2>&1 \
+  || fail "cannot ship to $BUCKET_URL"  # record 1: apply finds a spool there
+"$DS" ship --spool "$SPOOL" --to "$BUCKET_URL" --ship_poll_interval 200ms >"$WORK/ship.log" 2>&1 &
 ship_pid=$!
 
 apply_n=0
@@ -127,9 +127,11 @@ echo "  lag of the marker, source write to target through the bucket: ${lag} s (
 kill -TERM "$cap_pid"; wait "$cap_pid"; rc=$?
 cap_pid=""
 [ $rc -eq 0 ] || fail "capture did not stop cleanly (exit $rc)"
-kill -TERM "$ship_pid"; wait "$ship_pid" 2>/dev/null
+kill -TERM "$ship_pid"; wait "$ship_pid"; rc=$?
 ship_pid=""
-"$SHIP" "$SPOOL" "$BUCKET_URL" >>"$WORK/ship.log" 2>&1 || fail "the last ship failed"
+[ $rc -eq 0 ] || fail "ship did not stop cleanly (exit $rc)"
+"$DS" ship --spool "$SPOOL" --to "$BUCKET_URL" --stop_when_drained >"$WORK/ship.last.log" 2>&1 \
+  || fail "the last ship failed"
 kill -TERM "$app_pid"; wait "$app_pid"; rc=$?
 app_pid=""
 [ $rc -eq 0 ] || fail "apply did not stop cleanly on SIGTERM (exit $rc)"

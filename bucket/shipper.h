@@ -1,0 +1,65 @@
+// `docshift ship`: copies a local spool's sealed segments to a bucket and commits each one
+// in the bucket's commit log (spool/FORMAT.md, "Bucket layout"; bucket/log.h).
+//
+// One run: reads the log to its end; creates record 1 (the spool's SpoolCreated) on an
+// empty prefix, or refuses a prefix that holds another spool; appends ShipperStarted
+// (fencing: a shipper that started earlier stops at its next append); then, for each
+// sealed local segment from the log's next sequence on, in order: checks the file against
+// its manifest entry (size, crc32c), PUTs it as segments/<name> (Content-MD5), appends its
+// `sealed` record, and writes the local shipped mark (spool/shipped_mark.h) so prune may
+// delete it locally. It also uploads snapshot/STATE whenever it changes. It follows the
+// spool as capture seals segments until stopped, or returns once everything sealed is
+// committed (stop_when_drained).
+//
+// Crash safety: a segment object without its record is not committed; the next run
+// uploads it again (same name, same bytes) and commits it. A record whose response was
+// lost is recognised by the writer id (aws/s3_client.h). Nothing is committed that is not
+// durable in the local spool (only sealed segments are shipped).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "aws/s3_client.h"
+#include "bucket/location.h"
+#include "proto/spool.pb.h"
+#include "util/env.h"
+#include "util/status.h"
+
+namespace docshift::bucket {
+
+struct ShipperOptions {
+  std::string spool_dir;
+  BucketLocation to;
+  aws::S3ClientOptions s3;  // region, credentials, endpoint (aws::S3ClientOptionsFromEnv)
+  Env* env = Env::Default();
+  int64_t poll_interval_ms = 1000;  // how often the local manifest is looked at when idle
+  bool stop_when_drained = false;   // return once every sealed segment is committed
+  const std::atomic<bool>* stop = nullptr;
+  // For the ShipperStarted record (who took the log over): defaults to this host and pid.
+  std::string host;
+  int64_t pid = 0;
+  // Called after each commit (for the CLI's progress lines); may be empty.
+  std::function<void(const pb::SegmentSealed& seg, uint64_t log_number)> on_commit;
+};
+
+struct ShipResult {
+  uint64_t segments = 0;      // committed by this run
+  uint64_t bytes = 0;         // their file bytes
+  uint64_t shipped_seq = 0;   // every sequence <= this is committed in the bucket
+  uint64_t log_number = 0;    // the log's last record
+  uint64_t snapshot_uploads = 0;
+  std::string writer_id;      // this run's
+};
+
+// Errors: FailedPrecondition when another shipper took the log over (this run stops), or
+// the prefix holds another spool, or the local spool lost a segment before it was shipped;
+// Corruption naming a bad local file or bucket object; the S3 client's errors otherwise.
+StatusOr<ShipResult> RunShipper(const ShipperOptions& opts);
+
+// A fresh random writer id (32 hex digits).
+std::string NewWriterId();
+
+}  // namespace docshift::bucket
