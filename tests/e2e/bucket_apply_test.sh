@@ -9,7 +9,8 @@
 # checkpoint back at once: same host, its old pid is gone). Then a marker's lag from
 # source write to target is measured (limit E2E_LAG_MAX, default 10 s), everything is
 # shipped, apply drains with --stop_when_drained, and the independent checker must find
-# the target identical to the source.
+# the target identical to the source. Last, a byte flipped in a segment object stops a new
+# apply before that segment (exit 4, naming the object).
 #
 # Usage: bucket_apply_test.sh DOCSHIFT
 set -uo pipefail
@@ -148,4 +149,31 @@ rc=$?
 tail -3 "$WORK/checker.log"
 [ $rc -eq 0 ] || fail "checker found differences (exit $rc): $(head -20 "$WORK/checker.log")"
 [ "${events:-0}" -ge 300 ] || fail "only ${events:-0} events captured"
+
+# A byte flipped in a committed segment object (its MD5 metadata made to match, so only
+# docshift's own checks can tell): a new apply stops before it, exit 4, naming the object.
+BKT=${BUCKET_URL#s3://}; BKT=${BKT%%/*}
+KEYPREFIX=${BUCKET_URL#s3://$BKT/}
+bad=$("$PY" - "$S3_URL" "$BKT" "$KEYPREFIX" <<'EOF'
+import hashlib, sys, boto3
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="testing",
+                  aws_secret_access_key="testing", config=Config(s3={"addressing_style": "path"}))
+keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=sys.argv[2], Prefix=sys.argv[3] + "/segments/")["Contents"])
+key = keys[1]
+obj = s3.get_object(Bucket=sys.argv[2], Key=key)
+b = bytearray(obj["Body"].read()); b[len(b) // 2] ^= 1
+s3.put_object(Bucket=sys.argv[2], Key=key, Body=bytes(b),
+              Metadata={"docshift-md5": hashlib.md5(bytes(b)).hexdigest(), "docshift-writer": "e2e-flip"})
+print(key)
+EOF
+) || fail "cannot damage a segment object"
+(cd "$REMOTE" && "$DS" apply --spool "$BUCKET_URL" --target "$TGT" --name flipped --cache_dir "$REMOTE/cache-flipped" \
+  --stop_when_drained) >"$WORK/apply.flipped.log" 2>&1
+rc=$?
+[ $rc -eq 4 ] || fail "apply over a damaged segment object exited $rc, not 4 (corruption)"
+grep -q "^docshift apply: Corruption: s3://$BKT/$bad: .*offset" "$WORK/apply.flipped.log" \
+  || fail "the corruption does not name s3://$BKT/$bad and an offset: $(tail -1 "$WORK/apply.flipped.log")"
+[ ! -e "$REMOTE/cache-flipped/segments/$(basename "$bad")" ] || fail "the damaged segment reached the cache"
+echo "  a flipped byte: $(tail -1 "$WORK/apply.flipped.log" | cut -c1-160)"
 echo "bucket_apply_test: PASS: $events events through $BUCKET_URL, 1 apply SIGKILL, second apply refused, lag ${lag} s, target identical"
