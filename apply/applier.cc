@@ -173,7 +173,10 @@ class Lane {
         space_cv_.notify_all();
       }
       const auto t0 = Clock::now();
-      Status s = ApplyItems(client.get(), work);
+      const std::atomic<bool>* abort = shared_->opts->abort_writes;
+      Status s = abort != nullptr && abort->load()
+                     ? Status::Aborted("writes stopped: this apply no longer holds its checkpoint")
+                     : ApplyItems(client.get(), work);
       const auto ms =
           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
       // Adapt the batch to latency: grow while a batch takes under 200 ms, halve it over 1 s.

@@ -69,6 +69,10 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
   so.writer_host = bucket::HostName();
   so.writer_pid = getpid();
   so.lease_ms = o.lease_ms;
+  // Fenced (another apply of the name holds the checkpoint now): not one more write to
+  // the target, whichever thread's checkpoint write found out.
+  std::atomic<bool> abort_writes{false};
+  so.fenced = &abort_writes;
   bucket::BucketCheckpointStore store(std::move(so));
   pb::ApplyCheckpoint ckpt;
   bool have_ckpt = false;
@@ -149,6 +153,7 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
   a.spool_dir = o.cache_dir;
   a.checkpoints = &store;
   a.source_complete = &complete;
+  a.abort_writes = &abort_writes;
   a.stop = &stop;
   auto r = RunApply(a);
   {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <random>
@@ -305,7 +306,8 @@ TEST(BucketCacheS3Test, ACacheDirOfAnotherSpoolIsRefused) {
 }
 
 std::unique_ptr<BucketCheckpointStore> NewStore(const BucketLocation& loc, const std::string& host, int64_t pid,
-                                                int64_t lease_ms = 30'000, const std::string& local_dir = "") {
+                                                int64_t lease_ms = 30'000, const std::string& local_dir = "",
+                                                std::atomic<bool>* fenced = nullptr) {
   BucketCheckpointStoreOptions o;
   o.loc = loc;
   o.s3 = NewClient();
@@ -314,6 +316,7 @@ std::unique_ptr<BucketCheckpointStore> NewStore(const BucketLocation& loc, const
   o.writer_pid = pid;
   o.lease_ms = lease_ms;
   o.local_dir = local_dir;
+  o.fenced = fenced;
   return std::make_unique<BucketCheckpointStore>(std::move(o));
 }
 
@@ -326,7 +329,8 @@ pb::ApplyCheckpoint Ckpt(uint64_t seq) {
 
 TEST(BucketCheckpointStoreS3Test, LeaseRefusesASecondApplyAndASecondWriterIsFenced) {
   const BucketLocation loc = FreshLocation("ckpt");
-  auto a = NewStore(loc, "host-a", 111);
+  std::atomic<bool> a_fenced{false};
+  auto a = NewStore(loc, "host-a", 111, 30'000, "", &a_fenced);
   pb::ApplyCheckpoint got;
   bool found = true;
   ASSERT_TRUE(a->Claim("apply", NowMs(), &got, &found).ok());
@@ -349,8 +353,10 @@ TEST(BucketCheckpointStoreS3Test, LeaseRefusesASecondApplyAndASecondWriterIsFenc
   EXPECT_TRUE(found);
   EXPECT_EQ(got.applied_seq(), 10u);
   // ... and the first one's next write (or heartbeat) stops it, naming the new writer.
+  EXPECT_FALSE(a_fenced);
   s = a->Write("apply", Ckpt(20));
   ASSERT_TRUE(s.IsFailedPrecondition()) << s.ToString();
+  EXPECT_TRUE(a_fenced);  // set for the caller's writers before Write returned
   EXPECT_NE(s.message().find("took it over"), std::string::npos) << s.ToString();
   EXPECT_NE(s.message().find("host-b"), std::string::npos) << s.ToString();
   EXPECT_NE(s.message().find("this one stops"), std::string::npos) << s.ToString();

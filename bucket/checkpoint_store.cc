@@ -114,6 +114,7 @@ Status BucketCheckpointStore::PutLocked(const std::string& name, pb::ApplyCheckp
                       (err.kind == aws::S3ErrorKind::kNotFound && po.condition == aws::PutOptions::Condition::kIfMatch &&
                        err.code != "NoSuchBucket");
     if (!lost) return put.status();
+    if (opts_.fenced != nullptr) *opts_.fenced = true;
     pb::ApplyCheckpoint now;
     std::string who = "(its checkpoint object is gone)";
     if (ReadLocked(name, &now, nullptr).ok()) who = "(" + DescribeWriter(now) + ")";

@@ -23,6 +23,7 @@
 // is used under it). Heartbeat runs on apply's background thread beside Write.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -50,6 +51,9 @@ struct BucketCheckpointStoreOptions {
   std::string writer_host;
   int64_t writer_pid = 0;
   int64_t lease_ms = 30'000;
+  // Set when a write finds the checkpoint taken over (before Write/Heartbeat return), so
+  // the caller can stop writing to the target at once, from any thread. May be null.
+  std::atomic<bool>* fenced = nullptr;
 };
 
 class BucketCheckpointStore final : public spool::CheckpointStore {

@@ -150,10 +150,45 @@ tail -3 "$WORK/checker.log"
 [ $rc -eq 0 ] || fail "checker found differences (exit $rc): $(head -20 "$WORK/checker.log")"
 [ "${events:-0}" -ge 300 ] || fail "only ${events:-0} events captured"
 
-# A byte flipped in a committed segment object (its MD5 metadata made to match, so only
-# docshift's own checks can tell): a new apply stops before it, exit 4, naming the object.
+# A new apply with a 1 KiB cache: one segment at a time, evicted behind the checkpoint,
+# and --stop_when_drained still waits for every segment the log commits.
 BKT=${BUCKET_URL#s3://}; BKT=${BKT%%/*}
 KEYPREFIX=${BUCKET_URL#s3://$BKT/}
+(cd "$REMOTE" && "$DS" apply --spool "$BUCKET_URL" --target "$TGT" --name small --cache_dir "$REMOTE/cache-small" \
+  --cache_max_bytes 1024 --bucket_poll_interval 50ms --stop_when_drained) >"$WORK/apply.small.log" 2>&1 \
+  || fail "apply with a 1 KiB cache failed: $(tail -2 "$WORK/apply.small.log")"
+grep -q "checkpoint at seq $events," "$WORK/apply.small.log" \
+  || fail "apply with a 1 KiB cache stopped short: $(tail -1 "$WORK/apply.small.log")"
+left=$(ls "$REMOTE/cache-small/segments" | wc -l)
+[ "$left" -le 2 ] || fail "the 1 KiB cache still holds $left segments"
+echo "  1 KiB cache: $(tail -1 "$WORK/apply.small.log"), $left segment(s) left in it"
+
+# An apply whose checkpoint another writer overwrites stops at its next write (the
+# heartbeat, within 10 s), exit 3, saying so.
+(cd "$REMOTE" && exec "$DS" apply --spool "$BUCKET_URL" --target "$TGT" --name fenced \
+  --cache_dir "$REMOTE/cache-fenced") >"$WORK/apply.fenced.log" 2>&1 &
+app2_pid=$!
+wait_for 30 grep -qs "cache dir $REMOTE/cache-fenced" "$WORK/apply.fenced.log" || fail "apply --name fenced did not start"
+"$PY" - "$S3_URL" "$BKT" "$KEYPREFIX" <<'EOF' || fail "cannot overwrite the checkpoint"
+import sys, boto3
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="testing",
+                  aws_secret_access_key="testing", config=Config(s3={"addressing_style": "path"}))
+other = s3.get_object(Bucket=sys.argv[2], Key=sys.argv[3] + "/checkpoints/small.ckpt")
+s3.put_object(Bucket=sys.argv[2], Key=sys.argv[3] + "/checkpoints/fenced.ckpt", Body=other["Body"].read(),
+              Metadata=other["Metadata"])
+EOF
+fenced_exited() { ! kill -0 "$app2_pid" 2>/dev/null; }
+wait_for 30 fenced_exited || fail "the fenced apply did not stop"
+wait "$app2_pid"; rc=$?
+app2_pid=""
+[ $rc -eq 3 ] || fail "the fenced apply exited $rc, not 3"
+grep -q "another apply named 'fenced' took it over .*this one stops" "$WORK/apply.fenced.log" \
+  || fail "the fenced apply does not say why: $(tail -1 "$WORK/apply.fenced.log")"
+echo "  fenced: $(tail -1 "$WORK/apply.fenced.log" | cut -c1-160)"
+
+# A byte flipped in a committed segment object (its MD5 metadata made to match, so only
+# docshift's own checks can tell): a new apply stops before it, exit 4, naming the object.
 bad=$("$PY" - "$S3_URL" "$BKT" "$KEYPREFIX" <<'EOF'
 import hashlib, sys, boto3
 from botocore.config import Config
