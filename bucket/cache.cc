@@ -259,6 +259,42 @@ Status BucketSpoolCache::Sync(uint64_t start_seq) {
   return Status::OK();
 }
 
+Status BucketSpoolCache::CopyCheckpointsAndDeadLetters() {
+  struct Kind {
+    std::string remote_dir, local_dir, suffix;
+  };
+  const Kind kinds[] = {{opts_.loc.CheckpointsDir(), std::string(spool::kCheckpointsDir), ".ckpt"},
+                        {opts_.loc.Key("deadletter/"), "deadletter", ".dlq"}};
+  for (const Kind& k : kinds) {
+    aws::ListOptions lo;
+    lo.prefix = k.remote_dir;
+    ASSIGN_OR_RETURN(auto objs, opts_.s3->ListObjectsV2(opts_.loc.bucket, lo));
+    const std::string local = JoinPath(opts_.dir, k.local_dir);
+    RETURN_IF_ERROR(opts_.env->CreateDirIfMissing(local));
+    for (const auto& obj : objs) {
+      const std::string name = obj.key.substr(lo.prefix.size());
+      if (name.size() <= k.suffix.size() || name.find('/') != std::string::npos ||
+          name.compare(name.size() - k.suffix.size(), std::string::npos, k.suffix) != 0 ||
+          !spool::CheckApplyName(name.substr(0, name.size() - k.suffix.size())).ok()) {
+        continue;  // not one of ours
+      }
+      aws::S3Error err;
+      auto got = opts_.s3->GetObject(opts_.loc.bucket, obj.key, {}, &err);
+      if (!got.ok()) {
+        if (err.kind == aws::S3ErrorKind::kNotFound) continue;  // deleted since listed
+        return got.status();
+      }
+      if (k.suffix == ".ckpt") {
+        pb::ApplyCheckpoint c;
+        RETURN_IF_ERROR(DecodeStateObject(got->body, "s3://" + opts_.loc.bucket + "/" + obj.key,
+                                          spool::kCheckpointMagic, spool::kRecordCheckpoint, &c));
+      }
+      RETURN_IF_ERROR(opts_.env->WriteFileAtomic(JoinPath(local, name), got->body));
+    }
+  }
+  return Status::OK();
+}
+
 Status BucketSpoolCache::Evict(uint64_t applied_seq) {
   passed_seq_ = std::max(passed_seq_, applied_seq);
   while (manifest_.segments.size() > 1 && manifest_.segments.front().last_seq() <= applied_seq) {

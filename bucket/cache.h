@@ -70,6 +70,10 @@ class BucketSpoolCache {
   // Copies snapshot/STATE when it changed (Sync does too): a reader decides its start
   // from it before the first Sync.
   Status SyncSnapshot();
+  // For readers that look at everything (inspect): copies every checkpoint object and
+  // dead-letter file of the bucket spool into checkpoints/ and deadletter/, replacing
+  // local ones. Corruption naming the object for a checkpoint that does not decode.
+  Status CopyCheckpointsAndDeadLetters();
   // Removes the local segments whose events are all <= applied_seq (never the newest),
   // and lets Sync download past max_bytes once everything here is passed.
   Status Evict(uint64_t applied_seq);

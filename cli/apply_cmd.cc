@@ -43,8 +43,9 @@ DEFINE_string(slot, "", "I/N: this worker is apply slot I of N (0 <= I < N <= 64
                        "under the name NAME.slot-I-of-N; DDL waits for every slot. Empty: one apply "
                        "writes everything.");
 DEFINE_string(checkpoint_interval, "1s", "How often the checkpoint is written.");
-DEFINE_string(cache_dir, "", "--spool s3://...: local directory for this apply's copy of the bucket spool "
-                             "(default $XDG_CACHE_HOME or ~/.cache, then /docshift/s3/BUCKET/PREFIX/@NAME).");
+DEFINE_string(cache_dir, "", "apply/inspect --spool s3://...: local directory for the copy of the bucket "
+                             "spool (apply's default: $XDG_CACHE_HOME or ~/.cache, then "
+                             "/docshift/s3/BUCKET/PREFIX/@NAME; inspect's: a temporary one).");
 DEFINE_uint64(cache_max_bytes, 1ull << 30, "--spool s3://...: most bytes of segments downloaded ahead into "
                                            "--cache_dir (the next segment apply needs is always fetched).");
 DEFINE_string(bucket_poll_interval, "1s", "--spool s3://...: how often the bucket's commit log is read for new "

@@ -150,6 +150,15 @@ tail -3 "$WORK/checker.log"
 [ $rc -eq 0 ] || fail "checker found differences (exit $rc): $(head -20 "$WORK/checker.log")"
 [ "${events:-0}" -ge 300 ] || fail "only ${events:-0} events captured"
 
+# inspect reads the bucket spool as it reads the local one.
+(cd "$REMOTE" && "$DS" inspect verify --spool "$BUCKET_URL") >"$WORK/inspect.verify.log" 2>&1 \
+  || fail "inspect verify --spool $BUCKET_URL: $(tail -3 "$WORK/inspect.verify.log")"
+remote_events=$(cd "$REMOTE" && "$DS" inspect stats --spool "$BUCKET_URL" 2>/dev/null | awk '$1=="TOTAL"{print $2}')
+[ "$remote_events" = "$events" ] || fail "inspect stats --spool $BUCKET_URL counts ${remote_events:-nothing}, the local spool $events"
+(cd "$REMOTE" && "$DS" inspect manifest --spool "$BUCKET_URL") >"$WORK/inspect.manifest.log" 2>&1 \
+  || fail "inspect manifest --spool $BUCKET_URL failed"
+grep -q "apply" "$WORK/inspect.manifest.log" || fail "inspect manifest --spool $BUCKET_URL lists no checkpoint"
+
 # A new apply with a 1 KiB cache: one segment at a time, evicted behind the checkpoint,
 # and --stop_when_drained still waits for every segment the log commits.
 BKT=${BUCKET_URL#s3://}; BKT=${BKT%%/*}
@@ -211,4 +220,8 @@ grep -q "^docshift apply: Corruption: s3://$BKT/$bad: .*offset" "$WORK/apply.fli
   || fail "the corruption does not name s3://$BKT/$bad and an offset: $(tail -1 "$WORK/apply.flipped.log")"
 [ ! -e "$REMOTE/cache-flipped/segments/$(basename "$bad")" ] || fail "the damaged segment reached the cache"
 echo "  a flipped byte: $(tail -1 "$WORK/apply.flipped.log" | cut -c1-160)"
+(cd "$REMOTE" && "$DS" inspect stats --spool "$BUCKET_URL") >"$WORK/inspect.flipped.log" 2>&1
+rc=$?
+[ $rc -eq 4 ] && grep -q "Corruption: s3://$BKT/$bad: " "$WORK/inspect.flipped.log" \
+  || fail "inspect of the damaged bucket spool exited $rc: $(tail -1 "$WORK/inspect.flipped.log")"
 echo "bucket_apply_test: PASS: $events events through $BUCKET_URL, 1 apply SIGKILL, second apply refused, lag ${lag} s, target identical"
