@@ -849,7 +849,7 @@ StatusOr<ApplyResult> RunApplyAs(const ApplyOptions& opts, const std::string& ba
     }
     ASSIGN_OR_RETURN(pool, mongo::NewPool(uri.get(), opts.lanes + 2));
     mongo::PooledClient c(pool.get());
-    RETURN_IF_ERROR(mongo::Ping(c.get(), "target " + mongo::RedactUri(opts.target_uri)));
+    RETURN_IF_ERROR(mongo::PingAtStart(c.get(), "target " + mongo::RedactUri(opts.target_uri)));
     if (opts.atomic_transactions) {
       RETURN_IF_ERROR(ProbeTransactions(c.get(), "target " + mongo::RedactUri(opts.target_uri)));
       LOG(INFO) << "apply: --transactions=atomic: each source transaction is applied as one "

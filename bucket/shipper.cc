@@ -202,14 +202,23 @@ StatusOr<ShipResult> RunShipper(const ShipperOptions& opts) {
   aws::S3ClientOptions s3o = opts.s3;
   s3o.stop = opts.stop;
   ASSIGN_OR_RETURN(auto s3, aws::S3Client::New(std::move(s3o)));
+  if (opts.wait_for_spool) {
+    const std::string manifest = JoinPath(opts.spool_dir, spool::kManifestFile);
+    while (!opts.env->FileExists(manifest)) {
+      if (opts.drain != nullptr && opts.drain->load()) return ShipResult{};  // capture never created it
+      if (SleepUnlessStopped(100, opts.stop)) return ShipResult{};
+    }
+  }
   Shipper shipper(opts);
   RETURN_IF_ERROR(shipper.Start(std::move(s3)));
   while (true) {
+    // Read before the pass: a drain request covers everything sealed before it was made.
+    const bool draining = opts.stop_when_drained || (opts.drain != nullptr && opts.drain->load());
     bool progress = false;
     RETURN_IF_ERROR(shipper.Pass(&progress));
     if (opts.stop != nullptr && opts.stop->load()) break;
     if (progress) continue;
-    if (opts.stop_when_drained) break;
+    if (draining) break;
     if (SleepUnlessStopped(opts.poll_interval_ms, opts.stop)) break;
   }
   return shipper.result();

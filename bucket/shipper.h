@@ -37,7 +37,14 @@ struct ShipperOptions {
   Env* env = Env::Default();
   int64_t poll_interval_ms = 1000;  // how often the local manifest is looked at when idle
   bool stop_when_drained = false;   // return once every sealed segment is committed
+  // Set: from then on, return once every sealed segment is committed (capture --ship_to
+  // sets it when capture has sealed its last segment).
+  const std::atomic<bool>* drain = nullptr;
+  // Set: return after the segment in hand (without committing everything).
   const std::atomic<bool>* stop = nullptr;
+  // Wait (polling, honouring stop) for the spool to be created, instead of failing
+  // (capture --ship_to starts the shipper beside a capture that creates it).
+  bool wait_for_spool = false;
   // For the ShipperStarted record (who took the log over): defaults to this host and pid.
   std::string host;
   int64_t pid = 0;

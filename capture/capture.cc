@@ -145,7 +145,7 @@ Status RunCapture(const CaptureOptions& opts) {
   ASSIGN_OR_RETURN(auto pool, mongo::NewPool(uri.get(), kInitialPoolSize));
   {
     mongo::PooledClient c(pool.get());
-    RETURN_IF_ERROR(mongo::Ping(c.get(), "source " + redacted));
+    RETURN_IF_ERROR(mongo::PingAtStart(c.get(), "source " + redacted));
   }
   ASSIGN_OR_RETURN(auto writer, OpenSpool(opts, source_id));
 

@@ -15,7 +15,8 @@
 
 DECLARE_string(spool);
 DEFINE_string(target, "", "Target connection string (mongodb://...), or env:VAR to read it "
-                          "from environment variable VAR.");
+                          "from environment variable VAR, or file:PATH to read it from a file "
+                          "only its owner can read (chmod 600).");
 DEFINE_int32(lanes, 4, "Parallel write lanes; events are hashed by (namespace, document key).");
 DEFINE_int32(batch_max_ops, 1000, "Largest bulk write per lane (adapts downward to latency).");
 DEFINE_int32(max_update_statements, -1, "Most update/replace statements in one update command; "

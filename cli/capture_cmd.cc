@@ -3,6 +3,7 @@
 
 #include "aws/dynamodb_uri.h"
 #include "capture/capture.h"
+#include "cli/background_shipper.h"
 #include "cli/command.h"
 #include "cli/flag_ranges.h"
 #include "cli/signals.h"
@@ -11,7 +12,8 @@
 DECLARE_string(spool);
 DECLARE_int32(metrics_port);
 DEFINE_string(source, "", "Source connection string (mongodb://...), or env:VAR to read it from "
-                          "environment variable VAR (keeps credentials out of `ps`); or "
+                          "environment variable VAR, or file:PATH from a file only its owner can read "
+                          "(chmod 600); both keep credentials out of `ps`; or "
                           "dynamodb://REGION/TABLE[,TABLE...] for DynamoDB Streams (credentials, region "
                           "and endpoints from the AWS environment variables and profiles).");
 DEFINE_string(source_kind, "mongo", "mongo (change streams), cosmos (Azure Cosmos DB for MongoDB "
@@ -54,6 +56,9 @@ DEFINE_string(oplog_max_await, "8s", "oplog: longest a getMore waits for new ent
                                      "request waits.");
 DEFINE_string(capture_retention, "", "If set (e.g. 24h): every minute, delete sealed segments "
                                      "every apply has passed that were sealed this long ago.");
+
+DEFINE_string(ship_to, "", "capture: also ship each sealed segment to this bucket spool, s3://BUCKET/PREFIX "
+                          "(as `docshift ship --to`; AWS endpoint and credentials from the environment).");
 
 namespace docshift::cli {
 namespace {
@@ -106,7 +111,16 @@ int RunCaptureCmd(const std::vector<std::string>& args) {
   }
   o.metrics_port = FLAGS_metrics_port;
   o.stop = InstallStopSignals();
+  std::unique_ptr<BackgroundShipper> shipper;
+  if (!FLAGS_ship_to.empty()) {
+    auto b = BackgroundShipper::Start(o.spool_dir, FLAGS_ship_to);
+    if (!b.ok()) return Fail(cmd, b.status());
+    shipper = std::move(b).value();
+  }
   Status s = capture::RunCapture(o);
+  // After capture has sealed its last segment: the shipper commits it and ends.
+  Status ss = shipper ? shipper->Finish() : Status::OK();
+  if (!ss.ok()) return Fail(cmd, ss);
   if (!s.ok()) return Fail(cmd, s);
   return kExitOk;
 }
@@ -127,6 +141,9 @@ Command MakeCaptureCommand() {
       "metrics on 127.0.0.1.\n\n"
       "One capture per spool: a second one fails naming the holder's pid. A spool belongs to\n"
       "one source; pointing capture at another refuses.\n\n"
+      "--ship_to s3://BUCKET/PREFIX also runs `docshift ship` beside capture: each sealed\n"
+      "segment is uploaded and committed to the bucket (see `docshift ship --help`); on\n"
+      "SIGTERM capture seals its last segment and the shipper commits it before exiting.\n\n"
       "Examples:\n"
       "  docshift capture --source mongodb://src:27017/?replicaSet=rs0 --spool /data/spool\n"
       "  DOCSHIFT_SOURCE=mongodb://u:p@src/ docshift capture --source env:DOCSHIFT_SOURCE --spool S\n"
@@ -135,7 +152,7 @@ Command MakeCaptureCommand() {
       {"source", "spool", "source_kind", "scope", "show_expanded_events", "change_stream_cursor", "include", "exclude", "start_at",
        "batch_max_events", "batch_max_bytes", "batch_max_time", "segment_max_bytes",
        "segment_max_age", "zstd_level", "progress_interval", "oplog_max_await",
-       "capture_retention", "metrics_port", "ttl_deletes", "dynamodb_numbers"},
+       "capture_retention", "metrics_port", "ttl_deletes", "dynamodb_numbers", "ship_to"},
       &RunCaptureCmd};
 }
 

@@ -5,8 +5,15 @@
 
 #include <gflags/gflags.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -95,10 +102,64 @@ int ExitCodeFor(const Status& s) {
   }
 }
 
+namespace {
+
+// The connection string in a file:PATH secret: opened, then checked by fstat (the file
+// read is the file checked), private (no group or other bits), one line. Never echoes
+// the content.
+StatusOr<std::string> ReadSecretFile(const std::string& path, const std::string& flag) {
+  const std::string what = flag + " file:" + path;
+  if (path.empty()) return Status::InvalidArgument(flag + " file:: no path; write file:/path/to/uri-file");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    const int e = errno;
+    return Status::InvalidArgument(what + ": cannot open " + path + " (" + std::strerror(e) +
+                                   "); write the connection string into it, one line, and chmod 600 " + path);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument(what + ": " + path + " is not a regular file; give a file holding the connection string");
+  }
+  if ((st.st_mode & 077) != 0) {
+    ::close(fd);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Status::InvalidArgument(what + ": " + path + " has mode " + mode +
+                                   ": other users may read it, and it holds credentials; chmod 600 " + path);
+  }
+  if (st.st_size > kMaxSecretFileBytes) {
+    ::close(fd);
+    return Status::InvalidArgument(what + ": " + path + " is " + std::to_string(st.st_size) +
+                                   " bytes; it should hold one connection string (at most " +
+                                   std::to_string(kMaxSecretFileBytes) + ")");
+  }
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  text.resize(got);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.empty()) {
+    return Status::InvalidArgument(what + ": " + path + " is empty; write the connection string into it");
+  }
+  if (text.find('\n') != std::string::npos) {
+    return Status::InvalidArgument(what + ": " + path + " holds more than one line; write only the connection string");
+  }
+  return text;
+}
+
+}  // namespace
+
 StatusOr<std::string> ResolveUriFlag(const std::string& value, const std::string& flag) {
   if (value.empty()) {
     return Status::InvalidArgument(flag + " is required: a connection string like "
-                                          "mongodb://host:27017/, or env:VAR");
+                                          "mongodb://host:27017/, env:VAR or file:PATH");
   }
   if (value.rfind("env:", 0) == 0) {
     const char* v = std::getenv(value.substr(4).c_str());
@@ -108,6 +169,7 @@ StatusOr<std::string> ResolveUriFlag(const std::string& value, const std::string
     }
     return std::string(v);
   }
+  if (value.rfind("file:", 0) == 0) return ReadSecretFile(value.substr(5), flag);
   return value;
 }
 

@@ -53,8 +53,13 @@ std::string NearestFlag(const Command& cmd, const std::string& name);
 void PrintCommandHelp(const Command& cmd, std::ostream& out);
 void PrintTopHelp(std::ostream& out);
 
-// A connection-string flag: the URI itself, or env:VAR to read it from the environment
-// (so credentials stay out of `ps`). InvalidArgument naming the flag if empty or unset.
+// A connection-string flag: the URI itself, env:VAR to read it from the environment, or
+// file:PATH to read it from a file (so credentials stay out of `ps`). The file holds one
+// line (a trailing newline is dropped), at most kMaxSecretFileBytes, and must be private:
+// a file with any group or other permission bit (mode & 077) is refused, naming the path
+// and `chmod 600 PATH`. InvalidArgument naming the flag (never the file's content) if
+// empty, unset, missing, not private or not one line.
+inline constexpr long kMaxSecretFileBytes = 64 * 1024;
 StatusOr<std::string> ResolveUriFlag(const std::string& value, const std::string& flag);
 
 // "a,b,,c" → {"a", "b", "c"}: comma-separated flag values.

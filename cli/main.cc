@@ -31,10 +31,30 @@ void InstallEarlyMongocLogHandler(int, char**, char**) {
 __attribute__((section(".preinit_array"), used)) void (*const kPreinit)(int, char**, char**) =
     &InstallEarlyMongocLogHandler;
 
+// libmongoc's TLS and SASL backends, as its headers (the package built against) declare
+// them: TLS URIs need one; libmongoc without TLS refuses tls=true.
+std::string MongocBackends() {
+#if defined(MONGOC_ENABLE_SSL_OPENSSL)
+  std::string tls = "TLS: OpenSSL";
+#elif defined(MONGOC_ENABLE_SSL_LIBRESSL)
+  std::string tls = "TLS: LibreSSL";
+#elif defined(MONGOC_ENABLE_SSL)
+  std::string tls = "TLS: yes";
+#else
+  std::string tls = "TLS: none";
+#endif
+#if defined(MONGOC_ENABLE_SASL_CYRUS)
+  return tls + ", SASL: Cyrus";
+#else
+  return tls;
+#endif
+}
+
 // One line per library docshift is built with, as it reports itself at run time.
 std::string LibraryVersions() {
   std::string out;
-  out += std::string("  libmongoc ") + mongoc_get_version() + ", libbson " + bson_get_version() + "\n";
+  out += std::string("  libmongoc ") + mongoc_get_version() + " (" + MongocBackends() + "), libbson " +
+         bson_get_version() + "\n";
   out += std::string("  zstd ") + ZSTD_versionString() + ", protobuf " +
          google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION) + "\n";
   out += std::string("  ") + curl_version() + "\n";

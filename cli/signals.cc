@@ -27,4 +27,6 @@ const std::atomic<bool>* InstallStopSignals() {
   return &g_stop;
 }
 
+void RequestStop() { g_stop = true; }
+
 }  // namespace docshift::cli

@@ -8,5 +8,8 @@
 namespace docshift::cli {
 
 const std::atomic<bool>* InstallStopSignals();
+// Sets the stop flag as a first signal would (for a helper thread that must stop the
+// command, e.g. capture's shipper).
+void RequestStop();
 
 }  // namespace docshift::cli

@@ -224,7 +224,7 @@ Command MakeVerifyCommand() {
       "type holds is a difference naming the attribute (with --dynamodb_numbers=string or\n"
       "double: compared as that string or double; give the mode capture used).\n"
       "Interrupted runs continue with the same flags when --report or --state is given.\n"
-      "URIs may be env:VAR. Exit 0 identical, 1 differences remain, 2 usage, 3 error.\n\n"
+      "URIs may be env:VAR or file:PATH (chmod 600). Exit 0 identical, 1 differences remain, 2 usage, 3 error.\n\n"
       "Examples:\n"
       "  docshift verify --source env:SRC --target env:DST --report verify.json\n"
       "  docshift verify --source env:SRC --target env:DST --include 'shop.*' --counts_only\n"

@@ -7,6 +7,8 @@
 #include <thread>
 
 #include "apply/transform.h"
+#include "aws/dynamodb_uri.h"
+#include "mongo/mongo_util.h"
 #include "spool/checkpoint.h"
 #include "status/status.h"
 #include "util/duration.h"
@@ -22,6 +24,16 @@ std::string Secs(double s) {
   o.precision(s < 10 ? 1 : 0);
   o << std::fixed << s << " s";
   return o.str();
+}
+
+// The server answers, its TLS handshake and credentials pass: checked before any wait, so
+// a wrong password or certificate is one line at once, not after the lag and quiet-period
+// waits. what: "source" or "target".
+Status CheckReachable(const std::string& uri, const char* what) {
+  ASSIGN_OR_RETURN(auto u, mongo::ParseUri(uri, std::string("--") + what));
+  ASSIGN_OR_RETURN(auto pool, mongo::NewPool(u.get(), 1));
+  mongo::PooledClient c(pool.get());
+  return mongo::PingAtStart(c.get(), std::string(what) + " " + mongo::RedactUri(uri));
 }
 
 class Cutover {
@@ -107,6 +119,8 @@ StatusOr<CutoverResult> Cutover::Run() {
       return Status::InvalidArgument("--source and --target are required for the final verify "
                                      "(or pass --final_verify=none --reconcile=never)");
     }
+    if (!aws::IsDynamoUri(o_.source_uri)) RETURN_IF_ERROR(CheckReachable(o_.source_uri, "source"));
+    RETURN_IF_ERROR(CheckReachable(o_.target_uri, "target"));
   }
 
   // 1. Preconditions (a process just started, or a heartbeat late under load, gets a

@@ -20,6 +20,45 @@ bson_error_t Err(uint32_t domain, uint32_t code, const char* msg = "") {
   return e;
 }
 
+// PingAtStart's reading of its one attempt, on the messages libmongoc 1.23 gave against
+// FerretDB v1.24 (e2e.tls_auth) and on a closed port.
+TEST(ErrorsTest, StartFailures) {
+  const uint32_t sel = MONGOC_ERROR_SERVER_SELECTION, fail = MONGOC_ERROR_SERVER_SELECTION_FAILURE;
+  struct Case {
+    bson_error_t err;
+    bool tls, client_cert;
+    StartFailure want;
+  } cases[] = {
+      {Err(sel, fail, "No suitable servers found (`serverSelectionTryOnce` set): [TLS handshake failed: "
+                      "certificate verify failed (20): unable to get local issuer certificate calling hello on 'h:1']"),
+       true, false, StartFailure::kFatal},
+      {Err(sel, fail, "No suitable servers found (`serverSelectionTryOnce` set): [TLS handshake failed: "
+                      "certificate verify failed (10): certificate has expired calling hello on 'h:1']"),
+       true, true, StartFailure::kFatal},
+      {Err(MONGOC_ERROR_CLIENT, MONGOC_ERROR_CLIENT_AUTHENTICATE, "Authentication failed."), false, false,
+       StartFailure::kFatal},
+      {Err(sel, fail, "No suitable servers found (`serverSelectionTryOnce` set): [Failed to receive length "
+                      "header from server. calling hello on 'h:1']"),
+       true, false, StartFailure::kNeedsClientCert},
+      // With a client certificate given, or without TLS, the same read is left to the pool.
+      {Err(sel, fail, "[Failed to receive length header from server. calling hello on 'h:1']"), true, true,
+       StartFailure::kWait},
+      {Err(sel, fail, "[Failed to receive length header from server. calling hello on 'h:1']"), false, false,
+       StartFailure::kWait},
+      {Err(sel, fail, "No suitable servers found (`serverSelectionTryOnce` set): [connection closed calling "
+                      "hello on 'h:1']"),
+       true, false, StartFailure::kTryAgain},
+      {Err(sel, fail, "No suitable servers found (`serverSelectionTryOnce` set): [connection refused calling "
+                      "hello on 'h:1']"),
+       false, false, StartFailure::kWait},
+      {Err(MONGOC_ERROR_SERVER, 59, "no such command: 'authenticate'"), true, true, StartFailure::kWait},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(static_cast<int>(ClassifyStartFailure(c.err, c.tls, c.client_cert)), static_cast<int>(c.want))
+        << c.err.message << " tls=" << c.tls << " cert=" << c.client_cert;
+  }
+}
+
 TEST(ErrorsTest, ByDomainCodeAndServerText) {
   struct Case {
     bson_error_t err;

@@ -256,6 +256,57 @@ Status Ping(mongoc_client_t* client, std::string_view what) {
   return Status::OK();
 }
 
+StartFailure ClassifyStartFailure(const bson_error_t& err, bool tls, bool client_cert) {
+  const std::string_view msg(err.message);
+  if (msg.find("TLS handshake failed") != std::string_view::npos ||
+      (err.domain == MONGOC_ERROR_CLIENT && err.code == MONGOC_ERROR_CLIENT_AUTHENTICATE)) {
+    return StartFailure::kFatal;
+  }
+  if (!tls || client_cert) return StartFailure::kWait;
+  // A server that drops a TLS session for want of a client certificate is read by
+  // libmongoc 1.23 as "Failed to receive length header from server." (a pooled client:
+  // "Failed to read 4 bytes"), now and then as "connection closed", which is also what a
+  // closed port reads as over TLS.
+  if (msg.find("Failed to receive length header") != std::string_view::npos ||
+      msg.find("Failed to read") != std::string_view::npos) {
+    return StartFailure::kNeedsClientCert;
+  }
+  if (msg.find("connection closed") != std::string_view::npos) return StartFailure::kTryAgain;
+  return StartFailure::kWait;
+}
+
+Status PingAtStart(mongoc_client_t* client, std::string_view what) {
+  const mongoc_uri_t* uri = mongoc_client_get_uri(client);
+  const bool tls = mongoc_uri_get_tls(uri);
+  const bool client_cert = mongoc_uri_get_option_as_utf8(uri, MONGOC_URI_TLSCERTIFICATEKEYFILE, nullptr) != nullptr;
+  const std::string context = std::string(what) + " is not reachable: ";
+  // One try per attempt even where the URI says serverSelectionTryOnce=false (else a
+  // closed port would cost serverSelectionTimeoutMS here and again in Ping).
+  UriPtr once(mongoc_uri_copy(uri));
+  mongoc_uri_set_option_as_bool(once.get(), MONGOC_URI_SERVERSELECTIONTRYONCE, true);
+  // At most 3 attempts, each one connection, no wait between them: only kTryAgain repeats.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    ClientPtr probe(mongoc_client_new_from_uri(once.get()));
+    if (probe == nullptr) break;
+    mongoc_client_set_error_api(probe.get(), MONGOC_ERROR_API_VERSION_2);
+    bson_t cmd = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&cmd, "ping", 1);
+    bson_error_t err;
+    const bool ok = mongoc_client_command_simple(probe.get(), "admin", &cmd, nullptr, nullptr, &err);
+    bson_destroy(&cmd);
+    if (ok) break;
+    const StartFailure f = ClassifyStartFailure(err, tls, client_cert);
+    if (f == StartFailure::kFatal) return Status::Unavailable(context + ScrubCredentials(err.message));
+    if (f == StartFailure::kNeedsClientCert) {
+      return Status::Unavailable(context + ScrubCredentials(err.message) +
+                                 " (the server closed the connection after the TLS handshake: "
+                                 "it may require a client certificate; add tlsCertificateKeyFile=PATH)");
+    }
+    if (f == StartFailure::kWait) break;
+  }
+  return Ping(client, what);
+}
+
 Status FromBsonError(const bson_error_t& err, std::string_view context) {
   std::string m(context);
   m += ": ";

@@ -134,6 +134,22 @@ class PooledClient {
 // reachable within the client's server selection timeout.
 Status Ping(mongoc_client_t* client, std::string_view what);
 
+// Ping for a command's first connection: first one attempt on a connection of its own
+// (serverSelectionTryOnce), which ends at once where waiting cannot help: a TLS handshake
+// refused (wrong CA, expired or misnamed certificate), authentication refused, or, on a
+// TLS URI without tlsCertificateKeyFile, the server dropping the connection right after
+// the handshake (a server requiring a client certificate does that): Unavailable naming
+// the redacted endpoint, with a hint for the last. Anything else (refused, timed out)
+// falls through to Ping on `client`, which waits up to serverSelectionTimeoutMS.
+Status PingAtStart(mongoc_client_t* client, std::string_view what);
+// How PingAtStart reads its attempt's error: kFatal (TLS handshake or authentication
+// refused), kNeedsClientCert (on a TLS URI without tlsCertificateKeyFile, the session
+// dropped right after the handshake), kTryAgain (the same without the telltale read error:
+// "connection closed", which a closed port reads as too), kWait (anything else: leave it
+// to the pool's server selection).
+enum class StartFailure { kFatal, kNeedsClientCert, kTryAgain, kWait };
+StartFailure ClassifyStartFailure(const bson_error_t& err, bool tls, bool client_cert);
+
 // Maps a libmongoc error to a Status: network/selection errors are Unavailable (retry),
 // the rest carry the server's code and message.
 Status FromBsonError(const bson_error_t& err, std::string_view context);

@@ -9,6 +9,7 @@ PKGS=(
   libssl-dev libcurl4-openssl-dev rapidjson-dev libgflags-dev libgoogle-glog-dev libgtest-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev
   python3 python3-venv
+  openssl  # tests/e2e/make_pki.sh (e2e.tls_auth)
 )
 
 missing=()

@@ -30,6 +30,10 @@
 # a race, Content-MD5 checked, ListObjectsV2 with continuation tokens and start-after.
 # It checks no signature and ignores x-amz-checksum-* (see tests/README.md).
 #
+# TLS and SCRAM: FerretDB's own command (cmd/ferretdb v1.24.0) is built too, as
+# build/testbed/bin/ferretdb-cli (TESTBED_FERRETDB_CLI), but not started: e2e.tls_auth
+# starts servers of its own on TESTBED_TLS_PORT (27140) and the 5 ports after it.
+#
 # Everything it writes (binaries, jar, venv, data, logs, pid files) is under build/.
 # A failed `up` prints the failing server's log tail, stops everything and exits 1.
 set -euo pipefail
@@ -56,6 +60,7 @@ MOTO_PORT=${TESTBED_MOTO_PORT:-27105}
 MINISTACK_PORT=${TESTBED_MINISTACK_PORT:-27106}
 S3_PORT=${TESTBED_S3_PORT:-27107}
 PG_PORT=${TESTBED_PG_PORT:-5433}
+TLS_PORT=${TESTBED_TLS_PORT:-27140}           # e2e.tls_auth's servers: this port and the next 5
 READY_DEADLINE=${TESTBED_READY_DEADLINE:-60}   # seconds per server
 STOP_DEADLINE=${TESTBED_STOP_DEADLINE:-15}     # seconds before SIGKILL
 OPLOG_SIZE=${TESTBED_OPLOG_SIZE:-8388608}      # bytes, capped local.oplog.rs (see tests/README.md)
@@ -69,6 +74,7 @@ SQLITE_OPTS="-sqlite-params _pragma=synchronous(off)"
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_DATA=$DATA/pg
 FDB_BIN=$BIN/ferretdb-testbed
+FDB_CLI=$BIN/ferretdb-cli
 GF_BIN=$BIN/gofakes3-testbed
 JAVA_JAR=$TB/javaserver/javaserver-1.jar
 PY=$VENV/bin/python
@@ -260,11 +266,45 @@ build_javaserver() {
   say "built $JAVA_JAR in $((SECONDS - t0))s"
 }
 
+# FerretDB's own command (cmd/ferretdb v1.24.0), for tests that start servers of their own
+# with what the embedded package lacks: SCRAM users (--test-enable-new-auth, --setup-*),
+# TLS with required client certificates (--listen-tls-ca-file), --repl-set-name
+# (e2e.tls_auth). Not started by `up`. Built from a copy of the module's source with
+# build/version/version.txt written: the command panics without it when it is the main
+# module, and the module cache is read-only (and `-overlay` refuses files in it).
+ferretdb_cli_stamp() {
+  stamp_of "$SRC/ferretdb/go.mod" "$SRC/ferretdb/go.sum" \
+    -- "$(go env GOVERSION)" "flags:-trimpath -buildvcs=false" "cli:v1.24.0"
+}
+
+build_ferretdb_cli() {
+  local st; st=$(ferretdb_cli_stamp)
+  if [[ -x $FDB_CLI && -f $FDB_CLI.stamp && $(<"$FDB_CLI.stamp") == "$st" ]]; then
+    return 0
+  fi
+  say "building FerretDB v1.24 cmd/ferretdb (TLS and SCRAM servers for e2e.tls_auth)"
+  local t0=$SECONDS mod copy=$TB/src/ferretdb-v1.24.0
+  mod=$(cd "$SRC/ferretdb" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly \
+          go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB) || return 1
+  [[ -d $mod ]] || { say "FerretDB module source not found ($mod)"; return 1; }
+  rm -rf "$copy"
+  mkdir -p "$(dirname "$copy")"
+  cp -r "$mod" "$copy" && chmod -R u+w "$copy"
+  echo v1.24.0 >"$copy/build/version/version.txt"
+  (cd "$copy" &&
+    GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -trimpath -mod=readonly -buildvcs=false" \
+      go build -o "$FDB_CLI.tmp" ./cmd/ferretdb) >"$LOG/build-ferretdb-cli.log" 2>&1 \
+    || { tail_log "$LOG/build-ferretdb-cli.log"; return 1; }
+  mv -f "$FDB_CLI.tmp" "$FDB_CLI"
+  echo "$st" >"$FDB_CLI.stamp"
+  say "built $FDB_CLI in $((SECONDS - t0))s"
+}
+
 # The Go builds (one after the other: they share Go's caches) in parallel with Maven: on
 # a cold machine both are mostly download-bound.
 build_all() {
   local pf pj
-  { build_ferretdb && build_gofakes3; } & pf=$!
+  { build_ferretdb && build_gofakes3 && build_ferretdb_cli; } & pf=$!
   build_javaserver & pj=$!
   local rc=0
   wait "$pf" || { say "FerretDB or gofakes3 build failed"; rc=1; }
@@ -519,6 +559,10 @@ TESTBED_POSTGRES_URL=$(pg_url)
 TESTBED_PYTHON=$PY
 # The mongo-java-server launcher, for a test that needs a server of its own.
 TESTBED_JAVA_JAR=$JAVA_JAR
+# FerretDB v1.24's own command (TLS listener, SCRAM users), for e2e.tls_auth, which starts
+# its servers on TESTBED_TLS_PORT and the 5 ports after it (T+5: a metrics port).
+TESTBED_FERRETDB_CLI=$FDB_CLI
+TESTBED_TLS_PORT=$TLS_PORT
 TESTBED_READY=$READY
 # The ports, so a test that restarts a server (testbed.sh up) with this file sourced
 # brings it back where it was, not on the defaults.

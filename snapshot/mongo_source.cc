@@ -62,7 +62,7 @@ class MongoSnapshotSource : public SnapshotSource {
 
   Status Check() override {
     mongo::PooledClient s(pool_.get());
-    return mongo::Ping(s.get(), "source " + redacted_);
+    return mongo::PingAtStart(s.get(), "source " + redacted_);
   }
 
   Status Plan(const SnapshotOptions& opts, const apply::NamespaceMap& map, pb::SnapshotState* state) override;

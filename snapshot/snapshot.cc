@@ -731,7 +731,7 @@ StatusOr<SnapshotResult> RunSnapshot(const SnapshotOptions& opts) {
   RETURN_IF_ERROR(src->Check());
   {
     mongo::PooledClient d(dst.get());
-    RETURN_IF_ERROR(mongo::Ping(d.get(), "target " + mongo::RedactUri(opts.target_uri)));
+    RETURN_IF_ERROR(mongo::PingAtStart(d.get(), "target " + mongo::RedactUri(opts.target_uri)));
   }
 
   SnapshotResult res;

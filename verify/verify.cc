@@ -42,7 +42,7 @@ Status Connect(const std::string& uri, const char* what, int max_size, Side* sid
   side->redacted = mongo::RedactUri(uri);
   side->identity = mongo::EndpointIdentity(side->uri.get(), what);
   mongo::PooledClient c(side->pool.get());
-  return mongo::Ping(c.get(), std::string(what) + " " + side->redacted);
+  return mongo::PingAtStart(c.get(), std::string(what) + " " + side->redacted);
 }
 
 CollPtr Collection(mongoc_client_t* c, const std::string& db, const std::string& coll) {

@@ -9,7 +9,8 @@
 #      spool/FORMAT.md) holds every sealed segment byte for byte, committed in order;
 #   4. another spool shipped to the prefix is refused; a local segment with a flipped byte
 #      is refused (exit 4, naming the file and offset) before it is uploaded;
-#   5. prune deletes shipped segments (no local apply needed), never unshipped ones.
+#   5. prune deletes shipped segments (no local apply needed), never unshipped ones;
+#   6. capture --ship_to ships beside capture and commits the last segment on SIGTERM.
 # Usage: ship_test.sh DOCSHIFT MAKE_SPOOL
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -151,5 +152,34 @@ run "$DS" prune --spool "$SPOOL" --retention 0s
 grep -q "bucket(s) shipped to" "$WORK/out" || { cat "$WORK/out" >&2; fail "prune does not say it followed the shipped mark"; }
 after=$(ls "$SPOOL/segments" | wc -l)
 [ "$after" -eq 1 ] && [ "$before" -gt 1 ] || fail "prune kept $after of $before shipped segments (expected only the newest)"
+ok
+echo "6. capture --ship_to: every sealed segment committed, the last one after SIGTERM"
+S2=$WORK/spool2
+"$PY" -c 'import sys; from pymongo import MongoClient
+MongoClient(sys.argv[1])[sys.argv[2] + "1"].create_collection("docs")' "$SRC" "$PREFIX" || fail "create collection"
+"$DS" capture --source "$SRC" --scope collection --spool "$S2" --include "${PREFIX}1.*" \
+  --segment_max_age 1s --segment_max_bytes 8192 --ship_to "s3://$BKT/spools/three" >"$WORK/capture2.log" 2>&1 &
+cap_pid=$!
+wait_for 60 grep -qs "capture: ready" "$WORK/capture2.log" || fail "capture --ship_to did not become ready"
+"$PY" - "$SRC" "$PREFIX" <<'PYEOF' || fail "cannot write to the source"
+import os, sys
+from pymongo import MongoClient
+c = MongoClient(sys.argv[1])[sys.argv[2] + "1"]["docs"]
+for i in range(1, 401):
+    c.insert_one({"_id": i, "pad": os.urandom(60).hex()})
+PYEOF
+got_all() { [ "$("$DS" inspect stats --spool "$S2" 2>/dev/null | awk '$1=="TOTAL"{print $2}')" = 400 ]; }
+wait_for 60 got_all || fail "capture --ship_to did not get the 400 inserts"
+wait_for 60 grep -qs "ship: committed" "$WORK/capture2.log" || fail "capture --ship_to committed nothing while running"
+kill -TERM "$cap_pid"; wait "$cap_pid"; rc=$?; cap_pid=""
+[ "$rc" -eq 0 ] || fail "capture --ship_to exited $rc on SIGTERM"
+reader spools/three >"$WORK/reader3.json" 2>"$WORK/reader3.err" || { cat "$WORK/reader3.err" >&2; fail "the reader refused spools/three"; }
+"$PY" - "$WORK/reader3.json" "$S2" <<'PYEOF' || fail "capture --ship_to left segments uncommitted"
+import json, os, sys
+r = json.load(open(sys.argv[1]))
+local = sorted(os.listdir(os.path.join(sys.argv[2], "segments")))
+assert r["files"] == local and r["last_seq"] == 400, (r["files"], local, r["last_seq"])
+print("capture --ship_to: %d segments, sequences 1..400, all committed" % len(local))
+PYEOF
 ok
 echo "ship: $checks checks passed"
