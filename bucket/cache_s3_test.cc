@@ -352,6 +352,7 @@ TEST(BucketCheckpointStoreS3Test, LeaseRefusesASecondApplyAndASecondWriterIsFenc
   ASSERT_TRUE(b->Claim("apply", NowMs() + 31'000, &got, &found).ok());
   EXPECT_TRUE(found);
   EXPECT_EQ(got.applied_seq(), 10u);
+  EXPECT_EQ(b->LastWrittenSeq("apply"), 0u);  // claimed, not written: evicts nothing yet
   // ... and the first one's next write (or heartbeat) stops it, naming the new writer.
   EXPECT_FALSE(a_fenced);
   s = a->Write("apply", Ckpt(20));
@@ -366,6 +367,7 @@ TEST(BucketCheckpointStoreS3Test, LeaseRefusesASecondApplyAndASecondWriterIsFenc
   EXPECT_EQ(got.writer_host(), "host-b");
   // The winner goes on; a heartbeat rewrites its checkpoint with a new time.
   ASSERT_TRUE(b->Write("apply", Ckpt(30)).ok());
+  EXPECT_EQ(b->LastWrittenSeq("apply"), 30u);
   const int64_t later = NowMs() + 5'000;
   ASSERT_TRUE(b->Heartbeat("apply", later, 1'000).ok());
   ASSERT_TRUE(b->Read("apply", &got).ok());

@@ -86,7 +86,8 @@ Status BucketCheckpointStore::CopyDeadLettersLocked(const std::string& name) {
   return Status::OK();
 }
 
-Status BucketCheckpointStore::PutLocked(const std::string& name, pb::ApplyCheckpoint ckpt, int64_t now_ms) {
+Status BucketCheckpointStore::PutLocked(const std::string& name, pb::ApplyCheckpoint ckpt, int64_t now_ms,
+                                        bool from_write) {
   ckpt.set_writer_id(opts_.writer_id);
   ckpt.set_writer_host(opts_.writer_host);
   ckpt.set_writer_pid(opts_.writer_pid);
@@ -122,6 +123,7 @@ Status BucketCheckpointStore::PutLocked(const std::string& name, pb::ApplyCheckp
                                       "' took it over " + who + "; this one stops");
   }
   Written& rec = written_[name];
+  if (from_write) rec.written_seq = ckpt.applied_seq();
   rec.etag = put->etag;
   rec.ckpt = std::move(ckpt);
   rec.wall_ms = now_ms;
@@ -134,7 +136,7 @@ Status BucketCheckpointStore::Write(const std::string& name, const pb::ApplyChec
   std::lock_guard<std::mutex> l(mu_);
   // Dead letters the checkpoint passes are in the bucket before it is.
   RETURN_IF_ERROR(CopyDeadLettersLocked(name));
-  return PutLocked(name, ckpt, NowMs());
+  return PutLocked(name, ckpt, NowMs(), /*from_write=*/true);
 }
 
 Status BucketCheckpointStore::Claim(const std::string& name, int64_t now_ms, pb::ApplyCheckpoint* out, bool* found) {
@@ -194,7 +196,7 @@ Status BucketCheckpointStore::Heartbeat(const std::string& name, int64_t now_ms,
 uint64_t BucketCheckpointStore::LastWrittenSeq(const std::string& name) {
   std::lock_guard<std::mutex> l(mu_);
   auto w = written_.find(name);
-  return w == written_.end() ? 0 : w->second.ckpt.applied_seq();
+  return w == written_.end() ? 0 : w->second.written_seq;
 }
 
 StatusOr<std::vector<spool::NamedCheckpoint>> BucketCheckpointStore::List() {

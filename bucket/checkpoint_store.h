@@ -76,7 +76,8 @@ class BucketCheckpointStore final : public spool::CheckpointStore {
   // Rewrites the last checkpoint this store wrote for `name` with updated_wall_ms = now
   // when that write is at least interval_ms old. FailedPrecondition as Write.
   Status Heartbeat(const std::string& name, int64_t now_ms, int64_t interval_ms);
-  // applied_seq of the last checkpoint this store wrote for `name`; 0 if none.
+  // applied_seq of the last checkpoint Write() wrote for `name`; 0 if none. (Not the one
+  // Claim() rewrote: an apply may restart below it, from a snapshot.)
   uint64_t LastWrittenSeq(const std::string& name);
 
  private:
@@ -84,9 +85,10 @@ class BucketCheckpointStore final : public spool::CheckpointStore {
     std::string etag;
     pb::ApplyCheckpoint ckpt;
     int64_t wall_ms = 0;
+    uint64_t written_seq = 0;  // applied_seq of the last Write() (0: only claimed)
   };
   Status ReadLocked(const std::string& name, pb::ApplyCheckpoint* out, std::string* etag);
-  Status PutLocked(const std::string& name, pb::ApplyCheckpoint ckpt, int64_t now_ms);
+  Status PutLocked(const std::string& name, pb::ApplyCheckpoint ckpt, int64_t now_ms, bool from_write = false);
   Status CopyDeadLettersLocked(const std::string& name);
   std::string DescribeWriter(const pb::ApplyCheckpoint& c) const;
 
