@@ -133,13 +133,40 @@ ship_pid=""
 [ $rc -eq 0 ] || fail "ship did not stop cleanly (exit $rc)"
 "$DS" ship --spool "$SPOOL" --to "$BUCKET_URL" --stop_when_drained >"$WORK/ship.last.log" 2>&1 \
   || fail "the last ship failed"
+# Idle, the running apply still rewrites its checkpoint (the heartbeat that keeps its
+# lease): once it holds every event, the object changes again within 15 s.
+events=$("$DS" inspect stats --spool "$SPOOL" | awk '$1=="TOTAL"{print $2}')
+"$PY" - "$S3_URL" "${BUCKET_URL#s3://}" "$events" <<'EOF' || fail "no heartbeat: the idle apply's checkpoint did not change"
+import struct, sys, time, boto3
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="testing",
+                  aws_secret_access_key="testing", config=Config(s3={"addressing_style": "path"}))
+bucket, prefix = sys.argv[2].split("/", 1)
+key, events = prefix + "/checkpoints/apply.ckpt", int(sys.argv[3])
+def applied_seq(body):  # ApplyCheckpoint field 1 (varint), right after preamble (12) + record header (9)
+    p, shift, v = 21 + 1, 0, 0
+    assert body[21] == 0x08, "field 1 first"
+    while True:
+        b = body[p]; v |= (b & 0x7F) << shift; p += 1; shift += 7
+        if b < 0x80: return v
+deadline = time.time() + 60
+while True:
+    o = s3.get_object(Bucket=bucket, Key=key); body = o["Body"].read()
+    if applied_seq(body) >= events: break
+    assert time.time() < deadline, "apply never reached seq %d" % events
+    time.sleep(0.2)
+etag, t0 = o["ETag"], time.time()
+while s3.head_object(Bucket=bucket, Key=key)["ETag"] == etag:
+    if time.time() - t0 > 15: sys.exit(1)
+    time.sleep(0.2)
+print("  heartbeat: the idle apply rewrote its checkpoint after %.1f s" % (time.time() - t0))
+EOF
 kill -TERM "$app_pid"; wait "$app_pid"; rc=$?
 app_pid=""
 [ $rc -eq 0 ] || fail "apply did not stop cleanly on SIGTERM (exit $rc)"
 (cd "$REMOTE" && "$DS" apply --spool "$BUCKET_URL" --target "$TGT" --cache_dir "$REMOTE/cache" --stop_when_drained) \
   >"$WORK/apply.drain.log" 2>&1 || fail "apply --stop_when_drained failed: $(tail -3 "$WORK/apply.drain.log")"
 echo "  $(tail -1 "$WORK/apply.drain.log")"
-events=$("$DS" inspect stats --spool "$SPOOL" | awk '$1=="TOTAL"{print $2}')
 grep -q "checkpoint at seq $events," "$WORK/apply.drain.log" \
   || fail "the drained apply's checkpoint is not at the spool's last event ($events)"
 
