@@ -3,33 +3,12 @@
 #include <utility>
 
 #include "aws/s3_client.h"
+#include "spool/checkpoint.h"
 #include "spool/format.h"
-#include "spool/record.h"
 #include "spool/segment.h"
 
 namespace docshift::bucket {
 namespace {
-
-// A whole object in memory as a RandomAccessFile, so the spool's record scanner (and its
-// Corruption messages naming file and offset) reads it.
-class StringFile final : public RandomAccessFile {
- public:
-  StringFile(std::string_view data, std::string path) : data_(data), path_(std::move(path)) {}
-  Status Read(uint64_t offset, size_t n, std::string* out) const override {
-    if (offset >= data_.size()) {
-      out->clear();
-      return Status::OK();
-    }
-    out->assign(data_.substr(offset, n));
-    return Status::OK();
-  }
-  StatusOr<uint64_t> Size() const override { return static_cast<uint64_t>(data_.size()); }
-  const std::string& path() const override { return path_; }
-
- private:
-  std::string_view data_;
-  std::string path_;
-};
 
 Status Bad(const std::string& where, const std::string& what) {
   return Status::Corruption(where + ": " + what);
@@ -102,22 +81,7 @@ std::string EncodeLogRecord(const pb::BucketLogRecord& rec) {
 }
 
 Status DecodeLogRecord(std::string_view body, const std::string& where, pb::BucketLogRecord* rec) {
-  StringFile file(body, where);
-  spool::RecordScanner scanner(&file, body.size());
-  Status s = scanner.ReadPreamble(spool::kBucketLogMagic);
-  if (s.IsEndOfFile()) return spool::CorruptionAt(where, 0, "log record is " + scanner.stop_reason());
-  RETURN_IF_ERROR(s);
-  spool::Record r;
-  s = scanner.Next(&r);
-  if (s.IsEndOfFile()) return spool::CorruptionAt(where, scanner.stop_offset(), "log record missing or torn");
-  RETURN_IF_ERROR(s);
-  if (r.type != spool::kRecordBucketLog || !rec->ParseFromString(r.payload)) {
-    return spool::CorruptionAt(where, r.offset, "not a log record");
-  }
-  if (scanner.position() != body.size()) {
-    return spool::CorruptionAt(where, scanner.position(), "bytes after the log record");
-  }
-  return Status::OK();
+  return spool::DecodeStateFile(body, where, spool::kBucketLogMagic, spool::kRecordBucketLog, rec);
 }
 
 std::string EncodeStateObject(std::string_view magic, spool::RecordType type,

@@ -2,6 +2,7 @@
 
 #include "spool/format.h"
 #include "spool/record.h"
+#include "util/memory_file.h"
 
 namespace docshift::spool {
 
@@ -22,20 +23,15 @@ std::string CheckpointPath(const std::string& spool_dir, const std::string& name
   return JoinPath(JoinPath(spool_dir, kCheckpointsDir), name + std::string(kCheckpointSuffix));
 }
 
-Status WriteStateFile(Env* env, const std::string& path, std::string_view magic,
-                      RecordType type, const google::protobuf::MessageLite& msg) {
-  std::string buf = EncodePreamble(magic);
-  EncodeRecord(type, msg.SerializeAsString(), &buf);
-  return env->WriteFileAtomic(path, buf);
-}
+namespace {
 
-Status ReadStateFile(Env* env, const std::string& path, std::string_view magic,
-                     RecordType type, google::protobuf::MessageLite* msg) {
-  if (!env->FileExists(path)) return Status::NotFound(path);
-  ASSIGN_OR_RETURN(auto file, env->NewRandomAccessFile(path));
+// The one record of a state file (preamble, one record, nothing after it).
+Status ReadStateRecord(const RandomAccessFile* file, std::string_view magic, RecordType type,
+                       google::protobuf::MessageLite* msg) {
+  const std::string& path = file->path();
   ASSIGN_OR_RETURN(uint64_t size, file->Size());
   if (size > kMaxStateFileBytes) return CorruptionAt(path, 0, "state file too large");
-  RecordScanner scanner(file.get(), size);
+  RecordScanner scanner(file, size);
   Status s = scanner.ReadPreamble(magic);
   if (s.IsEndOfFile()) return CorruptionAt(path, 0, "state file is " + scanner.stop_reason());
   RETURN_IF_ERROR(s);
@@ -52,6 +48,28 @@ Status ReadStateFile(Env* env, const std::string& path, std::string_view magic,
     return CorruptionAt(path, scanner.position(), "bytes after the state record");
   }
   return Status::OK();
+}
+
+}  // namespace
+
+Status WriteStateFile(Env* env, const std::string& path, std::string_view magic,
+                      RecordType type, const google::protobuf::MessageLite& msg) {
+  std::string buf = EncodePreamble(magic);
+  EncodeRecord(type, msg.SerializeAsString(), &buf);
+  return env->WriteFileAtomic(path, buf);
+}
+
+Status ReadStateFile(Env* env, const std::string& path, std::string_view magic,
+                     RecordType type, google::protobuf::MessageLite* msg) {
+  if (!env->FileExists(path)) return Status::NotFound(path);
+  ASSIGN_OR_RETURN(auto file, env->NewRandomAccessFile(path));
+  return ReadStateRecord(file.get(), magic, type, msg);
+}
+
+Status DecodeStateFile(std::string_view body, const std::string& where, std::string_view magic,
+                       RecordType type, google::protobuf::MessageLite* msg) {
+  MemoryFile file(where, body);
+  return ReadStateRecord(&file, magic, type, msg);
 }
 
 Status WriteCheckpoint(Env* env, const std::string& spool_dir, const std::string& name,

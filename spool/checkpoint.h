@@ -26,6 +26,10 @@ Status WriteStateFile(Env* env, const std::string& path, std::string_view magic,
                       RecordType type, const google::protobuf::MessageLite& msg);
 Status ReadStateFile(Env* env, const std::string& path, std::string_view magic,
                      RecordType type, google::protobuf::MessageLite* msg);
+// The same for a state file's bytes in memory (an object read from a bucket); `where`
+// names it in Corruption messages ("s3://bucket/key").
+Status DecodeStateFile(std::string_view body, const std::string& where, std::string_view magic,
+                       RecordType type, google::protobuf::MessageLite* msg);
 
 // An apply name becomes part of file names in the spool (checkpoints/NAME.ckpt,
 // deadletter/NAME.dlq, status/apply-NAME.status), so it is one path component from a

@@ -21,6 +21,7 @@
 #include "spool/manifest.h"
 #include "spool/segment.h"
 #include "util/env.h"
+#include "util/memory_file.h"
 #include "util/status.h"
 
 #if defined(DOCSHIFT_FUZZ_SEED_MAIN)
@@ -30,26 +31,6 @@
 
 namespace docshift::fuzz {
 namespace {
-
-// A read-only file over bytes owned by the caller.
-class MemFile final : public RandomAccessFile {
- public:
-  MemFile(std::string path, std::string_view data) : path_(std::move(path)), data_(data) {}
-  Status Read(uint64_t offset, size_t n, std::string* out) const override {
-    if (offset >= data_.size()) {
-      out->clear();
-      return Status::OK();
-    }
-    out->assign(data_.substr(offset, n));
-    return Status::OK();
-  }
-  StatusOr<uint64_t> Size() const override { return static_cast<uint64_t>(data_.size()); }
-  const std::string& path() const override { return path_; }
-
- private:
-  std::string path_;
-  std::string_view data_;
-};
 
 // An Env holding one read-only file. Everything else fails: readers must not write.
 class MemEnv final : public Env {
@@ -65,7 +46,7 @@ class MemEnv final : public Env {
   StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& p) override {
     if (p != path_) return Status::NotFound(p);
-    return std::unique_ptr<RandomAccessFile>(new MemFile(p, data_));
+    return std::unique_ptr<RandomAccessFile>(new MemoryFile(p, data_));
   }
   bool FileExists(const std::string& p) override { return p == path_; }
   StatusOr<uint64_t> GetFileSize(const std::string& p) override {
