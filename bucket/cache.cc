@@ -126,7 +126,7 @@ Status BucketSpoolCache::SyncSnapshot() {
   auto got = opts_.s3->GetObject(opts_.loc.bucket, key, {}, &err);
   if (!got.ok()) return err.kind == aws::S3ErrorKind::kNotFound ? Status::OK() : got.status();
   pb::SnapshotState st;
-  RETURN_IF_ERROR(DecodeStateObject(got->body, "s3://" + opts_.loc.bucket + "/" + key, spool::kSnapshotMagic,
+  RETURN_IF_ERROR(spool::DecodeStateFile(got->body, "s3://" + opts_.loc.bucket + "/" + key, spool::kSnapshotMagic,
                                     spool::kRecordSnapshotState, &st));
   RETURN_IF_ERROR(opts_.env->CreateDirIfMissing(JoinPath(opts_.dir, spool::kSnapshotDir)));
   RETURN_IF_ERROR(opts_.env->WriteFileAtomic(spool::SnapshotStatePath(opts_.dir), got->body));
@@ -286,7 +286,7 @@ Status BucketSpoolCache::CopyCheckpointsAndDeadLetters() {
       }
       if (k.suffix == ".ckpt") {
         pb::ApplyCheckpoint c;
-        RETURN_IF_ERROR(DecodeStateObject(got->body, "s3://" + opts_.loc.bucket + "/" + obj.key,
+        RETURN_IF_ERROR(spool::DecodeStateFile(got->body, "s3://" + opts_.loc.bucket + "/" + obj.key,
                                           spool::kCheckpointMagic, spool::kRecordCheckpoint, &c));
       }
       RETURN_IF_ERROR(opts_.env->WriteFileAtomic(JoinPath(local, name), got->body));

@@ -60,7 +60,7 @@ Status BucketCheckpointStore::ReadLocked(const std::string& name, pb::ApplyCheck
     return got.status();
   }
   if (etag != nullptr) *etag = got->info.etag;
-  return DecodeStateObject(got->body, "s3://" + opts_.loc.bucket + "/" + key, spool::kCheckpointMagic,
+  return spool::DecodeStateFile(got->body, "s3://" + opts_.loc.bucket + "/" + key, spool::kCheckpointMagic,
                            spool::kRecordCheckpoint, out);
 }
 

@@ -91,27 +91,6 @@ std::string EncodeStateObject(std::string_view magic, spool::RecordType type,
   return buf;
 }
 
-Status DecodeStateObject(std::string_view body, const std::string& where, std::string_view magic,
-                         spool::RecordType type, google::protobuf::MessageLite* msg) {
-  if (body.size() > spool::kMaxStateFileBytes) return spool::CorruptionAt(where, 0, "state object too large");
-  StringFile file(body, where);
-  spool::RecordScanner scanner(&file, body.size());
-  Status s = scanner.ReadPreamble(magic);
-  if (s.IsEndOfFile()) return spool::CorruptionAt(where, 0, "state object is " + scanner.stop_reason());
-  RETURN_IF_ERROR(s);
-  spool::Record r;
-  s = scanner.Next(&r);
-  if (s.IsEndOfFile()) return spool::CorruptionAt(where, scanner.stop_offset(), "state record missing or torn");
-  RETURN_IF_ERROR(s);
-  if (r.type != type || !msg->ParseFromString(r.payload)) {
-    return spool::CorruptionAt(where, r.offset, "not the expected state record");
-  }
-  if (scanner.position() != body.size()) {
-    return spool::CorruptionAt(where, scanner.position(), "bytes after the state record");
-  }
-  return Status::OK();
-}
-
 size_t FirstSegmentAtOrAfter(const LogState& state, uint64_t seq) {
   size_t i = 0;
   while (i < state.segments.size() && state.segments[i].last_seq() < seq) ++i;

@@ -57,12 +57,10 @@ std::string EncodeLogRecord(const pb::BucketLogRecord& rec);
 Status DecodeLogRecord(std::string_view body, const std::string& where, pb::BucketLogRecord* rec);
 
 // A spool state file's bytes (preamble + exactly one record, as spool/checkpoint.h writes
-// checkpoints/ and snapshot/STATE) held in memory: the body of a checkpoint or snapshot
-// object. Decode: Corruption naming `where` and the offset when it is not one such record.
+// checkpoints/ and snapshot/STATE): the body of a checkpoint object. The reader is
+// spool::DecodeStateFile.
 std::string EncodeStateObject(std::string_view magic, spool::RecordType type,
                               const google::protobuf::MessageLite& msg);
-Status DecodeStateObject(std::string_view body, const std::string& where, std::string_view magic,
-                         spool::RecordType type, google::protobuf::MessageLite* msg);
 
 // The first committed segment holding `seq` or later, or segments.size() if none.
 // (For a reader starting at seq; NotFound-worthy when seq <= deleted_through_seq.)
