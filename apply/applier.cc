@@ -175,7 +175,10 @@ class Lane {
         space_cv_.notify_all();
       }
       const auto t0 = Clock::now();
-      Status s = ApplyItems(client.get(), work);
+      const std::atomic<bool>* abort = shared_->opts->abort_writes;
+      Status s = abort != nullptr && abort->load()
+                     ? Status::Aborted("writes stopped: this apply no longer holds its checkpoint")
+                     : ApplyItems(client.get(), work);
       const auto ms =
           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
       // Adapt the batch to latency: grow while a batch takes under 200 ms, halve it over 1 s.
@@ -1108,6 +1111,7 @@ StatusOr<ApplyResult> RunApplyAs(const ApplyOptions& opts, const std::string& ba
     WatchdogPing();  // this loop turns at least every poll interval while apply works
     if (opts.stop && opts.stop->load()) break;
     if (shared.failed) break;
+    const bool complete = opts.source_complete == nullptr || opts.source_complete->load();  // before Next
     Status s = tail.Next(&batch);
     if (s.ok() && batch.events_size() == 0 && grouper.EmptyBatch()) {
       // The source's position moved on with no event: the open transaction is complete.
@@ -1116,7 +1120,7 @@ StatusOr<ApplyResult> RunApplyAs(const ApplyOptions& opts, const std::string& ba
     }
     if (s.IsEndOfFile()) {
       progress.caught_up = true;
-      if (opts.stop_when_drained) break;
+      if (opts.stop_when_drained && complete) break;
       status = write_ckpt(false);
       if (!status.ok()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(opts.poll_interval_ms));

@@ -84,6 +84,14 @@ struct ApplyOptions {
   // slots through `checkpoints`. slot_count 0: no slots (the whole spool, as before).
   int slot_index = 0;
   int slot_count = 0;
+  // With stop_when_drained: the spool directory is filled by someone else (a bucket
+  // spool's cache, apply/bucket_apply.h); drained means the end of the spool once this is
+  // true, not the end of what is there now. Null: the spool is all there.
+  const std::atomic<bool>* source_complete = nullptr;
+  // Set (with `stop`) when this apply must not write another event: its checkpoint was
+  // taken over by another apply of the name (a bucket spool's lease). Lanes drop what is
+  // queued instead of draining it; a bulk already sent completes. Null: never.
+  const std::atomic<bool>* abort_writes = nullptr;
 };
 
 struct ApplyResult {

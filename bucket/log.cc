@@ -84,6 +84,13 @@ Status DecodeLogRecord(std::string_view body, const std::string& where, pb::Buck
   return spool::DecodeStateFile(body, where, spool::kBucketLogMagic, spool::kRecordBucketLog, rec);
 }
 
+std::string EncodeStateObject(std::string_view magic, spool::RecordType type,
+                              const google::protobuf::MessageLite& msg) {
+  std::string buf = spool::EncodePreamble(magic);
+  spool::EncodeRecord(type, msg.SerializeAsString(), &buf);
+  return buf;
+}
+
 size_t FirstSegmentAtOrAfter(const LogState& state, uint64_t seq) {
   size_t i = 0;
   while (i < state.segments.size() && state.segments[i].last_seq() < seq) ++i;

@@ -20,8 +20,11 @@
 #include <string_view>
 #include <vector>
 
+#include <google/protobuf/message_lite.h>
+
 #include "bucket/location.h"
 #include "proto/spool.pb.h"
+#include "spool/format.h"
 #include "util/status.h"
 
 namespace docshift::aws {
@@ -52,6 +55,12 @@ Status ApplyLogRecord(const pb::BucketLogRecord& rec, const std::string& where, 
 std::string EncodeLogRecord(const pb::BucketLogRecord& rec);
 // Corruption naming `where` and the offset when the body is not one such record.
 Status DecodeLogRecord(std::string_view body, const std::string& where, pb::BucketLogRecord* rec);
+
+// A spool state file's bytes (preamble + exactly one record, as spool/checkpoint.h writes
+// checkpoints/ and snapshot/STATE): the body of a checkpoint object. The reader is
+// spool::DecodeStateFile.
+std::string EncodeStateObject(std::string_view magic, spool::RecordType type,
+                              const google::protobuf::MessageLite& msg);
 
 // The first committed segment holding `seq` or later, or segments.size() if none.
 // (For a reader starting at seq; NotFound-worthy when seq <= deleted_through_seq.)

@@ -11,3 +11,10 @@ add_executable(bucket_log_s3_test ${CMAKE_CURRENT_SOURCE_DIR}/log_s3_test.cc)
 target_link_libraries(bucket_log_s3_test PRIVATE docshift_bucket docshift_testutil GTest::gtest)
 add_test(NAME bucket_log_s3_test COMMAND bucket_log_s3_test)
 set_tests_properties(bucket_log_s3_test PROPERTIES LABELS testbed TIMEOUT 300 SKIP_RETURN_CODE 77)
+
+# The cache and the checkpoint store of a bucket spool, against gofakes3 (as above).
+add_executable(bucket_cache_s3_test ${CMAKE_CURRENT_SOURCE_DIR}/cache_s3_test.cc)
+target_link_libraries(bucket_cache_s3_test PRIVATE docshift_bucket docshift_testutil GTest::gtest)
+add_test(NAME bucket_cache_s3_test COMMAND bucket_cache_s3_test)
+set_tests_properties(bucket_cache_s3_test PROPERTIES LABELS testbed TIMEOUT 300 SKIP_RETURN_CODE 77)
+

@@ -1,10 +1,14 @@
 // `docshift apply`: thin wrapper over apply/applier.h.
 #include <gflags/gflags.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "apply/applier.h"
+#include "apply/bucket_apply.h"
 #include "apply/slot_routing.h"
+#include "aws/credentials.h"
+#include "bucket/location.h"
 #include "cli/command.h"
 #include "cli/signals.h"
 #include "util/duration.h"
@@ -40,7 +44,15 @@ DEFINE_string(slot, "", "I/N: this worker is apply slot I of N (0 <= I < N <= 64
                        "under the name NAME.slot-I-of-N; DDL waits for every slot. Empty: one apply "
                        "writes everything.");
 DEFINE_string(checkpoint_interval, "1s", "How often the checkpoint is written.");
+DEFINE_string(cache_dir, "", "apply/inspect --spool s3://...: local directory for the copy of the bucket "
+                             "spool (apply's default: $XDG_CACHE_HOME or ~/.cache, then "
+                             "/docshift/s3/BUCKET/PREFIX/@NAME; inspect's: a temporary one).");
+DEFINE_uint64(cache_max_bytes, 1ull << 30, "--spool s3://...: most bytes of segments downloaded ahead into "
+                                           "--cache_dir (the next segment apply needs is always fetched).");
+DEFINE_string(bucket_poll_interval, "1s", "--spool s3://...: how often the bucket's commit log is read for new "
+                                          "segments (a term of the lag).");
 DECLARE_string(progress_interval);
+DECLARE_string(region);
 DECLARE_string(name);
 DECLARE_int32(metrics_port);
 DECLARE_string(http_listen);
@@ -97,7 +109,27 @@ int RunApplyCmd(const std::vector<std::string>& args) {
   o.progress_interval_ms = pi.value();
   if (Status hs = ResolveHttpListen(&o.http_host, &o.metrics_port); !hs.ok()) return Fail(cmd, hs);
   o.stop = InstallStopSignals();
-  auto r = apply::RunApply(o);
+  StatusOr<apply::ApplyResult> r = Status::OK();
+  if (bucket::IsBucketUrl(o.spool_dir)) {
+    apply::BucketApplyOptions bo;
+    auto loc = bucket::ParseBucketUrl(o.spool_dir, "--spool");
+    if (!loc.ok()) return Fail(cmd, loc.status());
+    bo.loc = loc.value();
+    // Credentials by the AWS conventions; never printed (aws/credentials.h).
+    auto s3 = aws::S3ClientOptionsFromEnv(aws::ProcessEnv(), FLAGS_region);
+    if (!s3.ok()) return Fail(cmd, s3.status().WithContext("--spool " + bo.loc.ToString()));
+    s3->stop = o.stop;
+    bo.s3 = std::move(s3).value();
+    bo.cache_dir = FLAGS_cache_dir;
+    bo.cache_max_bytes = FLAGS_cache_max_bytes;
+    auto bpi = ParseDurationMs(FLAGS_bucket_poll_interval);
+    if (!bpi.ok()) return Fail(cmd, bpi.status().WithContext("--bucket_poll_interval"));
+    bo.poll_interval_ms = std::max<int64_t>(bpi.value(), 1);
+    bo.apply = o;
+    r = apply::RunBucketApply(std::move(bo));
+  } else {
+    r = apply::RunApply(o);
+  }
   std::cout.flush();
   if (!r.ok()) return Fail(cmd, r.status());
   std::cerr << "docshift apply: applied " << r->events_applied << " events";
@@ -124,7 +156,7 @@ Command MakeApplyCommand() {
   return Command{
       "apply",
       "replay the spool onto the target, idempotently, with a durable checkpoint",
-      "Usage: docshift apply --spool DIR --target URI [--lanes 4] [--stop_when_drained]\n\n"
+      "Usage: docshift apply --spool DIR|s3://BUCKET/PREFIX --target URI [--lanes 4] [--stop_when_drained]\n\n"
       "Reads the spool in sequence order (sealed segments and the open segment's tail) and\n"
       "writes each change to the target: inserts and replaces as upserting replaces,\n"
       "updates as the full document (or $set/$unset), deletes by key, DDL as a barrier.\n"
@@ -155,12 +187,22 @@ Command MakeApplyCommand() {
       "unique index by namespace alone) under NAME.slot-I-of-N; a DDL waits until every slot\n"
       "reached it and runs once, on the slot of its namespace. Not with --from or\n"
       "--transactions=atomic.\n\n"
+      "--spool s3://BUCKET/PREFIX applies a spool `docshift ship` keeps in a bucket, reading\n"
+      "the bucket only: committed segments are downloaded (checked) into --cache_dir, at most\n"
+      "--cache_max_bytes ahead, new commits followed every --bucket_poll_interval; the\n"
+      "checkpoint is PREFIX/checkpoints/NAME.ckpt, written conditionally: a second apply of\n"
+      "the name is refused while the first runs (a 30 s lease), and one that finds its\n"
+      "checkpoint taken over stops. Endpoint, region and credentials by the AWS conventions\n"
+      "(AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL: path-style; --region). --from is not\n"
+      "supported there yet.\n\n"
       "Examples:\n"
       "  docshift apply --spool /data/spool --target mongodb://dst:27017/\n"
       "  docshift apply --spool S --target env:DST --from 2026-11-22T01:00:00Z --until 50000\n"
-      "  docshift apply --spool S --dry_run --until 100",
+      "  docshift apply --spool S --dry_run --until 100\n"
+      "  docshift apply --spool s3://bucket/spools/eu --target env:DST --cache_dir /var/cache/ds",
       {"spool", "target", "name", "lanes", "batch_max_ops", "max_update_statements", "from", "until", "stop_when_drained",
-       "dry_run", "map", "transforms", "on_error", "transactions", "slot", "checkpoint_interval", "progress_interval", "metrics_port", "http_listen"},
+       "dry_run", "map", "transforms", "on_error", "transactions", "slot", "checkpoint_interval", "progress_interval", "metrics_port",
+       "http_listen", "cache_dir", "cache_max_bytes", "bucket_poll_interval", "region"},
       &RunApplyCmd};
 }
 

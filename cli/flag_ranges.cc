@@ -64,6 +64,9 @@ const std::vector<FlagRange>& FlagRanges() {
       Dur("checkpoint_interval", 10 * kMs, 1 * kHour, {"apply"}),
       Other("name", FlagKind::kApplyName, {"apply", "status", "cutover"}),
       Other("slot", FlagKind::kSlot, {"apply"}),
+      // apply --spool s3://...
+      Int("cache_max_bytes", 1 * kKiB, 1024 * kGiB, {"apply"}),
+      Dur("bucket_poll_interval", 10 * kMs, 1 * kMin, {"apply"}),
       // snapshot, verify, reconcile, cutover
       Int("parallel", 1, 64, {"snapshot"}),
       Int("parallel", 1, 256, {"verify", "reconcile", "cutover"}),

@@ -1,13 +1,23 @@
 // `docshift inspect`: thin wrapper over spool/inspect.h.
 #include <gflags/gflags.h>
 
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <memory>
 
+#include "aws/credentials.h"
+#include "aws/s3_client.h"
+#include "bucket/cache.h"
+#include "bucket/location.h"
 #include "cli/command.h"
 #include "cli/flag_ranges.h"
 #include "spool/inspect.h"
 
 DECLARE_string(spool);
+DECLARE_string(region);
+DECLARE_string(cache_dir);
 DEFINE_string(ns, "", "dump/stats: only namespaces matching these comma-separated globs "
                       "(e.g. 'shop.*,crm.users').");
 DEFINE_string(op, "", "dump/stats: only these comma-separated operation types (insert, "
@@ -69,6 +79,50 @@ int RunInspect(const std::vector<std::string>& args) {
     }
   }
   Env* env = Env::Default();
+  // A bucket spool: copied (checked, as apply checks it) into a local directory first.
+  std::string temp_dir;
+  std::unique_ptr<bucket::BucketSpoolCache> cache;
+  if (bucket::IsBucketUrl(FLAGS_spool)) {
+    auto loc = bucket::ParseBucketUrl(FLAGS_spool, "--spool");
+    if (!loc.ok()) return Fail(cmd, loc.status());
+    auto s3 = aws::S3ClientOptionsFromEnv(aws::ProcessEnv(), FLAGS_region);
+    if (!s3.ok()) return Fail(cmd, s3.status().WithContext("--spool " + loc->ToString()));
+    auto client = aws::S3Client::New(std::move(s3).value());
+    if (!client.ok()) return Fail(cmd, client.status());
+    bucket::BucketSpoolCacheOptions co;
+    co.loc = loc.value();
+    co.s3 = std::move(client).value();
+    co.max_bytes = UINT64_MAX;
+    co.dir = FLAGS_cache_dir;
+    if (co.dir.empty()) {
+      std::string tmpl = (std::getenv("TMPDIR") != nullptr ? std::string(std::getenv("TMPDIR")) : "/tmp") +
+                         "/docshift-inspect.XXXXXX";
+      if (mkdtemp(tmpl.data()) == nullptr) {
+        return Fail(cmd, Status::IOError("cannot create a temporary directory " + tmpl + " (set TMPDIR or --cache_dir)"));
+      }
+      temp_dir = co.dir = tmpl;
+    }
+    auto c = bucket::BucketSpoolCache::Open(std::move(co));
+    Status cs = c.ok() ? (*c)->Sync(1) : c.status();
+    if (cs.ok()) cs = (*c)->CopyCheckpointsAndDeadLetters();
+    if (!cs.ok()) {
+      if (c.ok()) c->reset();  // release the cache's lock before removing it
+      if (!temp_dir.empty()) std::filesystem::remove_all(temp_dir);
+      return Fail(cmd, cs);
+    }
+    cache = std::move(c).value();
+    std::cerr << "docshift inspect: " << loc->ToString() << " (committed up to seq " << cache->bucket_next_seq() - 1
+              << ") read into " << cache->dir() << (temp_dir.empty() ? "" : " (removed afterwards)") << std::endl;
+    o.dir = cache->dir();
+  }
+  struct RemoveTemp {
+    std::string dir;
+    std::unique_ptr<bucket::BucketSpoolCache>* cache;
+    ~RemoveTemp() {
+      cache->reset();
+      if (!dir.empty()) std::filesystem::remove_all(dir);
+    }
+  } remove_temp{temp_dir, &cache};
   const std::string& action = args[0];
   Status s;
   if (action == "segments") {
@@ -104,7 +158,10 @@ Command MakeInspectCommand() {
       "read a spool offline: segments, manifest, dump, verify, stats (no database needed)",
       "Usage: docshift inspect ACTION --spool DIR [filters]\n\n"
       "Reads a spool without any database and without taking the spool lock, so it is safe\n"
-      "beside a running capture and apply.\n\n"
+      "beside a running capture and apply.\n"
+      "--spool s3://BUCKET/PREFIX reads a bucket spool: its committed segments (checked as\n"
+      "apply checks them), checkpoints and dead letters are copied into --cache_dir, or a\n"
+      "temporary directory removed afterwards (AWS endpoint/credentials conventions, --region).\n\n"
       "Actions:\n"
       "  segments  one line per segment: sequence and cluster-time range, events, raw and\n"
       "            on-disk bytes, compression ratio, sealed or open\n"
@@ -118,7 +175,7 @@ Command MakeInspectCommand() {
       "  docshift inspect segments --spool /var/lib/docshift/spool\n"
       "  docshift inspect dump --spool S --ns 'shop.*' --op update,delete --limit 20\n"
       "  docshift inspect dump --spool S --from_time 2026-11-22T01:00:00Z --until_seq 5000",
-      {"spool", "ns", "op", "from_seq", "until_seq", "from_time", "until_time", "limit"},
+      {"spool", "ns", "op", "from_seq", "until_seq", "from_time", "until_time", "limit", "region", "cache_dir"},
       &RunInspect};
 }
 

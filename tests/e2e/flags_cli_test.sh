@@ -88,6 +88,8 @@ apply until 0 1 9223372036854775807 9223372036854775808
 apply checkpoint_interval 9ms 10ms 1h 3600001ms
 apply name - a $name64 ${name64}x
 apply slot 3/3 0/1 63/64 0/65
+apply cache_max_bytes 1023 1024 1099511627776 1099511627777
+apply bucket_poll_interval 9ms 10ms 1m 60001ms
 status name - a $name64 ${name64}x
 cutover name - a $name64 ${name64}x
 snapshot progress_interval 0 100ms 1d 2d

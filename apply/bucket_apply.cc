@@ -1,0 +1,169 @@
+#include "apply/bucket_apply.h"
+
+#include <glog/logging.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "bucket/cache.h"
+#include "bucket/checkpoint_store.h"
+#include "bucket/shipper.h"
+#include "spool/checkpoint.h"
+#include "spool/slot_name.h"
+#include "util/duration.h"
+
+namespace docshift::apply {
+
+StatusOr<std::string> DefaultCacheDir(const bucket::BucketLocation& loc, const std::string& name) {
+  std::string base;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x == '/') {
+    base = x;
+  } else if (const char* h = std::getenv("HOME"); h != nullptr && *h == '/') {
+    base = std::string(h) + "/.cache";
+  } else {
+    return Status::InvalidArgument("no --cache_dir given and neither XDG_CACHE_HOME nor HOME is set: pass "
+                                   "--cache_dir DIR (a local directory for this apply's copy of the bucket spool)");
+  }
+  std::string dir = base + "/docshift/s3/" + loc.bucket;
+  if (!loc.prefix.empty()) dir += "/" + loc.prefix;
+  return dir + "/@" + name;
+}
+
+StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
+  ApplyOptions& a = o.apply;
+  if (a.from.set) {
+    return Status::InvalidArgument("--from: a replay from a bucket spool is not supported yet; replay from the "
+                                   "local spool, or start a new --name (it reads the bucket from the start)");
+  }
+  RETURN_IF_ERROR(spool::CheckApplyName(a.name));
+  // The name this process writes its checkpoint under (a slot's: NAME.slot-I-of-N).
+  const std::string name = a.slot_count > 0 ? spool::SlotName(a.name, a.slot_index, a.slot_count) : a.name;
+  RETURN_IF_ERROR(spool::CheckApplyName(name));
+  if (o.cache_dir.empty()) {
+    ASSIGN_OR_RETURN(o.cache_dir, DefaultCacheDir(o.loc, name));
+    std::error_code ec;
+    std::filesystem::create_directories(o.cache_dir, ec);
+    if (ec) return Status::IOError("creating cache dir " + o.cache_dir + ": " + ec.message());
+  }
+  // The cache's client stops retrying on the caller's stop; the checkpoint's does not:
+  // the final checkpoint after a stop must still be written (retry_for_ms bounds it).
+  auto new_client = [&](const std::atomic<bool>* stop) {
+    aws::S3ClientOptions so = o.s3;
+    so.stop = stop;
+    return aws::S3Client::New(std::move(so));
+  };
+
+  // The checkpoint first: a second apply of the name stops here, before touching the cache.
+  bucket::BucketCheckpointStoreOptions so;
+  so.loc = o.loc;
+  ASSIGN_OR_RETURN(so.s3, new_client(nullptr));
+  so.local_dir = o.cache_dir;
+  so.writer_id = bucket::NewWriterId();
+  so.writer_host = bucket::HostName();
+  so.writer_pid = getpid();
+  so.lease_ms = o.lease_ms;
+  // Fenced (another apply of the name holds the checkpoint now): not one more write to
+  // the target, whichever thread's checkpoint write found out.
+  std::atomic<bool> abort_writes{false};
+  so.fenced = &abort_writes;
+  bucket::BucketCheckpointStore store(std::move(so));
+  pb::ApplyCheckpoint ckpt;
+  bool have_ckpt = false;
+  if (a.dry_run) {
+    Status s = store.Read(name, &ckpt);
+    if (!s.ok() && !s.IsNotFound()) return s;
+    have_ckpt = s.ok();
+  } else {
+    RETURN_IF_ERROR(store.Claim(name, NowMs(), &ckpt, &have_ckpt));
+  }
+
+  bucket::BucketSpoolCacheOptions co;
+  co.loc = o.loc;
+  ASSIGN_OR_RETURN(co.s3, new_client(a.stop));
+  co.dir = o.cache_dir;
+  co.max_bytes = o.cache_max_bytes;
+  ASSIGN_OR_RETURN(auto cache, bucket::BucketSpoolCache::Open(std::move(co)));
+  // What apply will need first: its checkpoint's next event, or just after the snapshot's
+  // start when it restarts from a snapshot (applier.cc decides the same way).
+  RETURN_IF_ERROR(cache->SyncSnapshot());
+  uint64_t start = have_ckpt ? ckpt.applied_seq() + 1 : 1;
+  pb::SnapshotState snap;
+  if (spool::ReadSnapshotState(Env::Default(), o.cache_dir, &snap).ok() &&
+      (!have_ckpt || ckpt.snapshot_id() != snap.snapshot_id())) {
+    start = std::min(start, snap.start_seq() + 1);
+  }
+  RETURN_IF_ERROR(cache->Sync(start));
+  const uint64_t end_at_start = cache->bucket_next_seq();
+  std::cerr << "docshift apply: bucket spool " << o.loc.ToString() << " (committed up to seq " << end_at_start - 1
+            << "), cache dir " << o.cache_dir << ", checkpoint " << o.loc.Url("checkpoints/" + name + ".ckpt")
+            << (have_ckpt ? " at seq " + std::to_string(ckpt.applied_seq()) : std::string(" (new)")) << std::endl;
+
+  // The background thread; it mirrors the caller's stop into `stop`, and sets `stop` with
+  // `failure` when it fails.
+  std::atomic<bool> stop{false}, complete{false}, done{false};
+  Status failure;
+  std::mutex mu;
+  std::condition_variable cv;
+  const std::atomic<bool>* outer_stop = a.stop;
+  auto step = [&]() -> Status {
+    RETURN_IF_ERROR(cache->Sync(start));
+    if (cache->local_next_seq() >= end_at_start) complete = true;
+    if (!a.dry_run) {
+      RETURN_IF_ERROR(store.Heartbeat(name, NowMs(), o.heartbeat_interval_ms));
+      RETURN_IF_ERROR(cache->Evict(store.LastWrittenSeq(name)));
+    }
+    return Status::OK();
+  };
+  if (cache->local_next_seq() >= end_at_start) complete = true;
+  std::thread bg([&] {
+    auto next = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.poll_interval_ms);
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> l(mu);
+        // Wakes every 50 ms to pass on the caller's stop (a signal) promptly.
+        while (!done && std::chrono::steady_clock::now() < next) {
+          if (outer_stop != nullptr && outer_stop->load()) stop = true;
+          cv.wait_for(l, std::chrono::milliseconds(50));
+        }
+        if (done) return;
+      }
+      Status s = step();
+      if (s.IsAborted() && outer_stop != nullptr && outer_stop->load()) {
+        stop = true;  // a download cut short by the caller's stop: not a failure
+        return;
+      }
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> l(mu);
+        failure = s;
+        stop = true;
+        LOG(ERROR) << "apply: stopping: " << s.ToString();
+        return;
+      }
+      next = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.poll_interval_ms);
+    }
+  });
+
+  a.spool_dir = o.cache_dir;
+  a.checkpoints = &store;
+  a.source_complete = &complete;
+  a.abort_writes = &abort_writes;
+  a.stop = &stop;
+  auto r = RunApply(a);
+  {
+    std::lock_guard<std::mutex> l(mu);
+    done = true;
+  }
+  cv.notify_all();
+  bg.join();
+  if (!failure.ok()) return failure;  // the cause; apply only stopped because of it
+  return r;
+}
+
+}  // namespace docshift::apply
