@@ -100,14 +100,19 @@ def main():
         problems.append(f"Flag ranges table: the row --{f} | {c}: `{c} --help` prints no range for --{f}")
 
     for c in commands:
-        heading = re.search(rf"^### `docshift {c}\b[^\n]*\n", readme, re.M)
-        if not heading:
+        # A command may have several sections ("docshift apply --spool DIR" and
+        # "docshift apply --spool s3://..."): together they are its section.
+        headings = list(re.finditer(rf"^### `docshift {c}\b[^\n]*\n", readme, re.M))
+        if not headings:
             problems.append(f"{c}: README has no section '### `docshift {c} ...`'")
             continue
-        rest = readme[heading.end():]
-        end = re.search(r"^#{2,3} ", rest, re.M)
-        body = rest[: end.start()] if end else rest
-        section = heading.group(0) + body
+        heading_text, body = "", ""
+        for heading in headings:
+            rest = readme[heading.end():]
+            end = re.search(r"^#{2,3} ", rest, re.M)
+            heading_text += heading.group(0)
+            body += rest[: end.start()] if end else rest
+        section = heading_text + body
         mentioned = flags_in(section)
         in_ranges = {f for f, cc in range_rows if cc == c}
         # 1. --help → README
@@ -115,7 +120,7 @@ def main():
             if f not in mentioned and f not in in_ranges:
                 problems.append(f"{c}: --{f} is in `docshift {c} --help` but not in the README's {c} section")
         # 2. README's lists for the command → --help
-        listed = set(flags_in(heading.group(0)))
+        listed = set(flags_in(heading_text))
         for m in re.finditer(r"^\| ([^|]*) \|", body, re.M):
             cell = m.group(1)
             if cell.strip() in ("flag", "---", "metric", "state"):
