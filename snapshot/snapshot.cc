@@ -25,6 +25,7 @@
 #include "aws/dynamodb_uri.h"
 #include "mongo/id_ranges.h"
 #include "mongo/mongo_util.h"
+#include "util/load_limit.h"
 #include "util/backoff.h"
 #include "proto/spool.pb.h"
 #include "snapshot/indexes.h"
@@ -122,7 +123,8 @@ class Copier {
  public:
   Copier(const SnapshotOptions& opts, Env* env, SnapshotSource* src, mongoc_client_pool_t* dst,
          pb::SnapshotState* state, spool::DeadLetterWriter* dlq, const apply::Transforms* transforms)
-      : opts_(opts), env_(env), src_(src), dst_(dst), state_(state), dlq_(dlq), transforms_(transforms) {
+      : opts_(opts), env_(env), src_(src), dst_(dst), state_(state), dlq_(dlq), transforms_(transforms),
+        limit_(opts.max_docs_per_s, opts.max_mb_per_s * 1e6) {
     for (const auto& c : state_->collections()) {
       auto p = std::make_unique<CollProgress>();
       p->ns = c.db() + "." + c.coll();
@@ -181,6 +183,7 @@ class Copier {
   spool::DeadLetterWriter* dlq_;
   const apply::Transforms* transforms_;  // null: none
   std::vector<std::unique_ptr<CollProgress>> progress_;
+  LoadLimit limit_;  // --max_docs_per_s, --max_mb_per_s: every range's inserts draw on it
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -386,6 +389,10 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
       inflight_bytes = 0;
       for (const auto& x : inflight) inflight_bytes += x->len;
       inflight_pos = std::move(pos);
+      // Load control: the batch waits its turn before it is written (a stop cuts it short).
+      if (!limit_.Take(static_cast<double>(inflight_docs), static_cast<double>(inflight_bytes), opts_.stop)) {
+        return Status::Aborted("snapshot stopped");
+      }
       pending = std::async(std::launch::async,
                            [&, coll = out.get()] { return InsertBatch(coll, c, &inflight); });
       return Status::OK();
@@ -394,9 +401,18 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
     const apply::TransformRule* rule = transforms_ != nullptr ? transforms_->RuleFor(c.db(), c.coll()) : nullptr;
     auto reader = src_->OpenRange(c, r);
     std::vector<UnreadableRecord> unreadable;
+    // Under a load limit a batch holds at most a quarter of a second's budget.
+    size_t batch_docs = static_cast<size_t>(opts_.batch_docs);
+    uint64_t batch_bytes = opts_.batch_bytes;
+    if (opts_.max_docs_per_s > 0) {
+      batch_docs = std::clamp<size_t>(static_cast<size_t>(opts_.max_docs_per_s / 4), 1, batch_docs);
+    }
+    if (opts_.max_mb_per_s > 0) {
+      batch_bytes = std::clamp<uint64_t>(static_cast<uint64_t>(opts_.max_mb_per_s * 1e6 / 4), 1, batch_bytes);
+    }
     if (!reader.ok()) st = reader.status();
     for (bool more = true; st.ok() && more;) {
-      auto n = reader.value()->Next(&batch, static_cast<size_t>(opts_.batch_docs), opts_.batch_bytes);
+      auto n = reader.value()->Next(&batch, batch_docs, batch_bytes);
       if (!n.ok()) {
         st = n.status();
         break;
@@ -552,6 +568,7 @@ void Copier::Report(bool final_report) {
     l << " (ranges " << done << "/" << p->ranges_total << ")";
     lines.push_back(l.str());
   }
+  if (limit_.limited()) lines.push_back("snapshot: load " + limit_.Describe("docs"));
   if (opts_.progress_bars) {
     if (bar_lines_ > 0) out << "\033[" << bar_lines_ << "A";
     for (const auto& l : lines) out << "\r\033[K" << l << "\n";
@@ -611,6 +628,7 @@ StatusOr<SnapshotResult> Copier::Run() {
   res.docs_rejected = rejected_;
   res.rejected_indexes = rejected_indexes_;
   res.indexes_created = indexes_created_;
+  res.load = limit_.Describe("docs");
   return res;
 }
 
