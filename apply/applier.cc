@@ -415,6 +415,17 @@ class Lane {
       // duplicate key so, with an empty writeErrors: tests/README.md): which write it was
       // is found the same way.
       if (!retry && !refused && err.domain != 0 && err.code != 0) refused = true;
+      // A failed bulk whose error and reply name nothing: libmongoc 1.23 reports an
+      // unordered bulk so when one command is refused whole (ok: 0, e.g. Cosmos DB's 16500
+      // on the insert command) and a later command of the bulk succeeds. Its writes go one
+      // by one as well (ApplyOne: each error then comes with its own code, push-back is
+      // retried, only a refusal is dead-lettered) instead of stopping apply.
+      if (!retry && !refused && err.code == 0) {
+        LOG_EVERY_N(WARNING, 100) << "apply lane " << index_ << ": a bulk write to " << items[begin].db << "."
+                                  << items[begin].coll << " failed without naming an error ("
+                                  << mongo::ToJson(reply_owner.get()) << "); writing its writes one by one";
+        refused = true;
+      }
       if (refused && used_insert) {
         // Most likely documents already on the target: write the bulk again with the
         // inserts as replace-with-upsert (every write of it is idempotent). Under a
