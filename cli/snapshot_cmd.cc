@@ -98,7 +98,10 @@ int RunSnapshotCmd(const std::vector<std::string>& args) {
             << " documents (" << r->bytes / 1e6 << " MB) in " << secs << " s ("
             << static_cast<uint64_t>(r->docs / secs) << " docs/s); ranges " << r->ranges
             << (r->ranges_skipped ? " (" + std::to_string(r->ranges_skipped) + " done earlier)" : "")
-            << "; " << r->indexes_created << " indexes created; load " << r->load << std::endl;
+            << "; " << r->indexes_created << " indexes created; load " << r->load
+            << (r->throttled > 0 ? "; " + std::to_string(r->throttled) + " writes throttled by the target (retried)"
+                                 : std::string())
+            << std::endl;
   if (r->docs_rejected > 0) {
     std::cerr << "docshift snapshot: " << r->docs_rejected << " documents not written (refused by the target"
               << (o.transforms_file.empty() ? "" : " or by a --transforms rule")

@@ -191,6 +191,7 @@ class Copier {
   Status error_;
   int active_ = 0;
   std::atomic<uint64_t> rejected_{0};
+  std::atomic<uint64_t> throttled_{0};  // writes the target pushed back (retried)
   std::vector<std::string> rejected_indexes_;
   int indexes_created_ = 0;
   uint64_t docs_this_run_ = 0;
@@ -251,12 +252,21 @@ Status Copier::CopyIndexesFor(int ci) {
 
 Status Copier::InsertOne(mongoc_collection_t* coll, const pb::SnapshotCollection& c,
                          const bson_t* doc) {
+  int pushbacks = 0;  // the backoff's own count: push-back uses up no attempt
   for (int attempt = 0;; ++attempt) {
     bson_error_t err;
     bson_t reply;
     bool ok = mongoc_collection_insert_one(coll, doc, nullptr, &reply, &err);
+    BsonPtr reply_owner(bson_copy(&reply));
     bson_destroy(&reply);
     if (ok || err.code == 11000) return Status::OK();  // 11000: already there
+    // The target's push-back: wait as it asks and try again, without using up an attempt.
+    if (const mongo::PushBack push = mongo::FindPushBack(err, reply_owner.get()); push.throttled) {
+      throttled_++;
+      if (SleepUnlessStopped(mongo::RetryDelayMs(push, std::min(pushbacks++, 6)), opts_.stop)) return Status::Aborted("snapshot stopped");
+      --attempt;
+      continue;
+    }
     if (mongo::IsTransient(err) && attempt + 1 < kMaxAttempts) {
       Backoff(attempt);
       continue;
@@ -291,6 +301,7 @@ Status Copier::DeadLetterDoc(const pb::SnapshotCollection& c, const bson_t* doc,
 Status Copier::InsertBatch(mongoc_collection_t* coll, const pb::SnapshotCollection& c,
                            std::vector<BsonPtr>* docs) {
   if (docs->empty()) return Status::OK();
+  int pushbacks = 0;  // the backoff's own count: push-back uses up no attempt
   for (int attempt = 0;; ++attempt) {
     BsonPtr bulk_opts(BCON_NEW("ordered", BCON_BOOL(false)));
     mongo::BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(coll, bulk_opts.get()));
@@ -316,6 +327,18 @@ Status Copier::InsertBatch(mongoc_collection_t* coll, const pb::SnapshotCollecti
         if (bson_iter_recurse(&arr, &f) && bson_iter_find(&f, "code")) code = bson_iter_as_int64(&f);
         (code == 11000 ? dups : others)++;
       }
+    }
+    // The target's push-back (a command error or writeErrors entries): the whole batch again
+    // once the target's retry-after (else the backoff) has passed, without using up an
+    // attempt; what was inserted is a duplicate key then.
+    if (const mongo::PushBack push = mongo::FindPushBack(err, reply_owner.get()); push.throttled) {
+      if (throttled_++ == 0) {
+        LOG(WARNING) << "snapshot: the target pushed back writing to " << c.target_db() << "." << c.target_coll()
+                     << ": " << err.message << "; retrying after its retry-after or with backoff";
+      }
+      if (SleepUnlessStopped(mongo::RetryDelayMs(push, std::min(pushbacks++, 6)), opts_.stop)) return Status::Aborted("snapshot stopped");
+      --attempt;
+      continue;
     }
     const bool transient = mongo::IsTransient(err) && dups + others == 0;
     if (!transient && others == 0 && inserted + dups == static_cast<int64_t>(docs->size())) break;
@@ -629,6 +652,7 @@ StatusOr<SnapshotResult> Copier::Run() {
   res.rejected_indexes = rejected_indexes_;
   res.indexes_created = indexes_created_;
   res.load = limit_.Describe("docs");
+  res.throttled = throttled_;
   return res;
 }
 

@@ -86,6 +86,7 @@ struct SnapshotResult {
   int64_t elapsed_ms = 0;
   // The load this run put on the target: "N docs/s (limit L), M MB/s" (LoadLimit::Describe).
   std::string load;
+  uint64_t throttled = 0;  // writes the target pushed back (mongo::IsThrottled), each retried
 };
 
 // Runs (or resumes) the snapshot to the end. Cancelled (with the state saved) when

@@ -16,6 +16,8 @@
 #    retry), counts them (status throttled_total, docshift_apply_throttled_total), writes
 #    no dead letter, and the target is identical to part 1's unthrottled apply of the
 #    same spool.
+# 4. The same proxy in front of snapshot: each throttled insert batch retried after the
+#    300 ms, counted, no dead letter, and verify finds the copy identical to the source.
 #
 # Usage: load_control_test.sh DOCSHIFT MAKE_SPOOL. URIs from SOURCE_CS_URI, TARGET_URI and
 # TESTBED_PYTHON (build/testbed.env); unset: exit 77, or fail under CI.
@@ -145,4 +147,25 @@ print(f"identical: {len(a)} documents")
 EOF
 echo "load_control_test: push-back: $injected injected, $throttled counted, min retry gap $min_gap ms, $(
   "$PY" -c "print(round($t1 - $t0, 1))") s"
+
+# --- 4. snapshot through the throttling proxy: the same push-back, a new proxy -------------
+kill -9 "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null
+"$PY" "$HERE/throttle_proxy.py" "$THOST" "$TPORT" "$WORK/proxy2.json" 3 12 300 >"$WORK/proxy2.log" 2>&1 &
+proxy_pid=$!
+wait_for 10 test -s "$WORK/proxy2.json" || fail "the second throttling proxy did not start"
+PTGT2=${PTGT/127.0.0.1:$PPORT/127.0.0.1:$(json_field "$WORK/proxy2.json" 'j["port"]')}
+"$DS" snapshot --source "$SRC" --target "$PTGT2" --spool "$SNAP_SPOOL" --include "${PREFIX}snap.*" \
+  --map "${PREFIX}snap=${PREFIX}snapthr" --restart --batch_docs 50 --parallel 2 --progress none \
+  >"$WORK/snapshot_thr.log" 2>&1 || fail "snapshot through the throttling proxy exited $?"
+injected=$(json_field "$WORK/proxy2.json" 'j["injected"]')
+min_gap=$(json_field "$WORK/proxy2.json" 'j["min_gap_ms"]')
+[ "$injected" -ge 6 ] || fail "the proxy throttled only $injected of the snapshot's inserts"
+[ "$min_gap" -ge 270 ] || fail "a throttled insert was retried after $min_gap ms, before the server's RetryAfterMs=300"
+grep -qE "[1-9][0-9]* writes throttled by the target \(retried\)" "$WORK/snapshot_thr.log" ||
+  fail "snapshot does not count the throttled writes"
+grep -q "documents not written" "$WORK/snapshot_thr.log" && fail "snapshot dead-lettered documents after push-back"
+"$DS" verify --source "$SRC" --target "$TGT" --include "${PREFIX}snap.*" --map "${PREFIX}snap=${PREFIX}snapthr" \
+  --recheck_rounds 0 >"$WORK/verify_thr.log" 2>&1 || fail "verify of the throttled snapshot exited $?"
+grep -q "verify: IDENTICAL" "$WORK/verify_thr.log" || fail "the throttled snapshot is not identical to the source"
+echo "load_control_test: snapshot push-back: $injected injected, min retry gap $min_gap ms, target identical"
 echo "load_control_test: PASS"
