@@ -204,6 +204,9 @@ class Copier {
 
 Status Copier::SaveState() {
   state_->set_updated_wall_ms(NowMs());
+  state_->set_rate_limit_docs_per_s(limit_.units_limit());
+  state_->set_rate_achieved_docs_per_s(limit_.units_per_s());
+  state_->set_throttled_total(throttled_);
   return spool::WriteSnapshotState(env_, opts_.spool_dir, *state_);
 }
 

@@ -159,7 +159,10 @@ std::string RenderJson(const MigrationStatus& s) {
     }
     snapshot = Json().Str("id", s.snapshot.snapshot_id).Bool("running", s.snapshot.running)
                    .Time("started", s.snapshot.started_ms).Time("finished", s.snapshot.finished_ms)
-                   .Raw("collections", Array(colls)).Done();
+                   .Raw("collections", Array(colls))
+                   .Num("rate_limit_docs_per_second", s.snapshot.rate_limit_docs_per_s)
+                   .Num("rate_achieved_docs_per_second", s.snapshot.rate_achieved_docs_per_s)
+                   .Int("throttled_total", s.snapshot.throttled_total).Done();
   }
   std::vector<std::string> names, warnings;
   for (const auto& n : s.apply_names) names.push_back(Quote(n));
@@ -233,6 +236,11 @@ std::string RenderText(const MigrationStatus& s) {
   if (s.snapshot.present) {
     o << "\nsnapshot " << s.snapshot.snapshot_id << (s.snapshot.running ? " running" : " finished ")
       << (s.snapshot.running ? "" : spool::FormatTimeMs(s.snapshot.finished_ms)) << "\n";
+    if (s.snapshot.rate_limit_docs_per_s > 0 || s.snapshot.throttled_total > 0) {
+      o << "  load: " << Fixed(s.snapshot.rate_achieved_docs_per_s, 1) << " docs/s (limit "
+        << (s.snapshot.rate_limit_docs_per_s > 0 ? Fixed(s.snapshot.rate_limit_docs_per_s, 0) : std::string("none"))
+        << "), throttled by the target " << s.snapshot.throttled_total << " times (retried)\n";
+    }
     char line[512];
     for (const auto& c : s.snapshot.collections) {
       std::snprintf(line, sizeof(line), "  %-40s ranges %llu/%llu, %llu of ~%llu documents\n", c.ns.c_str(),
