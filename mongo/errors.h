@@ -51,8 +51,10 @@ bool IsTransient(const bson_error_t& err);
 // And by text, for servers that send push-back without its code: "Request rate is large",
 // "TooManyRequests" (Cosmos DB gateways). DocumentDB documents no throttling code of
 // its own: it reports overload with the codes above.
-// Not push-back: a "TransientTransactionError" label marks a whole transaction to retry
-// (apply/transaction.h retries by its own rule); WriteConflict (112) is such an error.
+// Not push-back: a "TransientTransactionError" label marks a whole transaction to retry;
+// libmongoc's mongoc_client_session_with_transaction (apply/transaction.cc) retries those
+// for up to 120 s itself, then apply asks IsTransient as everywhere. WriteConflict (112),
+// such an error outside a transaction's label, stays permanent here.
 bool IsThrottled(const bson_error_t& err);
 
 // "RetryAfterMs=NNN" (Cosmos DB's 16500 message, in any letter case, '=' or ':'), the
