@@ -37,6 +37,7 @@
 #include "status/reporter.h"
 #include "util/duration.h"
 #include "util/service_notify.h"
+#include "util/load_limit.h"
 
 namespace docshift::apply {
 namespace {
@@ -83,6 +84,8 @@ struct Shared {
   status::StatusReporter* reporter = nullptr;  // null in a dry run
   status::LagHistogram lag;  // end-to-end lag of every applied event
   int max_update_statements = 0;  // resolved ApplyOptions::max_update_statements
+  LoadLimit* limit = nullptr;  // --max_ops_per_s: every lane's writes draw on it
+  std::atomic<uint64_t> throttled{0};  // failed writes that were the target's push-back
 
   // For the status file's last_error (the log has it too).
   void NoteError(const std::string& message) {
@@ -174,6 +177,9 @@ class Lane {
         busy_ = true;
         space_cv_.notify_all();
       }
+      // --max_ops_per_s: the batch waits its turn (not timed: the wait is not latency).
+      // A stop cuts the wait short; the batch is still written, as every batch in hand is.
+      if (shared_->limit != nullptr) (void)shared_->limit->Take(static_cast<double>(work.size()), 0, shared_->opts->stop);
       const auto t0 = Clock::now();
       const std::atomic<bool>* abort = shared_->opts->abort_writes;
       Status s = abort != nullptr && abort->load()
@@ -414,6 +420,17 @@ class Lane {
       // duplicate key so, with an empty writeErrors: tests/README.md): which write it was
       // is found the same way.
       if (!retry && !refused && err.domain != 0 && err.code != 0) refused = true;
+      // A failed bulk whose error and reply name nothing: libmongoc 1.23 reports an
+      // unordered bulk so when one command is refused whole (ok: 0, e.g. Cosmos DB's 16500
+      // on the insert command) and a later command of the bulk succeeds. Its writes go one
+      // by one as well (ApplyOne: each error then comes with its own code, push-back is
+      // retried, only a refusal is dead-lettered) instead of stopping apply.
+      if (!retry && !refused && err.code == 0) {
+        LOG_EVERY_N(WARNING, 100) << "apply lane " << index_ << ": a bulk write to " << items[begin].db << "."
+                                  << items[begin].coll << " failed without naming an error ("
+                                  << mongo::ToJson(reply_owner.get()) << "); writing its writes one by one";
+        refused = true;
+      }
       if (refused && used_insert) {
         // Most likely documents already on the target: write the bulk again with the
         // inserts as replace-with-upsert (every write of it is idempotent). Under a
@@ -452,7 +469,9 @@ class Lane {
         for (size_t k : op_item) RETURN_IF_ERROR(ApplyOne(client, coll.get(), writes[k - begin], items[k]));
         return Status::OK();
       }
-      // Transient: back off and write the bulk again (idempotent).
+      // Transient, or the target's push-back: wait (its retry-after, else backoff) and
+      // write the bulk again (idempotent).
+      const int64_t wait_ms = RetryWait(err, reply_owner.get(), attempt);
       shared_->NoteError("transient error writing to " + items[begin].db + "." + items[begin].coll +
                          ": " + err.message + "; retrying");
       if (attempt == 0) {
@@ -463,7 +482,7 @@ class Lane {
       if (shared_->opts->stop && shared_->opts->stop->load()) {
         return Status::Aborted("stopped while retrying a transient error");
       }
-      SleepUnlessStopped(BackoffDelayMs(attempt), shared_->opts->stop);
+      SleepUnlessStopped(wait_ms, shared_->opts->stop);
       ++attempt;
     }
   }
@@ -501,10 +520,18 @@ class Lane {
       if (ConnectionDropped(err) && ++drops >= kPoisonAttempts && mongo::Ping(client, "target").ok()) {
         return DeadLetter(item, static_cast<int>(err.code), PoisonReason(w, drops, err));
       }
-      if (SleepUnlessStopped(BackoffDelayMs(attempt), shared_->opts->stop)) {
+      if (SleepUnlessStopped(RetryWait(err, nullptr, attempt), shared_->opts->stop)) {
         return Status::Aborted("stopped while retrying a transient error");
       }
     }
+  }
+
+  // The wait before retrying a failed write: the target's retry-after when it pushed back
+  // with one (mongo::RetryDelayMs), else backoff; push-back is counted.
+  int64_t RetryWait(const bson_error_t& err, const bson_t* reply, int attempt) {
+    const mongo::PushBack p = mongo::FindPushBack(err, reply);
+    if (p.throttled) shared_->throttled++;
+    return mongo::RetryDelayMs(p, attempt);
   }
 
   // How often a target may close the connection on one write (while answering a ping)
@@ -543,7 +570,7 @@ class Lane {
       if (ok) return Status::OK();
       if (!mongo::IsTransient(err)) return DeadLetter(item, static_cast<int>(err.code), err.message);
       // This loop had no stop check: a stop while the target was down waited for ever.
-      if (SleepUnlessStopped(BackoffDelayMs(attempt), shared_->opts->stop)) {
+      if (SleepUnlessStopped(RetryWait(err, nullptr, attempt), shared_->opts->stop)) {
         return Status::Aborted("stopped while retrying a transient error");
       }
     }
@@ -595,8 +622,10 @@ Status RunDdl(Shared* shared, mongoc_client_t* client, const Item& item, const N
       bson_destroy(&reply);
       if (ok) break;
       const mongo::ErrorClass cls = mongo::Classify(err);
-      if (cls == mongo::ErrorClass::kTransient) {
-        if (SleepUnlessStopped(BackoffDelayMs(attempt), shared->opts->stop)) {
+      if (cls == mongo::ErrorClass::kTransient || cls == mongo::ErrorClass::kThrottled) {
+        const mongo::PushBack p = mongo::FindPushBack(err, nullptr);
+        if (p.throttled) shared->throttled++;
+        if (SleepUnlessStopped(mongo::RetryDelayMs(p, attempt), shared->opts->stop)) {
           return Status::Aborted("stopped while retrying " + c.what + ": " + err.message);
         }
         continue;
@@ -939,6 +968,8 @@ StatusOr<ApplyResult> RunApplyAs(const ApplyOptions& opts, const std::string& ba
   shared.tracker = &tracker;
   shared.dlq = &dlq;
   shared.max_update_statements = max_update_statements;
+  LoadLimit limit(opts.max_ops_per_s, 0);
+  shared.limit = &limit;
 
   // What the status file and the metrics report: written by this thread, read by the
   // reporter's thread about once a second.
@@ -981,6 +1012,9 @@ StatusOr<ApplyResult> RunApplyAs(const ApplyOptions& opts, const std::string& ba
       st->set_caught_up(caught_up);
       tracker.FillNamespaces(now, st);
       shared.lag.Take().ToProto(st->mutable_end_to_end_lag());
+      st->set_rate_limit_per_s(limit.units_limit());
+      st->set_rate_achieved_per_s(limit.units_per_s());
+      st->set_throttled_total(shared.throttled);
     });
     RETURN_IF_ERROR(reporter->Start());
     shared.reporter = reporter.get();
@@ -1323,7 +1357,11 @@ StatusOr<ApplyResult> RunApplyAs(const ApplyOptions& opts, const std::string& ba
       line << "apply: " << static_cast<uint64_t>((done - progress_base) / secs)
            << " events/s, checkpoint seq " << last_ckpt << ", read up to seq "
            << tail.position() - 1 << ", lag " << lag << " s, dead letters "
-           << shared.dead_letters.load() << ", end-to-end lag " << LagFigures(shared.lag);
+           << shared.dead_letters.load() << ", end-to-end lag " << LagFigures(shared.lag)
+           << (limit.limited() ? ", " + limit.Describe("ops") : std::string())
+           << (shared.throttled > 0 ? ", throttled by the target " + std::to_string(shared.throttled.load()) +
+                                          " times (retried)"
+                                    : std::string());
       LOG(INFO) << line.str();
       NotifyStatus(line.str());
       progress_base = done;
@@ -1356,6 +1394,7 @@ StatusOr<ApplyResult> RunApplyAs(const ApplyOptions& opts, const std::string& ba
   result.replay = range.replay;
   result.dead_letters = shared.dead_letters.load();
   result.checkpoint_seq = last_ckpt;
+  result.throttled = shared.throttled.load();
   LOG(INFO) << "apply: stopped; " << result.events_applied << " events this run, "
             << (range.replay ? std::string("a replay: checkpoint left alone")
                              : "checkpoint seq " + std::to_string(result.checkpoint_seq))

@@ -19,7 +19,9 @@
 // slot's checkpoint is just before it; the others wait until the owner's checkpoint passes
 // it). A slot that is down holds the others at the next DDL: they wait, never skip.
 //
-// Errors: transient ones (network, not primary, shutdown) are retried with backoff. A
+// Errors: transient ones (network, not primary, shutdown) are retried with backoff, and so
+// is the target's push-back (mongo::IsThrottled: Cosmos DB 16500, write concern
+// timeouts), after the server's retry-after when it gives one, counted. A
 // permanent per-document error goes with the event and the server's message to
 // deadletter/<name>.dlq in the spool (synced before the checkpoint passes it) and apply
 // continues, or stops with on_error=kStop.
@@ -92,6 +94,9 @@ struct ApplyOptions {
   // taken over by another apply of the name (a bucket spool's lease). Lanes drop what is
   // queued instead of draining it; a bulk already sent completes. Null: never.
   const std::atomic<bool>* abort_writes = nullptr;
+  // --max_ops_per_s (issue #14): events written per second by the whole process (every
+  // lane draws on one token bucket, util/load_limit.h); 0 = unlimited.
+  double max_ops_per_s = 0;
 };
 
 struct ApplyResult {
@@ -105,6 +110,8 @@ struct ApplyResult {
   // of other slots' shares passed; DDL barriers this slot ran (as owner) and passed.
   uint64_t slot_events_mine = 0, slot_events_others = 0;
   uint64_t slot_ddl_run = 0, slot_ddl_passed = 0;
+  // Writes the target pushed back (throttled, retried: mongo::IsThrottled).
+  uint64_t throttled = 0;
 };
 
 StatusOr<ApplyResult> RunApply(const ApplyOptions& opts);

@@ -153,7 +153,8 @@ StatusOr<TxnOutcome> ApplyTransaction(mongoc_client_t* client, const std::vector
       LOG(WARNING) << "apply: transient error in the transaction of seq " << items.front().seq << ".."
                    << items.back().seq << ": " << err.message << "; retrying with backoff";
     }
-    if (SleepUnlessStopped(BackoffDelayMs(attempt), stop)) {
+    // The target's push-back: after the retry-after it gives (mongo/errors.h), else backoff.
+    if (SleepUnlessStopped(mongo::RetryDelayMs(mongo::FindPushBack(err, nullptr), attempt), stop)) {
       return Status::Aborted("stopped while retrying a transaction");
     }
   }

@@ -43,6 +43,9 @@ DEFINE_string(slot, "", "I/N: this worker is apply slot I of N (0 <= I < N <= 64
                        "spool and writes only the documents whose fnv1a64-ns-id/1 hash is I mod N, "
                        "under the name NAME.slot-I-of-N; DDL waits for every slot. Empty: one apply "
                        "writes everything.");
+DEFINE_int64(max_ops_per_s, 0, "Load control: events written to the target per second by this "
+                               "process, all lanes together (one token bucket); 0 = no limit. "
+                               "The achieved rate is in `docshift status` and the metrics.");
 DEFINE_string(checkpoint_interval, "1s", "How often the checkpoint is written.");
 DEFINE_string(cache_dir, "", "apply/inspect --spool s3://...: local directory for the copy of the bucket "
                              "spool (apply's default: $XDG_CACHE_HOME or ~/.cache, then "
@@ -108,6 +111,7 @@ int RunApplyCmd(const std::vector<std::string>& args) {
   if (!pi.ok()) return Fail(cmd, pi.status().WithContext("--progress_interval"));
   o.progress_interval_ms = pi.value();
   if (Status hs = ResolveHttpListen(&o.http_host, &o.metrics_port); !hs.ok()) return Fail(cmd, hs);
+  o.max_ops_per_s = static_cast<double>(FLAGS_max_ops_per_s);
   o.stop = InstallStopSignals();
   StatusOr<apply::ApplyResult> r = Status::OK();
   if (bucket::IsBucketUrl(o.spool_dir)) {
@@ -146,6 +150,7 @@ int RunApplyCmd(const std::vector<std::string>& args) {
               << r->slot_ddl_run << " DDL run, " << r->slot_ddl_passed << " DDL passed";
   }
   if (o.atomic_transactions) std::cerr << ", " << r->transactions << " transactions";
+  if (r->throttled > 0) std::cerr << ", " << r->throttled << " writes throttled by the target (retried)";
   std::cerr << std::endl;
   return kExitOk;
 }
@@ -201,8 +206,8 @@ Command MakeApplyCommand() {
       "  docshift apply --spool S --dry_run --until 100\n"
       "  docshift apply --spool s3://bucket/spools/eu --target env:DST --cache_dir /var/cache/ds",
       {"spool", "target", "name", "lanes", "batch_max_ops", "max_update_statements", "from", "until", "stop_when_drained",
-       "dry_run", "map", "transforms", "on_error", "transactions", "slot", "checkpoint_interval", "progress_interval", "metrics_port",
-       "http_listen", "cache_dir", "cache_max_bytes", "bucket_poll_interval", "region"},
+       "dry_run", "map", "transforms", "on_error", "transactions", "slot", "max_ops_per_s", "checkpoint_interval",
+       "progress_interval", "metrics_port", "http_listen", "cache_dir", "cache_max_bytes", "bucket_poll_interval", "region"},
       &RunApplyCmd};
 }
 

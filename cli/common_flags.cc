@@ -8,6 +8,12 @@ DEFINE_uint64(docs_per_range, 100000, "snapshot/verify/reconcile: split collecti
                                       "of about this many documents (copied or compared in "
                                       "parallel, recorded when done; bounds verify's memory per "
                                       "range).");
+DEFINE_int64(max_docs_per_s, 0, "snapshot/verify/reconcile: load control: documents per second "
+                                "for the whole process, all threads together (snapshot: written to "
+                                "the target; verify/reconcile: read from the source); 0 = no limit.");
+DEFINE_int64(max_mb_per_s, 0, "snapshot/verify/reconcile: load control: MB (10^6 bytes of BSON) per "
+                              "second for the whole process, counted as --max_docs_per_s; 0 = no "
+                              "limit.");
 DEFINE_string(name, "apply", "Name of the apply: its checkpoint (checkpoints/NAME.ckpt), "
                              "dead-letter file (deadletter/NAME.dlq) and status file "
                              "(status/apply-NAME.status) in the spool.");

@@ -62,6 +62,7 @@ const std::vector<FlagRange>& FlagRanges() {
       Other("from", FlagKind::kSeqOrTime, {"apply"}, 1, kMaxSeq),
       Other("until", FlagKind::kSeqOrTime, {"apply"}, 1, kMaxSeq),
       Dur("checkpoint_interval", 10 * kMs, 1 * kHour, {"apply"}),
+      Int("max_ops_per_s", 0, 1'000'000'000, {"apply"}),
       Other("name", FlagKind::kApplyName, {"apply", "status", "cutover"}),
       Other("slot", FlagKind::kSlot, {"apply"}),
       // apply --spool s3://...
@@ -73,6 +74,8 @@ const std::vector<FlagRange>& FlagRanges() {
       Int("docs_per_range", 1, 1'000'000'000, {"snapshot", "verify", "reconcile"}),
       Int("batch_docs", 1, 100'000, {"snapshot"}),
       Int("max_rcu", 0, 1'000'000'000, {"snapshot"}),
+      Int("max_docs_per_s", 0, 1'000'000'000, {"snapshot", "verify", "reconcile"}),
+      Int("max_mb_per_s", 0, 1'000'000, {"snapshot", "verify", "reconcile"}),
       Int("recheck_rounds", 0, 100, {"verify"}),
       Dur("recheck_timeout", 0, 1 * kDay, {"verify"}),
       Dur("recheck_delay", 0, 1 * kHour, {"verify"}),

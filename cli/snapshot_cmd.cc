@@ -19,6 +19,8 @@ DECLARE_string(map);
 DECLARE_string(transforms);
 DECLARE_string(progress_interval);
 DECLARE_int32(parallel);
+DECLARE_int64(max_docs_per_s);
+DECLARE_int64(max_mb_per_s);
 DECLARE_uint64(docs_per_range);
 DECLARE_string(dynamodb_numbers);
 DEFINE_int32(batch_docs, 1000, "snapshot: documents per insert_many (for a DynamoDB source, also the "
@@ -61,6 +63,8 @@ int RunSnapshotCmd(const std::vector<std::string>& args) {
   o.docs_per_range = FLAGS_docs_per_range;
   o.batch_docs = FLAGS_batch_docs;
   o.max_rcu = static_cast<double>(FLAGS_max_rcu);
+  o.max_docs_per_s = static_cast<double>(FLAGS_max_docs_per_s);
+  o.max_mb_per_s = static_cast<double>(FLAGS_max_mb_per_s);
   o.dynamodb_numbers = FLAGS_dynamodb_numbers;
   o.indexes = FLAGS_indexes;
   o.indexes_strict = FLAGS_indexes_strict;
@@ -94,7 +98,10 @@ int RunSnapshotCmd(const std::vector<std::string>& args) {
             << " documents (" << r->bytes / 1e6 << " MB) in " << secs << " s ("
             << static_cast<uint64_t>(r->docs / secs) << " docs/s); ranges " << r->ranges
             << (r->ranges_skipped ? " (" + std::to_string(r->ranges_skipped) + " done earlier)" : "")
-            << "; " << r->indexes_created << " indexes created" << std::endl;
+            << "; " << r->indexes_created << " indexes created; load " << r->load
+            << (r->throttled > 0 ? "; " + std::to_string(r->throttled) + " writes throttled by the target (retried)"
+                                 : std::string())
+            << std::endl;
   if (r->docs_rejected > 0) {
     std::cerr << "docshift snapshot: " << r->docs_rejected << " documents not written (refused by the target"
               << (o.transforms_file.empty() ? "" : " or by a --transforms rule")
@@ -143,7 +150,7 @@ Command MakeSnapshotCommand() {
       "  docshift snapshot --source dynamodb://us-east-1/orders,users --target env:DST --spool D \\\n"
       "      --map dynamodb.orders=shop.orders --max_rcu 2000",
       {"source", "target", "spool", "include", "exclude", "map", "transforms", "parallel", "docs_per_range",
-       "batch_docs", "max_rcu", "indexes", "indexes_strict", "drop_target", "allow_nonempty_target", "restart",
+       "batch_docs", "max_rcu", "max_docs_per_s", "max_mb_per_s", "indexes", "indexes_strict", "drop_target", "allow_nonempty_target", "restart",
        "progress", "progress_interval", "dynamodb_numbers"},
       &RunSnapshotCmd};
 }

@@ -20,6 +20,8 @@ DECLARE_string(transforms);
 DECLARE_string(spool);
 DECLARE_bool(dry_run);
 DECLARE_int32(parallel);
+DECLARE_int64(max_docs_per_s);
+DECLARE_int64(max_mb_per_s);
 DECLARE_string(dynamodb_numbers);
 DEFINE_string(report, "", "verify: write the JSON report to this file (every difference, with "
                           "its kind and _id). Default: no report.");
@@ -119,6 +121,8 @@ int RunVerifyCmd(const std::vector<std::string>& args) {
   o.dynamodb_numbers = FLAGS_dynamodb_numbers;
   if (!s.ok()) return Fail(cmd, s);
   o.parallel = FLAGS_parallel;
+  o.max_docs_per_s = static_cast<double>(FLAGS_max_docs_per_s);
+  o.max_mb_per_s = static_cast<double>(FLAGS_max_mb_per_s);
   o.counts_only = FLAGS_counts_only;
   o.strict_order = FLAGS_strict_order;
   o.docs_per_range = FLAGS_docs_per_range;
@@ -152,6 +156,7 @@ int RunVerifyCmd(const std::vector<std::string>& args) {
   }
   if (r->counts_only) std::cout << " (counts only)";
   if (!o.report_path.empty()) std::cout << "; report: " << o.report_path;
+  if (!r->load.empty()) std::cout << "; source read at " << r->load;
   std::cout << std::endl;
   if (!r->apply_caught_up) {
     std::cout << "verify: note: apply had not caught up with the spool at the last re-check; "
@@ -167,6 +172,8 @@ int RunReconcileCmd(const std::vector<std::string>& args) {
   Status s = CommonFlags(&o.source_uri, &o.target_uri, &o.filter, &o.maps);
   if (!s.ok()) return Fail(cmd, s);
   o.parallel = FLAGS_parallel;
+  o.max_docs_per_s = static_cast<double>(FLAGS_max_docs_per_s);
+  o.max_mb_per_s = static_cast<double>(FLAGS_max_mb_per_s);
   o.docs_per_range = FLAGS_docs_per_range;
   o.dry_run = FLAGS_dry_run;
   o.dynamodb_numbers = FLAGS_dynamodb_numbers;
@@ -186,12 +193,14 @@ int RunReconcileCmd(const std::vector<std::string>& args) {
             << r->candidates << " on the target only, " << r->deleted
             << (o.dry_run ? " would be deleted (dry run)" : " deleted") << ", " << r->kept
             << " kept (present on the source at the re-check), " << r->restored
-            << " restored (appeared on the source during deletion)" << std::endl;
+            << " restored (appeared on the source during deletion)"
+            << (r->load.empty() ? "" : "; source read at " + r->load) << std::endl;
   return kExitOk;
 }
 
 const std::vector<std::string> kCommonFlags = {"source", "target", "include", "exclude", "map",
-                                               "parallel", "docs_per_range", "dynamodb_numbers"};
+                                               "parallel", "docs_per_range", "dynamodb_numbers",
+                                               "max_docs_per_s", "max_mb_per_s"};
 
 std::vector<std::string> With(std::vector<std::string> more) {
   std::vector<std::string> out = kCommonFlags;

@@ -92,6 +92,85 @@ TEST(ErrorsTest, ByDomainCodeAndServerText) {
   EXPECT_FALSE(IsHistoryLostCode(11000));
 }
 
+// Server push-back (issue #14): retried as transient, never a dead letter, told apart
+// for the throttled counter; the text rows for servers that send it without the code.
+TEST(ErrorsTest, PushBackIsThrottledAndRetried) {
+  struct Case {
+    bson_error_t err;
+    bool throttled;
+  } cases[] = {
+      {Err(MONGOC_ERROR_SERVER, 16500, "Error=16500, RetryAfterMs=12, Details='Request rate is large'"), true},
+      {Err(MONGOC_ERROR_QUERY, 16500, "TooManyRequests"), true},
+      {Err(MONGOC_ERROR_SERVER, 0, "Request rate is large. More Request Units may be needed"), true},
+      {Err(MONGOC_ERROR_SERVER, 1, "Response status code does not indicate success: TooManyRequests (429)"), true},
+      {Err(MONGOC_ERROR_SERVER, 50, "operation exceeded time limit"), true},
+      {Err(MONGOC_ERROR_SERVER, 262, "ExceededTimeLimit"), true},
+      {Err(MONGOC_ERROR_WRITE_CONCERN, 64, "waiting for replication timed out"), true},
+      // A write concern the deployment cannot satisfy is a setting to fix, not load.
+      {Err(MONGOC_ERROR_WRITE_CONCERN, 100, "Not enough data-bearing nodes"), false},
+      {Err(MONGOC_ERROR_WRITE_CONCERN, 79, "unrecognized getLastError mode: x"), false},
+      {Err(MONGOC_ERROR_SERVER, 112, "WriteConflict"), false},
+      {Err(MONGOC_ERROR_SERVER, 91, "shutdown in progress"), false},
+      {Err(MONGOC_ERROR_STREAM, MONGOC_ERROR_STREAM_SOCKET, "socket error"), false},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(IsThrottled(c.err), c.throttled) << c.err.message << " (code " << c.err.code << ")";
+    if (c.throttled) {
+      EXPECT_TRUE(IsTransient(c.err)) << c.err.message;
+      EXPECT_EQ(ErrorClassName(Classify(c.err)), "throttled");
+    }
+  }
+  EXPECT_FALSE(IsTransient(cases[7].err));  // 100: permanent
+  EXPECT_FALSE(IsTransient(cases[9].err));  // 112 alone: permanent (a transaction's retry is its own)
+}
+
+TEST(ErrorsTest, RetryAfterMsFromTheMessage) {
+  EXPECT_EQ(RetryAfterMs("Error=16500, RetryAfterMs=12, Details='...'"), 12);
+  EXPECT_EQ(RetryAfterMs("Request rate is large... RetryAfterMs=100"), 100);
+  EXPECT_EQ(RetryAfterMs("retryafterms: 250."), 250);
+  EXPECT_EQ(RetryAfterMs("RetryAfterMs = 7"), 7);
+  EXPECT_EQ(RetryAfterMs("RetryAfterMs=0"), 0);
+  EXPECT_EQ(RetryAfterMs("RetryAfterMs=99999999999999999999"), 3'600'000);  // capped, no overflow
+  EXPECT_EQ(RetryAfterMs("Request rate is large"), -1);
+  EXPECT_EQ(RetryAfterMs("RetryAfterMs="), -1);
+  EXPECT_EQ(RetryAfterMs("RetryAfterMsX=5, RetryAfterMs=9"), 9);
+  EXPECT_EQ(RetryAfterMs(""), -1);
+}
+
+TEST(ErrorsTest, PushBackInABulkReply) {
+  bson_error_t none = Err(MONGOC_ERROR_COMMAND, 11000, "E11000 duplicate key");
+  // Cosmos DB refusing some writes of an unordered bulk, one with a retry-after.
+  const BsonPtr write_errors = FromJson(R"({"nInserted": 1, "writeErrors": [
+      {"index": 0, "code": 11000, "errmsg": "E11000 duplicate key"},
+      {"index": 1, "code": 16500, "errmsg": "Request rate is large. RetryAfterMs=40"},
+      {"index": 2, "code": 16500, "errmsg": "Request rate is large. RetryAfterMs=250"}]})");
+  PushBack p = FindPushBack(none, write_errors.get());
+  EXPECT_TRUE(p.throttled);
+  EXPECT_EQ(p.retry_after_ms, 250);
+  EXPECT_EQ(RetryDelayMs(p, 5), 250);  // the server's advice, not the doubled backoff
+  // A write concern timeout in libmongoc's bulk reply, without a retry-after.
+  const BsonPtr wc = FromJson(R"({"nInserted": 3, "writeConcernErrors": [{"code": 64, "errmsg": "waiting for replication timed out"}]})");
+  p = FindPushBack(Err(MONGOC_ERROR_WRITE_CONCERN, 64, "waiting for replication timed out"), wc.get());
+  EXPECT_TRUE(p.throttled);
+  EXPECT_EQ(p.retry_after_ms, -1);
+  EXPECT_EQ(RetryDelayMs(p, 0), BackoffDelayMs(0));
+  EXPECT_EQ(RetryDelayMs(p, 3), BackoffDelayMs(3));
+  // A command's writeConcernError (singular).
+  const BsonPtr wc1 = FromJson(R"({"ok": 1, "writeConcernError": {"code": 64, "errmsg": "timed out"}})");
+  EXPECT_TRUE(FindPushBack(bson_error_t{}, wc1.get()).throttled);
+  // The whole command refused with 16500 (what tests/e2e/throttle_proxy.py answers).
+  p = FindPushBack(Err(MONGOC_ERROR_SERVER, 16500, "Request rate is large. RetryAfterMs=100"), nullptr);
+  EXPECT_TRUE(p.throttled);
+  EXPECT_EQ(p.retry_after_ms, 100);
+  // Nothing throttled: a duplicate key alone, an unsatisfiable write concern.
+  const BsonPtr dup = FromJson(R"({"writeErrors": [{"index": 0, "code": 11000, "errmsg": "dup"}]})");
+  EXPECT_FALSE(FindPushBack(none, dup.get()).throttled);
+  const BsonPtr wc100 = FromJson(R"({"writeConcernErrors": [{"code": 100, "errmsg": "RetryAfterMs=5"}]})");
+  p = FindPushBack(bson_error_t{}, wc100.get());
+  EXPECT_FALSE(p.throttled);
+  EXPECT_EQ(p.retry_after_ms, -1);
+}
+
 // The Change Streams spec's "Resumable Error" (github.com/mongodb/specifications,
 // source/change-streams/change-streams.md).
 TEST(ErrorsTest, ResumableChangeStreamErrorByLabelOrCodeList) {

@@ -25,6 +25,7 @@
 #include "aws/dynamodb_uri.h"
 #include "mongo/id_ranges.h"
 #include "mongo/mongo_util.h"
+#include "util/load_limit.h"
 #include "util/backoff.h"
 #include "proto/spool.pb.h"
 #include "snapshot/indexes.h"
@@ -122,7 +123,8 @@ class Copier {
  public:
   Copier(const SnapshotOptions& opts, Env* env, SnapshotSource* src, mongoc_client_pool_t* dst,
          pb::SnapshotState* state, spool::DeadLetterWriter* dlq, const apply::Transforms* transforms)
-      : opts_(opts), env_(env), src_(src), dst_(dst), state_(state), dlq_(dlq), transforms_(transforms) {
+      : opts_(opts), env_(env), src_(src), dst_(dst), state_(state), dlq_(dlq), transforms_(transforms),
+        limit_(opts.max_docs_per_s, opts.max_mb_per_s * 1e6) {
     for (const auto& c : state_->collections()) {
       auto p = std::make_unique<CollProgress>();
       p->ns = c.db() + "." + c.coll();
@@ -181,6 +183,7 @@ class Copier {
   spool::DeadLetterWriter* dlq_;
   const apply::Transforms* transforms_;  // null: none
   std::vector<std::unique_ptr<CollProgress>> progress_;
+  LoadLimit limit_;  // --max_docs_per_s, --max_mb_per_s: every range's inserts draw on it
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -188,6 +191,7 @@ class Copier {
   Status error_;
   int active_ = 0;
   std::atomic<uint64_t> rejected_{0};
+  std::atomic<uint64_t> throttled_{0};  // writes the target pushed back (retried)
   std::vector<std::string> rejected_indexes_;
   int indexes_created_ = 0;
   uint64_t docs_this_run_ = 0;
@@ -200,6 +204,9 @@ class Copier {
 
 Status Copier::SaveState() {
   state_->set_updated_wall_ms(NowMs());
+  state_->set_rate_limit_docs_per_s(limit_.units_limit());
+  state_->set_rate_achieved_docs_per_s(limit_.units_per_s());
+  state_->set_throttled_total(throttled_);
   return spool::WriteSnapshotState(env_, opts_.spool_dir, *state_);
 }
 
@@ -248,12 +255,21 @@ Status Copier::CopyIndexesFor(int ci) {
 
 Status Copier::InsertOne(mongoc_collection_t* coll, const pb::SnapshotCollection& c,
                          const bson_t* doc) {
+  int pushbacks = 0;  // the backoff's own count: push-back uses up no attempt
   for (int attempt = 0;; ++attempt) {
     bson_error_t err;
     bson_t reply;
     bool ok = mongoc_collection_insert_one(coll, doc, nullptr, &reply, &err);
+    BsonPtr reply_owner(bson_copy(&reply));
     bson_destroy(&reply);
     if (ok || err.code == 11000) return Status::OK();  // 11000: already there
+    // The target's push-back: wait as it asks and try again, without using up an attempt.
+    if (const mongo::PushBack push = mongo::FindPushBack(err, reply_owner.get()); push.throttled) {
+      throttled_++;
+      if (SleepUnlessStopped(mongo::RetryDelayMs(push, std::min(pushbacks++, 6)), opts_.stop)) return Status::Aborted("snapshot stopped");
+      --attempt;
+      continue;
+    }
     if (mongo::IsTransient(err) && attempt + 1 < kMaxAttempts) {
       Backoff(attempt);
       continue;
@@ -288,6 +304,7 @@ Status Copier::DeadLetterDoc(const pb::SnapshotCollection& c, const bson_t* doc,
 Status Copier::InsertBatch(mongoc_collection_t* coll, const pb::SnapshotCollection& c,
                            std::vector<BsonPtr>* docs) {
   if (docs->empty()) return Status::OK();
+  int pushbacks = 0;  // the backoff's own count: push-back uses up no attempt
   for (int attempt = 0;; ++attempt) {
     BsonPtr bulk_opts(BCON_NEW("ordered", BCON_BOOL(false)));
     mongo::BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(coll, bulk_opts.get()));
@@ -313,6 +330,18 @@ Status Copier::InsertBatch(mongoc_collection_t* coll, const pb::SnapshotCollecti
         if (bson_iter_recurse(&arr, &f) && bson_iter_find(&f, "code")) code = bson_iter_as_int64(&f);
         (code == 11000 ? dups : others)++;
       }
+    }
+    // The target's push-back (a command error or writeErrors entries): the whole batch again
+    // once the target's retry-after (else the backoff) has passed, without using up an
+    // attempt; what was inserted is a duplicate key then.
+    if (const mongo::PushBack push = mongo::FindPushBack(err, reply_owner.get()); push.throttled) {
+      if (throttled_++ == 0) {
+        LOG(WARNING) << "snapshot: the target pushed back writing to " << c.target_db() << "." << c.target_coll()
+                     << ": " << err.message << "; retrying after its retry-after or with backoff";
+      }
+      if (SleepUnlessStopped(mongo::RetryDelayMs(push, std::min(pushbacks++, 6)), opts_.stop)) return Status::Aborted("snapshot stopped");
+      --attempt;
+      continue;
     }
     const bool transient = mongo::IsTransient(err) && dups + others == 0;
     if (!transient && others == 0 && inserted + dups == static_cast<int64_t>(docs->size())) break;
@@ -386,6 +415,10 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
       inflight_bytes = 0;
       for (const auto& x : inflight) inflight_bytes += x->len;
       inflight_pos = std::move(pos);
+      // Load control: the batch waits its turn before it is written (a stop cuts it short).
+      if (!limit_.Take(static_cast<double>(inflight_docs), static_cast<double>(inflight_bytes), opts_.stop)) {
+        return Status::Aborted("snapshot stopped");
+      }
       pending = std::async(std::launch::async,
                            [&, coll = out.get()] { return InsertBatch(coll, c, &inflight); });
       return Status::OK();
@@ -394,9 +427,18 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
     const apply::TransformRule* rule = transforms_ != nullptr ? transforms_->RuleFor(c.db(), c.coll()) : nullptr;
     auto reader = src_->OpenRange(c, r);
     std::vector<UnreadableRecord> unreadable;
+    // Under a load limit a batch holds at most a quarter of a second's budget.
+    size_t batch_docs = static_cast<size_t>(opts_.batch_docs);
+    uint64_t batch_bytes = opts_.batch_bytes;
+    if (opts_.max_docs_per_s > 0) {
+      batch_docs = std::clamp<size_t>(static_cast<size_t>(opts_.max_docs_per_s / 4), 1, batch_docs);
+    }
+    if (opts_.max_mb_per_s > 0) {
+      batch_bytes = std::clamp<uint64_t>(static_cast<uint64_t>(opts_.max_mb_per_s * 1e6 / 4), 1, batch_bytes);
+    }
     if (!reader.ok()) st = reader.status();
     for (bool more = true; st.ok() && more;) {
-      auto n = reader.value()->Next(&batch, static_cast<size_t>(opts_.batch_docs), opts_.batch_bytes);
+      auto n = reader.value()->Next(&batch, batch_docs, batch_bytes);
       if (!n.ok()) {
         st = n.status();
         break;
@@ -552,6 +594,7 @@ void Copier::Report(bool final_report) {
     l << " (ranges " << done << "/" << p->ranges_total << ")";
     lines.push_back(l.str());
   }
+  if (limit_.limited()) lines.push_back("snapshot: load " + limit_.Describe("docs"));
   if (opts_.progress_bars) {
     if (bar_lines_ > 0) out << "\033[" << bar_lines_ << "A";
     for (const auto& l : lines) out << "\r\033[K" << l << "\n";
@@ -611,6 +654,8 @@ StatusOr<SnapshotResult> Copier::Run() {
   res.docs_rejected = rejected_;
   res.rejected_indexes = rejected_indexes_;
   res.indexes_created = indexes_created_;
+  res.load = limit_.Describe("docs");
+  res.throttled = throttled_;
   return res;
 }
 

@@ -55,6 +55,11 @@ struct SnapshotOptions {
   // DynamoDB sources: read capacity units per second shared by every segment reader
   // (charged with what each Scan page consumed). 0: unlimited.
   double max_rcu = 0;
+  // Load control (issue #14): documents and MB (10^6 bytes of BSON) written to the target
+  // per second by the whole snapshot, every range together (one LoadLimit); 0 = no limit.
+  // A batch then holds at most a quarter of a second's budget, so the load stays smooth.
+  double max_docs_per_s = 0;
+  double max_mb_per_s = 0;
   // DynamoDB sources: a number no exact BSON type holds is dead-lettered ("decimal"),
   // stored as its decimal text ("string") or as the nearest double ("double")
   // (aws/dynamodb_types.h). It must be the mode capture records in the spool.
@@ -79,6 +84,9 @@ struct SnapshotResult {
   std::vector<std::string> rejected_indexes;
   int indexes_created = 0;
   int64_t elapsed_ms = 0;
+  // The load this run put on the target: "N docs/s (limit L), M MB/s" (LoadLimit::Describe).
+  std::string load;
+  uint64_t throttled = 0;  // writes the target pushed back (mongo::IsThrottled), each retried
 };
 
 // Runs (or resumes) the snapshot to the end. Cancelled (with the state saved) when

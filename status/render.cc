@@ -130,7 +130,10 @@ std::string RenderJson(const MigrationStatus& s) {
       .Int("backlog_events", a.backlog_events).Int("backlog_bytes", a.backlog_bytes)
       .Time("oldest_unapplied_capture_time", a.oldest_unapplied_capture_ms)
       .Int("dead_letters", a.dead_letters).Raw("details", DetailsJson(a.namespaces))
-      .Raw("end_to_end_lag", LagJson(a.process));
+      .Raw("end_to_end_lag", LagJson(a.process))
+      .Num("rate_limit_ops_per_second", a.process.st.rate_limit_per_s())
+      .Num("rate_achieved_ops_per_second", a.process.st.rate_achieved_per_s())
+      .Int("throttled_total", a.process.st.throttled_total());
   if (s.slot_count > 0) {
     std::vector<std::string> slots, problems;
     for (size_t i = 0; i < s.slots.size(); ++i) {
@@ -156,7 +159,10 @@ std::string RenderJson(const MigrationStatus& s) {
     }
     snapshot = Json().Str("id", s.snapshot.snapshot_id).Bool("running", s.snapshot.running)
                    .Time("started", s.snapshot.started_ms).Time("finished", s.snapshot.finished_ms)
-                   .Raw("collections", Array(colls)).Done();
+                   .Raw("collections", Array(colls))
+                   .Num("rate_limit_docs_per_second", s.snapshot.rate_limit_docs_per_s)
+                   .Num("rate_achieved_docs_per_second", s.snapshot.rate_achieved_docs_per_s)
+                   .Int("throttled_total", s.snapshot.throttled_total).Done();
   }
   std::vector<std::string> names, warnings;
   for (const auto& n : s.apply_names) names.push_back(Quote(n));
@@ -191,6 +197,11 @@ std::string RenderText(const MigrationStatus& s) {
   o << "         checkpoint " << (a.has_checkpoint ? "seq " + std::to_string(a.checkpoint_seq) : std::string("none"))
     << ", lag " << Fixed(a.gap_s, 1) << " s, backlog " << a.backlog_events << " events (" << Bytes(a.backlog_bytes)
     << "), " << Fixed(a.events_per_s, 0) << " events/s, dead letters " << a.dead_letters << "\n";
+  if (a.process.present && (a.process.st.rate_limit_per_s() > 0 || a.process.st.throttled_total() > 0)) {
+    o << "         load: " << Fixed(a.process.st.rate_achieved_per_s(), 1) << " ops/s since start (limit "
+      << (a.process.st.rate_limit_per_s() > 0 ? Fixed(a.process.st.rate_limit_per_s(), 0) : std::string("none"))
+      << "), throttled by the target " << a.process.st.throttled_total() << " times (retried)\n";
+  }
   if (const LagSnapshot lag = LagSnapshot::FromProto(a.process.st.end_to_end_lag()); a.process.present && lag.count > 0) {
     o << "         end-to-end lag p50 " << Fixed(lag.Percentile(0.5), 3) << " s, p99 " << Fixed(lag.Percentile(0.99), 3)
       << " s, max " << Fixed(lag.max, 3) << " s over " << lag.count << " events this run\n";
@@ -226,6 +237,11 @@ std::string RenderText(const MigrationStatus& s) {
   if (s.snapshot.present) {
     o << "\nsnapshot " << s.snapshot.snapshot_id << (s.snapshot.running ? " running" : " finished ")
       << (s.snapshot.running ? "" : spool::FormatTimeMs(s.snapshot.finished_ms)) << "\n";
+    if (s.snapshot.rate_limit_docs_per_s > 0 || s.snapshot.throttled_total > 0) {
+      o << "  load: " << Fixed(s.snapshot.rate_achieved_docs_per_s, 1) << " docs/s (limit "
+        << (s.snapshot.rate_limit_docs_per_s > 0 ? Fixed(s.snapshot.rate_limit_docs_per_s, 0) : std::string("none"))
+        << "), throttled by the target " << s.snapshot.throttled_total << " times (retried)\n";
+    }
     char line[512];
     for (const auto& c : s.snapshot.collections) {
       std::snprintf(line, sizeof(line), "  %-40s ranges %llu/%llu, %llu of ~%llu documents\n", c.ns.c_str(),

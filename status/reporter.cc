@@ -117,6 +117,13 @@ std::string RenderMetrics(const pb::ProcessStatus& st) {
         static_cast<double>(st.read_seq()));
   m.One(p + "dead_letters_total", "counter", "Events this process wrote to the dead-letter file.",
         static_cast<double>(st.dead_letters()));
+  m.One(p + "throttled_total", "counter",
+        "Writes the target pushed back (Cosmos DB 16500, write concern timeouts, ...), each retried, never dead-lettered.",
+        static_cast<double>(st.throttled_total()));
+  m.One(p + "rate_limit_ops_per_second", "gauge", "--max_ops_per_s: events written per second at most (0: no limit).",
+        st.rate_limit_per_s());
+  m.One(p + "rate_achieved_ops_per_second", "gauge", "Events written per second since this process started.",
+        st.rate_achieved_per_s());
   const std::string ev = p + "namespace_events_total";
   m.Metric(ev, "counter", "Events applied per source namespace by this process.");
   for (const auto& n : st.namespaces()) {

@@ -346,6 +346,9 @@ void CollectSnapshot(Env* env, const std::string& dir, MigrationStatus* out) {
   v.snapshot_id = st.snapshot_id();
   v.started_ms = st.started_wall_ms();
   v.finished_ms = st.finished_wall_ms();
+  v.rate_limit_docs_per_s = st.rate_limit_docs_per_s();
+  v.rate_achieved_docs_per_s = st.rate_achieved_docs_per_s();
+  v.throttled_total = st.throttled_total();
   for (const auto& c : st.collections()) {
     SnapshotCollectionView cv;
     cv.ns = c.db() + "." + c.coll();

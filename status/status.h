@@ -77,6 +77,10 @@ struct SnapshotView {
   std::string snapshot_id;
   int64_t started_ms = 0, finished_ms = 0;
   std::vector<SnapshotCollectionView> collections;
+  // Load control (SnapshotState): --max_docs_per_s (0: none), documents per second of the
+  // current (or last) run, writes the target pushed back in it.
+  double rate_limit_docs_per_s = 0, rate_achieved_docs_per_s = 0;
+  uint64_t throttled_total = 0;
 };
 
 struct MigrationStatus {

@@ -2,9 +2,14 @@
 // `snapshot --max_rcu` (DynamoDB read capacity units, charged after each read with what
 // the server says it consumed), and the load limits of issue #14.
 //
-// The bucket holds at most one second of budget. Acquire() waits while the bucket is in
-// debt, so a caller that charges after the fact (Charge) may overdraw once; the next
-// callers then wait until the debt is repaid. The long-run rate is the limit either way.
+// The bucket holds at most one second of budget. Two ways to spend it:
+//   - WaitMicros() then Charge(n): a caller that learns the cost after the fact (a Scan
+//     page's consumed capacity) may overdraw once; the next callers then wait until the
+//     debt is repaid.
+//   - Reserve(n): takes n units at once and returns how long *this* caller must wait
+//     before using them (until the debt its reservation made is repaid). Callers on many
+//     threads each wait their own turn, so n units per call may be as large as a batch
+//     and the long-run rate is still the limit (LoadLimit below).
 //
 // Thread safety: all methods are thread-safe. The clock is a parameter for tests.
 #pragma once
@@ -22,7 +27,8 @@ class TokenBucket {
   using Clock = std::function<int64_t()>;  // microseconds, monotonic
   // rate_per_s <= 0: unlimited (Acquire never waits).
   explicit TokenBucket(double rate_per_s, Clock clock = SteadyMicros)
-      : rate_(rate_per_s), clock_(std::move(clock)), tokens_(rate_per_s), last_us_(clock_()) {}
+      : rate_(rate_per_s), clock_(std::move(clock)), tokens_(rate_per_s), last_us_(clock_()),
+        created_us_(last_us_) {}
 
   bool limited() const { return rate_ > 0; }
 
@@ -44,10 +50,28 @@ class TokenBucket {
     spent_ += n;
   }
 
-  // Units charged so far (for the achieved rate in status and metrics).
+  // Takes n units now and returns the microseconds the caller must wait before using
+  // them (0: at once). Unlimited: counts them and returns 0.
+  int64_t Reserve(double n) {
+    std::lock_guard<std::mutex> l(mu_);
+    spent_ += n;
+    if (!limited()) return 0;
+    Refill();
+    tokens_ -= n;
+    return tokens_ >= 0 ? 0 : static_cast<int64_t>(-tokens_ / rate_ * 1e6) + 1;
+  }
+
+  // Units charged or reserved so far (for the achieved rate in status and metrics).
   double spent() {
     std::lock_guard<std::mutex> l(mu_);
     return spent_;
+  }
+  double rate() const { return rate_; }
+  // Units spent per second since the bucket was made.
+  double AchievedPerSecond() {
+    std::lock_guard<std::mutex> l(mu_);
+    const int64_t us = clock_() - created_us_;
+    return us > 0 ? spent_ * 1e6 / static_cast<double>(us) : 0.0;
   }
 
   static int64_t SteadyMicros() {
@@ -67,6 +91,7 @@ class TokenBucket {
   std::mutex mu_;
   double tokens_;
   int64_t last_us_;
+  const int64_t created_us_;
   double spent_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "apply/translate.h"
+#include "verify/limited_source.h"
 #include "verify/internal.h"
 #include "verify/source.h"
 #include "verify/verify.h"
@@ -159,8 +160,10 @@ StatusOr<ReconcileResult> RunReconcile(const ReconcileOptions& opts) {
   }
   Side tgt;
   const int parallel = std::max(1, opts.parallel);
+  LoadLimit limit(opts.max_docs_per_s, opts.max_mb_per_s * 1e6);  // outlives src, which may use it
   ASSIGN_OR_RETURN(std::unique_ptr<VerifySource> src, OpenVerifySource(opts.source_uri, parallel, opts.stop,
                                                                                  opts.dynamodb_numbers));
+  if (limit.limited()) src = std::make_unique<LimitedSource>(std::move(src), &limit, opts.stop);
   RETURN_IF_ERROR(Connect(opts.target_uri, "target", parallel + 1, &tgt));
   Shared sh;
   for (;;) {
@@ -192,7 +195,9 @@ StatusOr<ReconcileResult> RunReconcile(const ReconcileOptions& opts) {
     }
     if (opts.stop != nullptr && opts.stop->load()) break;
   }
-  return sh.totals;
+  ReconcileResult totals = sh.totals;
+  if (limit.limited()) totals.load = limit.Describe("docs");
+  return totals;
 }
 
 }  // namespace docshift::verify

@@ -1,3 +1,4 @@
+#include "verify/limited_source.h"
 #include "verify/verify.h"
 
 #include <algorithm>
@@ -538,8 +539,10 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
   };
   Side tgt;
   const int parallel = std::max(1, opts.parallel);
+  LoadLimit limit(opts.max_docs_per_s, opts.max_mb_per_s * 1e6);  // outlives src, which may use it
   ASSIGN_OR_RETURN(std::unique_ptr<VerifySource> src, OpenVerifySource(opts.source_uri, parallel, opts.stop,
                                                                                  opts.dynamodb_numbers));
+  if (limit.limited()) src = std::make_unique<LimitedSource>(std::move(src), &limit, opts.stop);
   RETURN_IF_ERROR(Connect(opts.target_uri, "target", parallel + 1, &tgt));
   Env* env = Env::Default();
 
@@ -843,6 +846,7 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
   pb::VerifyStateRecord fin;
   fin.set_finished(true);
   RETURN_IF_ERROR(state.Append(fin));
+  if (limit.limited()) result.load = limit.Describe("docs");
   return result;
 }
 

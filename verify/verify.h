@@ -67,6 +67,10 @@ struct VerifyOptions {
   // the mode capture and snapshot used.
   std::string dynamodb_numbers = "decimal";
   int parallel = 4;                // ranges compared at once
+  // Load control (issue #14): source documents and MB (10^6 bytes of BSON) read per second
+  // by the whole process (verify/limited_source.h); 0 = no limit.
+  double max_docs_per_s = 0;
+  double max_mb_per_s = 0;
   bool counts_only = false;
   bool strict_order = false;       // field order counts (default: ignored)
   uint64_t docs_per_range = 100'000;
@@ -123,6 +127,8 @@ struct VerifyResult {
   bool resumed = false;             // continued from the state file
   int64_t started_wall_ms = 0;
   int64_t finished_wall_ms = 0;
+  // Under a load limit: "N docs/s (limit L), M MB/s" of source documents read; else empty.
+  std::string load;
 };
 
 StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts);
@@ -137,6 +143,7 @@ struct ReconcileOptions {
   std::vector<std::string> maps;
   std::string dynamodb_numbers = "decimal";  // as VerifyOptions::dynamodb_numbers
   int parallel = 4;
+  double max_docs_per_s = 0, max_mb_per_s = 0;  // as VerifyOptions
   uint64_t docs_per_range = 100'000;
   bool dry_run = false;             // list what would be deleted, delete nothing
   int64_t interval_ms = 0;          // 0 = one pass; else repeat until *stop
@@ -152,6 +159,7 @@ struct ReconcileResult {
   uint64_t kept = 0;         // present on the source again at the re-check: not deleted
   uint64_t deleted = 0;      // (dry run: would be deleted)
   uint64_t restored = 0;     // reappeared on the source right after deletion: copied back
+  std::string load;          // as VerifyResult::load
 };
 
 // Deletes from the target the documents whose _id the source no longer has (a Cosmos DB

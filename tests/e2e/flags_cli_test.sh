@@ -86,6 +86,7 @@ apply max_update_statements -2 -1 100000 100001
 apply from 0 1 50 18446744073709551616
 apply until 0 1 9223372036854775807 9223372036854775808
 apply checkpoint_interval 9ms 10ms 1h 3600001ms
+apply max_ops_per_s -1 0 1000000000 1000000001
 apply name - a $name64 ${name64}x
 apply slot 3/3 0/1 63/64 0/65
 apply cache_max_bytes 1023 1024 1099511627776 1099511627777
@@ -97,6 +98,12 @@ snapshot parallel 0 1 64 65
 snapshot docs_per_range 0 1 1000000000 1000000001
 snapshot batch_docs 0 1 100000 100001
 snapshot max_rcu -1 0 1000000000 1000000001
+snapshot max_docs_per_s -1 0 1000000000 1000000001
+snapshot max_mb_per_s -1 0 1000000 1000001
+verify max_docs_per_s -1 0 1000000000 1000000001
+verify max_mb_per_s -1 0 1000000 1000001
+reconcile max_docs_per_s -1 0 1000000000 1000000001
+reconcile max_mb_per_s -1 0 1000000 1000001
 verify parallel 0 1 256 257
 verify docs_per_range 0 1 1000000000 1000000001
 verify recheck_rounds -1 0 100 101
