@@ -19,6 +19,7 @@
 #include "bucket/checkpoint_store.h"
 #include "bucket/shipper.h"
 #include "bucket/log.h"
+#include "bucket/s3_test_util.h"
 #include "spool/dead_letter.h"
 #include "spool/spool.h"
 #include "spool/spool_test_util.h"
@@ -31,28 +32,8 @@ namespace {
 
 using test_util::TempDir;
 
-std::string g_url;
-
-std::unique_ptr<aws::S3Client> NewClient() {
-  aws::S3ClientOptions o;
-  o.region = "us-east-1";
-  o.credentials.access_key_id = "testing";
-  o.credentials.secret_access_key = "testing";
-  o.credentials.source = "test";
-  o.endpoint = g_url;
-  o.retry_for_ms = 5000;
-  auto c = aws::S3Client::New(std::move(o));
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  return c.ok() ? std::move(c).value() : nullptr;
-}
-
-BucketLocation FreshLocation(const std::string& name) {
-  static const std::string run = [] {
-    std::mt19937_64 rng(std::random_device{}());
-    return std::to_string(getpid()) + "-" + std::to_string(rng() % 1000000);
-  }();
-  return BucketLocation{"dscache-" + run, "t/" + name};
-}
+using s3_test::NewClient;
+BucketLocation FreshLocation(const std::string& name) { return s3_test::FreshLocation("dscache", name); }
 
 // A local spool of `segments` sealed segments of 10 events each (seq 1..10*segments).
 void MakeSpool(const std::string& dir, int segments) {
@@ -431,13 +412,4 @@ TEST(BucketCheckpointStoreS3Test, DeadLettersReachTheBucketBeforeTheCheckpoint) 
 }  // namespace
 }  // namespace docshift::bucket
 
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  const char* url = std::getenv("S3_URL");
-  if (url == nullptr || *url == '\0') {
-    std::cerr << "bucket_cache_s3_test: S3_URL is not set (run scripts/testbed.sh up and source build/testbed.env)\n";
-    return std::getenv("CI") != nullptr ? 1 : 77;
-  }
-  docshift::bucket::g_url = url;
-  return RUN_ALL_TESTS();
-}
+int main(int argc, char** argv) { return docshift::bucket::s3_test::Main(argc, argv, "bucket_cache_s3_test"); }
