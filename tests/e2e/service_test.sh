@@ -92,8 +92,13 @@ wait_for 60 has_docs 50 || fail "only $(target_count) of 50 documents reached th
 
 # 3. HTTP: /metrics, /progress (as status --json), 404.
 get() { curl -sf --max-time 5 "http://127.0.0.1:$1$2"; }
-get "$CAP_PORT" /metrics >"$WORK/cap.metrics" || fail "capture /metrics failed"
-awk '$1 == "docshift_capture_events_total" && $2 >= 50 { f = 1 } END { exit !f }' "$WORK/cap.metrics" ||
+# /metrics is rendered at each status report (every second), so it may trail the target by up
+# to one report: wait for the report that counts the 50 events rather than reading it once.
+cap_counted() {
+  get "$CAP_PORT" /metrics >"$WORK/cap.metrics" || return 1
+  awk '$1 == "docshift_capture_events_total" && $2 >= 50 { f = 1 } END { exit !f }' "$WORK/cap.metrics"
+}
+wait_for 10 cap_counted ||
   fail "capture /metrics: docshift_capture_events_total is not >= 50: $(grep '^docshift_capture_events_total' "$WORK/cap.metrics")"
 get "$APP_PORT" /metrics >"$WORK/app.metrics" || fail "apply /metrics failed"
 grep -q '^docshift_apply_events_total ' "$WORK/app.metrics" || fail "apply /metrics has no docshift_apply_events_total"
