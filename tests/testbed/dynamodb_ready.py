@@ -12,14 +12,12 @@
 Region us-east-1, dummy credentials (neither server checks signatures by default).
 """
 
-import argparse
-import os
 import sys
-import time
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from ready_common import wait_ping_main
 
 
 def probe(url, timeout):
@@ -31,62 +29,5 @@ def probe(url, timeout):
     boto3.client("dynamodbstreams", **kw).list_streams(Limit=1)
 
 
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def cmd_wait(a):
-    deadline = time.monotonic() + a.deadline
-    last = "no attempt"
-    while True:
-        if a.pid and not pid_alive(a.pid):
-            print(f"process {a.pid} exited before {a.url} became ready (last: {last})",
-                  file=sys.stderr)
-            return 3
-        try:
-            probe(a.url, 1)
-            return 0
-        except (BotoCoreError, ClientError) as e:
-            last = str(e).splitlines()[0][:200]
-        if time.monotonic() >= deadline:
-            print(f"{a.url} not ready after {a.deadline}s (last: {last})", file=sys.stderr)
-            return 1
-        time.sleep(0.2)  # poll interval between real probes, not a readiness stand-in
-
-
-def cmd_ping(a):
-    try:
-        probe(a.url, 2)
-        return 0
-    except (BotoCoreError, ClientError):
-        return 1
-
-
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    w = sub.add_parser("wait")
-    w.add_argument("url")
-    w.add_argument("--deadline", type=float, default=60)
-    w.add_argument("--pid", type=int, default=0)
-    w.set_defaults(fn=cmd_wait)
-    g = sub.add_parser("ping")
-    g.add_argument("url")
-    g.set_defaults(fn=cmd_ping)
-    a = p.parse_args()
-    return a.fn(a)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(wait_ping_main(__doc__, probe, (BotoCoreError, ClientError)))

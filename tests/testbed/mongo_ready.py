@@ -16,12 +16,11 @@
 """
 
 import argparse
-import os
 import sys
-import time
 
 import pymongo
 from pymongo.errors import PyMongoError
+from ready_common import ping, wait
 
 
 def client(uri, timeout_ms):
@@ -41,38 +40,8 @@ def probe(uri, ferretdb):
             c.admin.command("listDatabases", nameOnly=True)
 
 
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped) is not alive for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def cmd_wait(a):
-    deadline = time.monotonic() + a.deadline
-    last = "no attempt"
-    while True:
-        if a.pid and not pid_alive(a.pid):
-            print(f"process {a.pid} exited before {a.uri} became ready (last: {last})",
-                  file=sys.stderr)
-            return 3
-        try:
-            probe(a.uri, a.ferretdb)
-            return 0
-        except PyMongoError as e:
-            last = str(e).splitlines()[0][:200]
-        if time.monotonic() >= deadline:
-            print(f"{a.uri} not ready after {a.deadline}s (last: {last})", file=sys.stderr)
-            return 1
-        time.sleep(0.2)  # poll interval between real probes, not a readiness stand-in
+    return wait(a.uri, a.deadline, a.pid, lambda: probe(a.uri, a.ferretdb), PyMongoError)
 
 
 def cmd_ensure_oplog(a):
@@ -97,13 +66,13 @@ def cmd_ensure_oplog(a):
         return 0
 
 
+def ping_once(uri):
+    with client(uri, 2000) as c:
+        c.admin.command("isMaster")
+
+
 def cmd_ping(a):
-    try:
-        with client(a.uri, 2000) as c:
-            c.admin.command("isMaster")
-        return 0
-    except PyMongoError:
-        return 1
+    return ping(lambda: ping_once(a.uri), PyMongoError)
 
 
 def main():
