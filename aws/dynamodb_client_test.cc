@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "aws/dynamodb_client.h"
+#include "aws/aws_test_util.h"
 #include "aws/http_client.h"
 #include "aws/sigv4.h"
 #include "util/test_util.h"
@@ -36,18 +37,7 @@ namespace {
 
 std::string g_url;  // DYNAMODB_URL
 
-std::string EnvOr(const char* name, const char* dflt) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : dflt;
-}
-
-Credentials TestCredentials() {
-  Credentials c;
-  c.access_key_id = EnvOr("AWS_ACCESS_KEY_ID", "testing");
-  c.secret_access_key = EnvOr("AWS_SECRET_ACCESS_KEY", "testing");
-  c.source = "test";
-  return c;
-}
+using test::TestCredentials;
 
 DynamoClientOptions TestOptions() {
   DynamoClientOptions o;
@@ -66,10 +56,7 @@ std::unique_ptr<DynamoClient> NewClient(DynamoClientOptions o = TestOptions()) {
 }
 
 std::string RunPrefix() {
-  static const std::string prefix = [] {
-    std::mt19937_64 rng(std::random_device{}());
-    return "dsdy" + std::to_string(getpid()) + "_" + std::to_string(rng() % 1000000) + "_";
-  }();
+  static const std::string prefix = "dsdy" + test::RunTag() + "_";
   return prefix;
 }
 
@@ -496,16 +483,8 @@ TEST(DynamoClient, StopEndsRetriesWithAborted) {
 }  // namespace docshift::aws
 
 int main(int argc, char** argv) {
-  const char* url = std::getenv("DYNAMODB_URL");
-  if (url == nullptr || *url == '\0') {
-    std::cout << "DYNAMODB_URL not set: run scripts/testbed.sh up" << std::endl;
-    if (std::getenv("CI") != nullptr) {
-      std::cout << "CI is set, so this is a failure" << std::endl;
-      return 1;
-    }
-    return 77;
-  }
-  docshift::aws::g_url = url;
+  docshift::aws::g_url = docshift::aws::test::ServerUrl("DYNAMODB_URL");
+  if (docshift::aws::g_url.empty()) return docshift::aws::test::SkipOrFail();
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

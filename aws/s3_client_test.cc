@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "aws/aws_test_util.h"
 #include "aws/http_client.h"
 #include "aws/s3_client.h"
 #include "aws/s3_client_internal.h"
@@ -31,18 +32,7 @@ namespace {
 
 std::string g_url;  // S3_URL
 
-std::string EnvOr(const char* name, const char* dflt) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : dflt;
-}
-
-Credentials TestCredentials() {
-  Credentials c;
-  c.access_key_id = EnvOr("AWS_ACCESS_KEY_ID", "testing");
-  c.secret_access_key = EnvOr("AWS_SECRET_ACCESS_KEY", "testing");
-  c.source = "test";
-  return c;
-}
+using test::TestCredentials;
 
 S3ClientOptions TestOptions() {
   S3ClientOptions o;
@@ -60,10 +50,7 @@ std::unique_ptr<S3Client> NewClient(S3ClientOptions o = TestOptions()) {
 }
 
 const std::string& Bucket() {
-  static const std::string bucket = [] {
-    std::mt19937_64 rng(std::random_device{}());
-    return "dss3-" + std::to_string(getpid()) + "-" + std::to_string(rng() % 1000000);
-  }();
+  static const std::string bucket = "dss3-" + test::RunTag();
   return bucket;
 }
 
@@ -470,16 +457,8 @@ TEST(S3ClientTest, BadArgumentsAreRefusedBeforeSending) {
 }  // namespace docshift::aws
 
 int main(int argc, char** argv) {
-  const char* url = std::getenv("S3_URL");
-  if (url == nullptr || *url == '\0') {
-    std::cout << "S3_URL not set: run scripts/testbed.sh up" << std::endl;
-    if (std::getenv("CI") != nullptr) {
-      std::cout << "CI is set, so this is a failure" << std::endl;
-      return 1;
-    }
-    return 77;
-  }
-  docshift::aws::g_url = url;
+  docshift::aws::g_url = docshift::aws::test::ServerUrl("S3_URL");
+  if (docshift::aws::g_url.empty()) return docshift::aws::test::SkipOrFail();
   ::testing::InitGoogleTest(&argc, argv);
   ::testing::AddGlobalTestEnvironment(new docshift::aws::BucketEnvironment);
   return RUN_ALL_TESTS();

@@ -4,14 +4,11 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <cstdlib>
 #include <iostream>
 #include <memory>
-#include <random>
 #include <string>
 
+#include "aws/aws_test_util.h"
 #include "aws/s3_client.h"
 #include "bucket/location.h"
 
@@ -25,9 +22,7 @@ inline std::string& Url() {
 inline std::unique_ptr<aws::S3Client> NewClient() {
   aws::S3ClientOptions o;
   o.region = "us-east-1";
-  o.credentials.access_key_id = "testing";
-  o.credentials.secret_access_key = "testing";
-  o.credentials.source = "test";
+  o.credentials = aws::test::TestCredentials();
   o.endpoint = Url();
   o.retry_for_ms = 5000;
   auto c = aws::S3Client::New(std::move(o));
@@ -37,21 +32,16 @@ inline std::unique_ptr<aws::S3Client> NewClient() {
 
 // s3://BUCKET_PREFIX-<pid>-<random>/t/NAME: runs against one server never collide.
 inline BucketLocation FreshLocation(const std::string& bucket_prefix, const std::string& name) {
-  static const std::string run = [] {
-    std::mt19937_64 rng(std::random_device{}());
-    return std::to_string(getpid()) + "-" + std::to_string(rng() % 1000000);
-  }();
-  return BucketLocation{bucket_prefix + "-" + run, "t/" + name};
+  return BucketLocation{bucket_prefix + "-" + aws::test::RunTag(), "t/" + name};
 }
 
 inline int Main(int argc, char** argv, const char* test_name) {
   ::testing::InitGoogleTest(&argc, argv);
-  const char* url = std::getenv("S3_URL");
-  if (url == nullptr || *url == '\0') {
-    std::cerr << test_name << ": S3_URL is not set (run scripts/testbed.sh up and source build/testbed.env)\n";
-    return std::getenv("CI") != nullptr ? 1 : 77;
+  Url() = aws::test::ServerUrl("S3_URL");
+  if (Url().empty()) {
+    std::cout << test_name << ": cannot run without a server\n";
+    return aws::test::SkipOrFail();
   }
-  Url() = url;
   return RUN_ALL_TESTS();
 }
 
