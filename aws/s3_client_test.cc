@@ -72,25 +72,10 @@ HttpResponse RawPut(const std::string& key, std::string_view body, Headers extra
   return r.ok() ? std::move(r).value() : HttpResponse{};
 }
 
-// CreateBucket (a signed PUT of the bucket itself), so the test runs on servers without
-// gofakes3's auto-bucket too (moto: S3_URL=$DYNAMODB_URL). An existing bucket is fine.
+// The bucket, created first (servers without gofakes3's auto-bucket: moto).
 class BucketEnvironment : public ::testing::Environment {
  public:
-  void SetUp() override {
-    auto loc = internal::LocateObject(g_url, "us-east-1", Bucket(), "");
-    ASSERT_TRUE(loc.ok()) << loc.status().ToString();
-    Headers headers = {{"Host", loc->endpoint.HostHeader()}};
-    HttpRequest req{"PUT", loc->path, "", headers, ""};
-    auto s = SignRequest(req, TestCredentials(),
-                         SigningOptions::ForS3("us-east-1", std::chrono::system_clock::now(), Payload::kHashBody));
-    ASSERT_TRUE(s.ok());
-    for (auto& h : s->headers_to_add) headers.push_back(h);
-    auto http = HttpClient::New();
-    ASSERT_TRUE(http.ok());
-    auto r = (*http)->Send(loc->endpoint, "PUT", loc->path, "", headers, "");
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    ASSERT_TRUE(r->status == 200 || r->status == 409) << "CreateBucket: HTTP " << r->status << " " << r->body;
-  }
+  void SetUp() override { ASSERT_EQ(test::CreateBucket(g_url, Bucket()), ""); }
 };
 
 TEST(S3ClientTest, PutGetHeadRangeDelete) {
@@ -388,6 +373,14 @@ TEST(S3ClientTest, CorruptedBodyIsCorruptionNamingBucketAndKey) {
 TEST(S3ClientTest, ServerChecksContentMd5) {
   // A body that does not match its Content-MD5 (damaged in transit) is refused.
   auto r = RawPut("md5/wrong", "abc", {{"Content-MD5", internal::Base64Md5("abd")}});
+  if (test::S3Server() == "moto") {
+    // moto 5.2.5 stores it (S3 and gofakes3 answer 400 BadDigest). docshift's reader still
+    // refuses it: the object has no docshift MD5 metadata, and a whole-object read checks.
+    EXPECT_EQ(r.status, 200) << "moto now checks Content-MD5: drop this branch";
+    auto got = NewClient()->GetObject(Bucket(), "md5/wrong");
+    EXPECT_TRUE(got.status().IsCorruption()) << got.status().ToString();
+    return;
+  }
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(internal::ParseS3Error(r.body).code, "BadDigest") << r.body;
   EXPECT_EQ(internal::ClassifyS3Error(static_cast<int>(r.status), internal::ParseS3Error(r.body).code),
@@ -397,6 +390,7 @@ TEST(S3ClientTest, ServerChecksContentMd5) {
 }
 
 TEST(S3ClientTest, GofakeS3QuirkChecksNoSignature) {
+  if (test::S3Server() != "gofakes3") GTEST_SKIP() << "a gofakes3 quirk; S3_SERVER is " << test::S3Server();
   Credentials wrong = TestCredentials();
   wrong.secret_access_key = "not-the-secret";
   auto r = RawPut("quirk/unsigned", "x", {{"Content-MD5", internal::Base64Md5("x")}}, wrong);
@@ -404,6 +398,7 @@ TEST(S3ClientTest, GofakeS3QuirkChecksNoSignature) {
 }
 
 TEST(S3ClientTest, GofakeS3QuirkKeepsOldMetadataOnOverwrite) {
+  if (test::S3Server() != "gofakes3") GTEST_SKIP() << "a gofakes3 quirk; S3_SERVER is " << test::S3Server();
   auto c = NewClient();
   PutOptions o;
   o.metadata["old-only"] = "1";

@@ -20,3 +20,9 @@ add_executable(aws_s3_client_test ${CMAKE_CURRENT_SOURCE_DIR}/s3_client_test.cc)
 target_link_libraries(aws_s3_client_test PRIVATE docshift_aws docshift_testutil GTest::gtest)
 add_test(NAME aws_s3_client_test COMMAND aws_s3_client_test)
 set_tests_properties(aws_s3_client_test PROPERTIES LABELS testbed TIMEOUT 300 SKIP_RETURN_CODE 77)
+
+# The same against moto's S3 (DYNAMODB_URL: moto serves every service on one port), a
+# second implementation of conditional writes; S3_SERVER=moto tells its quirks apart.
+add_test(NAME aws_s3_client_test_moto
+         COMMAND sh -c "S3_URL=\"$DYNAMODB_URL\" S3_SERVER=moto exec \"$0\"" $<TARGET_FILE:aws_s3_client_test>)
+set_tests_properties(aws_s3_client_test_moto PROPERTIES LABELS testbed TIMEOUT 300 SKIP_RETURN_CODE 77)

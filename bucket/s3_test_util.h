@@ -30,9 +30,12 @@ inline std::unique_ptr<aws::S3Client> NewClient() {
   return c.ok() ? std::move(c).value() : nullptr;
 }
 
-// s3://BUCKET_PREFIX-<pid>-<random>/t/NAME: runs against one server never collide.
+// s3://BUCKET_PREFIX-<pid>-<random>/t/NAME, the bucket created: runs against one server
+// never collide.
 inline BucketLocation FreshLocation(const std::string& bucket_prefix, const std::string& name) {
-  return BucketLocation{bucket_prefix + "-" + aws::test::RunTag(), "t/" + name};
+  BucketLocation loc{bucket_prefix + "-" + aws::test::RunTag(), "t/" + name};
+  EXPECT_EQ(aws::test::CreateBucket(Url(), loc.bucket), "");
+  return loc;
 }
 
 inline int Main(int argc, char** argv, const char* test_name) {

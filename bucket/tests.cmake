@@ -18,3 +18,11 @@ target_link_libraries(bucket_cache_s3_test PRIVATE docshift_bucket docshift_test
 add_test(NAME bucket_cache_s3_test COMMAND bucket_cache_s3_test)
 set_tests_properties(bucket_cache_s3_test PROPERTIES LABELS testbed TIMEOUT 300 SKIP_RETURN_CODE 77)
 
+
+# The commit log, cache and checkpoint store against moto's S3 too (DYNAMODB_URL), a second
+# implementation of If-None-Match / If-Match: fencing must not depend on one server.
+foreach(name log cache)
+  add_test(NAME bucket_${name}_s3_test_moto
+           COMMAND sh -c "S3_URL=\"$DYNAMODB_URL\" S3_SERVER=moto exec \"$0\"" $<TARGET_FILE:bucket_${name}_s3_test>)
+  set_tests_properties(bucket_${name}_s3_test_moto PROPERTIES LABELS testbed TIMEOUT 300 SKIP_RETURN_CODE 77)
+endforeach()
