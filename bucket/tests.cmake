@@ -1,5 +1,5 @@
 # Unit tests of bucket/ (included from bucket/CMakeLists.txt when DOCSHIFT_BUILD_TESTS is on).
-foreach(name location log)
+foreach(name location log retention)
   add_executable(bucket_${name}_test ${CMAKE_CURRENT_SOURCE_DIR}/${name}_test.cc)
   target_link_libraries(bucket_${name}_test PRIVATE docshift_bucket docshift_testutil GTest::gtest_main)
   gtest_discover_tests(bucket_${name}_test PROPERTIES LABELS unit DISCOVERY_TIMEOUT 30)
