@@ -18,3 +18,9 @@ target_link_libraries(bucket_cache_s3_test PRIVATE docshift_bucket docshift_test
 add_test(NAME bucket_cache_s3_test COMMAND bucket_cache_s3_test)
 set_tests_properties(bucket_cache_s3_test PROPERTIES LABELS testbed TIMEOUT 300 SKIP_RETURN_CODE 77)
 
+
+# Remote retention run by the shipper (bucket/retention.h), against gofakes3 (as above).
+add_executable(bucket_retention_s3_test ${CMAKE_CURRENT_SOURCE_DIR}/retention_s3_test.cc)
+target_link_libraries(bucket_retention_s3_test PRIVATE docshift_bucket docshift_testutil GTest::gtest)
+add_test(NAME bucket_retention_s3_test COMMAND bucket_retention_s3_test)
+set_tests_properties(bucket_retention_s3_test PROPERTIES LABELS testbed TIMEOUT 300 SKIP_RETURN_CODE 77)
