@@ -14,6 +14,7 @@
 
 #include "bucket/cache.h"
 #include "bucket/checkpoint_store.h"
+#include "bucket/log.h"
 #include "bucket/shipper.h"
 #include "spool/checkpoint.h"
 #include "spool/slot_name.h"
@@ -35,6 +36,23 @@ StatusOr<std::string> DefaultCacheDir(const bucket::BucketLocation& loc, const s
   if (!loc.prefix.empty()) dir += "/" + loc.prefix;
   return dir + "/@" + name;
 }
+
+namespace {
+
+// An apply that would start at a sequence retention deleted from the bucket (ship
+// --bucket_retention) stops: it cannot skip the events in between.
+Status RefuseDeletedStart(const std::string& name, uint64_t start, const bucket::LogState& log,
+                          const bucket::BucketLocation& loc) {
+  if (start > log.deleted_through_seq) return Status::OK();
+  const uint64_t oldest = log.segments.empty() ? log.next_seq : log.segments.front().first_seq();
+  return Status::FailedPrecondition(
+      "apply '" + name + "' starts at seq " + std::to_string(start) + ", but retention (ship --bucket_retention) "
+      "deleted seq 1.." + std::to_string(log.deleted_through_seq) + " from " + loc.ToString() +
+      ": the oldest replayable seq is " + std::to_string(oldest) + "; apply never skips events: load the target "
+      "again from a new snapshot, or apply from a spool that still holds seq " + std::to_string(start));
+}
+
+}  // namespace
 
 StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
   ApplyOptions& a = o.apply;
@@ -76,6 +94,18 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
   bucket::BucketCheckpointStore store(std::move(so));
   pb::ApplyCheckpoint ckpt;
   bool have_ckpt = false;
+  {
+    // A start retention deleted is refused before the claim: the refusal leaves no new
+    // checkpoint at seq 0 behind, which would hold the bucket's retention back.
+    Status rs = store.Read(name, &ckpt);
+    if (!rs.ok() && !rs.IsNotFound()) return rs;
+    ASSIGN_OR_RETURN(auto log_s3, new_client(a.stop));
+    bucket::BucketLog log(log_s3.get(), o.loc);
+    bucket::LogState log_state;
+    RETURN_IF_ERROR(log.Refresh(&log_state));
+    RETURN_IF_ERROR(RefuseDeletedStart(name, rs.ok() ? ckpt.applied_seq() + 1 : 1, log_state, o.loc));
+    ckpt.Clear();
+  }
   if (a.dry_run) {
     Status s = store.Read(name, &ckpt);
     if (!s.ok() && !s.IsNotFound()) return s;
@@ -100,6 +130,7 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
     start = std::min(start, snap.start_seq() + 1);
   }
   RETURN_IF_ERROR(cache->Sync(start));
+  RETURN_IF_ERROR(RefuseDeletedStart(name, start, cache->log_state(), o.loc));
   const uint64_t end_at_start = cache->bucket_next_seq();
   std::cerr << "docshift apply: bucket spool " << o.loc.ToString() << " (committed up to seq " << end_at_start - 1
             << "), cache dir " << o.cache_dir << ", checkpoint " << o.loc.Url("checkpoints/" + name + ".ckpt")

@@ -46,6 +46,7 @@ Status ApplyLogRecord(const pb::BucketLogRecord& rec, const std::string& where, 
                               std::to_string(state->next_seq));
       }
       state->segments.push_back(s);
+      state->committed_wall_ms[s.first_seq()] = rec.written_wall_ms();
       state->next_seq = s.last_seq() + 1;
       break;
     }
@@ -62,6 +63,7 @@ Status ApplyLogRecord(const pb::BucketLogRecord& rec, const std::string& where, 
                               state->segments.front().file_name());
       }
       state->deleted_through_seq = d.last_seq();
+      state->committed_wall_ms.erase(d.first_seq());
       state->segments.erase(state->segments.begin());
       break;
     }

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,9 @@ struct LogState {
   std::string writer_id;                    // writer of the newest record
   pb::ShipperStarted shipper;               // the newest ShipperStarted (empty if none)
   int64_t last_written_wall_ms = 0;         // of the newest record
+  // When each live segment was committed: its `sealed` record's written_wall_ms, by
+  // first_seq (remote retention's clock, bucket/retention.h).
+  std::map<uint64_t, int64_t> committed_wall_ms;
 };
 
 // Folds one record into *state. Corruption naming `where` (the record's URL) when it does

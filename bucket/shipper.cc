@@ -8,9 +8,12 @@
 #include <random>
 #include <thread>
 
+#include "bucket/checkpoint_store.h"
 #include "bucket/log.h"
+#include "bucket/retention.h"
 #include "spool/checkpoint.h"
 #include "spool/format.h"
+#include "spool/segment.h"
 #include "spool/shipped_mark.h"
 #include "spool/spool.h"
 #include "util/crc32c.h"
@@ -173,6 +176,105 @@ class Shipper {
     return spool::WriteShippedMark(env_, opts_.spool_dir, m);
   }
 
+  // One retention round (see the header comment); does nothing when retention is off or
+  // the last round was less than retention_interval_ms ago.
+  Status MaybeRetain() {
+    if (opts_.retention_ms <= 0) return Status::OK();
+    const int64_t now = NowMs();
+    if (retained_once_ && now - last_retention_ms_ < opts_.retention_interval_ms) return Status::OK();
+    last_retention_ms_ = now;
+    if (retention_s3_ == nullptr) {
+      aws::S3ClientOptions so = opts_.s3;
+      so.stop = opts_.stop;
+      ASSIGN_OR_RETURN(retention_s3_, aws::S3Client::New(so));
+      BucketCheckpointStoreOptions co;
+      co.loc = opts_.to;
+      ASSIGN_OR_RETURN(co.s3, aws::S3Client::New(std::move(so)));
+      checkpoints_ = std::make_unique<BucketCheckpointStore>(std::move(co));
+    }
+    if (!retained_once_) {
+      RETURN_IF_ERROR(DeleteOrphans());
+      retained_once_ = true;
+    }
+    RetentionInput in;
+    in.log = &state_;
+    ASSIGN_OR_RETURN(in.checkpoints, checkpoints_->List());
+    RETURN_IF_ERROR(ReadSnapshots(&in.snapshots));
+    in.now_ms = now;
+    in.retention_ms = opts_.retention_ms;
+    const RetentionDecision d = DecideBucketRetention(in);
+    if (d.no_checkpoint && !logged_no_checkpoint_) {
+      LOG(INFO) << "ship: retention deletes nothing from " << opts_.to.ToString()
+                << " while it holds no apply checkpoint (" << opts_.to.Url("checkpoints/") << ")";
+      logged_no_checkpoint_ = true;
+    }
+    if (!d.held_by.empty() && d.held_by != last_held_by_) {
+      LOG(INFO) << "ship: retention keeps " << opts_.to.ToString() << " from segment "
+                << (d.deletable < state_.segments.size() ? state_.segments[d.deletable].file_name() : "?")
+                << " on: " << d.held_by;
+    }
+    last_held_by_ = d.held_by;
+    for (size_t i = 0; i < d.deletable; ++i) {
+      if (opts_.stop != nullptr && opts_.stop->load()) break;
+      const pb::SegmentSealed seg = state_.segments.front();
+      pb::BucketLogRecord rec;
+      pb::SegmentDeleted* del = rec.mutable_deleted();
+      del->set_file_name(seg.file_name());
+      del->set_first_seq(seg.first_seq());
+      del->set_last_seq(seg.last_seq());
+      del->set_deleted_wall_ms(NowMs());
+      // The record first: a reader never finds a committed object missing unless the log says so.
+      RETURN_IF_ERROR(log_->Append(rec, result_.writer_id, del->deleted_wall_ms(), &state_));
+      RETURN_IF_ERROR(retention_s3_->DeleteObject(opts_.to.bucket, opts_.to.SegmentKey(seg.file_name())));
+      result_.segments_deleted++;
+      result_.bytes_deleted += seg.file_bytes();
+      if (opts_.on_delete) opts_.on_delete(*del, seg.file_bytes(), state_.last_number);
+    }
+    return Status::OK();
+  }
+
+  // Segment objects the log records deleted but that are still there (a run that died
+  // between the record and the DELETE).
+  Status DeleteOrphans() {
+    aws::ListOptions lo;
+    lo.prefix = opts_.to.Key(std::string(spool::kSegmentsDir) + "/");
+    ASSIGN_OR_RETURN(auto objs, retention_s3_->ListObjectsV2(opts_.to.bucket, lo));
+    for (const auto& o : objs) {
+      uint64_t first = 0;
+      if (!spool::ParseSegmentFileName(o.key.substr(lo.prefix.size()), &first)) continue;
+      if (first == 0 || first > state_.deleted_through_seq) break;  // ascending: the rest is live
+      LOG(INFO) << "ship: retention deletes s3://" << opts_.to.bucket << "/" << o.key
+                << ", which the log already records deleted (an earlier run stopped between the two)";
+      RETURN_IF_ERROR(retention_s3_->DeleteObject(opts_.to.bucket, o.key));
+      result_.segments_deleted++;
+      result_.bytes_deleted += o.size > 0 ? static_cast<uint64_t>(o.size) : 0;
+    }
+    return Status::OK();
+  }
+
+  // snapshot/STATE of the bucket (what readers start from) and of the local spool (which
+  // the next pass uploads), each when present.
+  Status ReadSnapshots(std::vector<pb::SnapshotState>* out) {
+    aws::S3Error err;
+    auto got = retention_s3_->GetObject(opts_.to.bucket, opts_.to.SnapshotStateKey(), {}, &err);
+    if (got.ok()) {
+      pb::SnapshotState st;
+      RETURN_IF_ERROR(spool::DecodeStateFile(got->body, opts_.to.Url("snapshot/STATE"), spool::kSnapshotMagic,
+                                             spool::kRecordSnapshotState, &st));
+      out->push_back(std::move(st));
+    } else if (err.kind != aws::S3ErrorKind::kNotFound || err.code == "NoSuchBucket") {
+      return got.status();
+    }
+    pb::SnapshotState local;
+    Status s = spool::ReadSnapshotState(env_, opts_.spool_dir, &local);
+    if (s.ok()) {
+      out->push_back(std::move(local));
+    } else if (!s.IsNotFound()) {
+      return s;
+    }
+    return Status::OK();
+  }
+
   const ShipResult& result() const { return result_; }
 
  private:
@@ -184,6 +286,13 @@ class Shipper {
   pb::SpoolCreated local_created_;
   std::string last_snapshot_;
   ShipResult result_;
+  // Retention (MaybeRetain).
+  std::unique_ptr<aws::S3Client> retention_s3_;
+  std::unique_ptr<BucketCheckpointStore> checkpoints_;
+  bool retained_once_ = false;
+  bool logged_no_checkpoint_ = false;
+  int64_t last_retention_ms_ = 0;
+  std::string last_held_by_;
 };
 
 }  // namespace
@@ -217,6 +326,7 @@ StatusOr<ShipResult> RunShipper(const ShipperOptions& opts) {
     bool progress = false;
     RETURN_IF_ERROR(shipper.Pass(&progress));
     if (opts.stop != nullptr && opts.stop->load()) break;
+    RETURN_IF_ERROR(shipper.MaybeRetain());
     if (progress) continue;
     if (draining) break;
     if (SleepUnlessStopped(opts.poll_interval_ms, opts.stop)) break;

@@ -11,6 +11,13 @@
 // spool as capture seals segments until stopped, or returns once everything sealed is
 // committed (stop_when_drained).
 //
+// Retention (retention_ms > 0, bucket/retention.h): after a pass, at most once per
+// retention_interval_ms, reads every checkpoint and snapshot/STATE of the bucket, then for
+// each segment that may go, oldest first, appends its `deleted` record (create-only, like
+// every record) and only then DELETEs the object. A crash between the two leaves an
+// orphan object; the first round of every run lists segments/ and deletes each object the
+// log records deleted (idempotent).
+//
 // Crash safety: a segment object without its record is not committed; the next run
 // uploads it again (same name, same bytes) and commits it. A record whose response was
 // lost is recognised by the writer id (aws/s3_client.h). Nothing is committed that is not
@@ -50,6 +57,14 @@ struct ShipperOptions {
   int64_t pid = 0;
   // Called after each commit (for the CLI's progress lines); may be empty.
   std::function<void(const pb::SegmentSealed& seg, uint64_t log_number)> on_commit;
+  // Remote retention (bucket/retention.h): > 0 deletes, oldest first, the committed
+  // segments every checkpoint in the bucket has passed, that no unfinished snapshot needs
+  // and that were committed longer ago than this (never the newest). 0: keep everything.
+  int64_t retention_ms = 0;
+  // At most one retention round per interval (the first one right after the first pass).
+  int64_t retention_interval_ms = 60'000;
+  // Called after each segment object retention deleted; may be empty.
+  std::function<void(const pb::SegmentDeleted& del, uint64_t bytes, uint64_t log_number)> on_delete;
 };
 
 struct ShipResult {
@@ -58,7 +73,9 @@ struct ShipResult {
   uint64_t shipped_seq = 0;   // every sequence <= this is committed in the bucket
   uint64_t log_number = 0;    // the log's last record
   uint64_t snapshot_uploads = 0;
-  std::string writer_id;      // this run's
+  uint64_t segments_deleted = 0;  // by retention, this run (orphans of an earlier run included)
+  uint64_t bytes_deleted = 0;     // their file bytes (orphans: as listed)
+  std::string writer_id;          // this run's
 };
 
 // Errors: FailedPrecondition when another shipper took the log over (this run stops), or

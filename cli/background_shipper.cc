@@ -10,8 +10,14 @@
 
 namespace docshift::cli {
 
+void LogBucketDeletion(const pb::SegmentDeleted& del, uint64_t bytes, uint64_t log_number) {
+  LOG(INFO) << "ship: retention deleted " << del.file_name() << " (sequences " << del.first_seq() << ".."
+            << del.last_seq() << ", " << bytes << " bytes) from the bucket, recorded as log record " << log_number;
+}
+
 StatusOr<std::unique_ptr<BackgroundShipper>> BackgroundShipper::Start(const std::string& spool_dir,
-                                                                       const std::string& to) {
+                                                                       const std::string& to, int64_t retention_ms,
+                                                                       int64_t retention_interval_ms) {
   ASSIGN_OR_RETURN(auto loc, bucket::ParseBucketUrl(to, "--ship_to"));
   auto s3 = aws::S3ClientOptionsFromEnv(aws::ProcessEnv(), "");
   if (!s3.ok()) return s3.status().WithContext("--ship_to");
@@ -22,6 +28,9 @@ StatusOr<std::unique_ptr<BackgroundShipper>> BackgroundShipper::Start(const std:
   o.s3 = std::move(s3).value();
   o.poll_interval_ms = 200;
   o.wait_for_spool = true;
+  o.retention_ms = retention_ms;
+  o.retention_interval_ms = retention_interval_ms;
+  o.on_delete = LogBucketDeletion;
   o.drain = &b->drain_;
   o.on_commit = [](const pb::SegmentSealed& seg, uint64_t n) {
     LOG(INFO) << "ship: committed " << seg.file_name() << " (sequences " << seg.first_seq() << ".."

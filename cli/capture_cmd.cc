@@ -61,6 +61,9 @@ DEFINE_string(capture_retention, "", "If set (e.g. 24h): every minute, delete se
 DEFINE_string(ship_to, "", "capture: also ship each sealed segment to this bucket spool, s3://BUCKET/PREFIX "
                           "(as `docshift ship --to`; AWS endpoint and credentials from the environment).");
 
+DECLARE_string(bucket_retention);
+DECLARE_string(bucket_retention_interval);
+
 namespace docshift::cli {
 namespace {
 
@@ -113,8 +116,16 @@ int RunCaptureCmd(const std::vector<std::string>& args) {
   if (Status hs = ResolveHttpListen(&o.http_host, &o.metrics_port); !hs.ok()) return Fail(cmd, hs);
   o.stop = InstallStopSignals();
   std::unique_ptr<BackgroundShipper> shipper;
+  int64_t bucket_retention_ms = 0, bucket_retention_interval_ms = 0;
+  if (Status rs = ParseBucketRetentionFlags(&bucket_retention_ms, &bucket_retention_interval_ms); !rs.ok()) {
+    return Fail(cmd, rs);
+  }
+  if (bucket_retention_ms > 0 && FLAGS_ship_to.empty()) {
+    return Fail(cmd, Status::InvalidArgument("--bucket_retention needs --ship_to (it deletes from the bucket "
+                                             "capture ships to); for the local spool use --capture_retention"));
+  }
   if (!FLAGS_ship_to.empty()) {
-    auto b = BackgroundShipper::Start(o.spool_dir, FLAGS_ship_to);
+    auto b = BackgroundShipper::Start(o.spool_dir, FLAGS_ship_to, bucket_retention_ms, bucket_retention_interval_ms);
     if (!b.ok()) return Fail(cmd, b.status());
     shipper = std::move(b).value();
   }
@@ -147,7 +158,9 @@ Command MakeCaptureCommand() {
       "one source; pointing capture at another refuses.\n\n"
       "--ship_to s3://BUCKET/PREFIX also runs `docshift ship` beside capture: each sealed\n"
       "segment is uploaded and committed to the bucket (see `docshift ship --help`); on\n"
-      "SIGTERM capture seals its last segment and the shipper commits it before exiting.\n\n"
+      "SIGTERM capture seals its last segment and the shipper commits it before exiting.\n"
+      "--bucket_retention (off by default) also deletes applied segments from the bucket,\n"
+      "as `docshift ship --bucket_retention` does.\n\n"
       "Examples:\n"
       "  docshift capture --source mongodb://src:27017/?replicaSet=rs0 --spool /data/spool\n"
       "  DOCSHIFT_SOURCE=mongodb://u:p@src/ docshift capture --source env:DOCSHIFT_SOURCE --spool S\n"
@@ -156,7 +169,8 @@ Command MakeCaptureCommand() {
       {"source", "spool", "source_kind", "scope", "show_expanded_events", "change_stream_cursor", "include", "exclude", "start_at",
        "batch_max_events", "batch_max_bytes", "batch_max_time", "segment_max_bytes",
        "segment_max_age", "zstd_level", "progress_interval", "oplog_max_await",
-       "capture_retention", "metrics_port", "http_listen", "ttl_deletes", "dynamodb_numbers", "ship_to"},
+       "capture_retention", "metrics_port", "http_listen", "ttl_deletes", "dynamodb_numbers", "ship_to",
+       "bucket_retention", "bucket_retention_interval"},
       &RunCaptureCmd};
 }
 

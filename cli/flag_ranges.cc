@@ -98,6 +98,8 @@ const std::vector<FlagRange>& FlagRanges() {
       Dur("watch", 100 * kMs, 1 * kDay, {"status"}, /*empty_ok=*/true),
       // ship
       Dur("ship_poll_interval", 10 * kMs, 1 * kMin, {"ship"}),
+      Dur("bucket_retention", 0, 3650 * kDay, {"ship", "capture"}, /*empty_ok=*/true),
+      Dur("bucket_retention_interval", 100 * kMs, 1 * kDay, {"ship", "capture"}),
   };
   return *rows;
 }

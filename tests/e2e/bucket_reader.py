@@ -5,8 +5,10 @@ framing (magic DSHBLG01, version 1, length, masked CRC-32C, type 11), decodes th
 BucketLogRecord protobuf by hand (wire format), folds the log as the format says, then
 downloads every committed segment and checks its size and CRC-32C against its record.
 
-Usage: bucket_reader.py ENDPOINT BUCKET PREFIX  -> prints a JSON summary; exit 1 and a
-line naming the object on anything the format forbids.
+Usage: bucket_reader.py ENDPOINT BUCKET PREFIX [--deletions-ok]  -> prints a JSON summary;
+exit 1 and a line naming the object on anything the format forbids. A `deleted` record
+(retention) is refused unless --deletions-ok: then it must name the oldest live segment,
+which leaves the summary's "files" and is listed under "deleted".
 """
 import json
 import struct
@@ -80,6 +82,8 @@ def die(msg):
 
 def main():
     endpoint, bucket, prefix = sys.argv[1:4]
+    deletions_ok = "--deletions-ok" in sys.argv[4:]
+    deleted = []
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                       aws_access_key_id="testing", aws_secret_access_key="testing",
                       config=Config(s3={"addressing_style": "path"}))
@@ -124,7 +128,13 @@ def main():
             expected_seq = last + 1
             segments.append({"file": fname, "first": first, "last": last, "bytes": fbytes, "crc": fcrc})
         if 7 in rec:
-            die("record %d: a deletion (not expected in this test)" % n)
+            if not deletions_ok:
+                die("record %d: a deletion (not expected in this test)" % n)
+            d = fields(rec[7][0])
+            dname, dfirst, dlast = d[1][0].decode(), d.get(2, [0])[0], d.get(3, [0])[0]
+            if not segments or (segments[0]["file"], segments[0]["first"], segments[0]["last"]) != (dname, dfirst, dlast):
+                die("record %d: deletion of %s, which is not the oldest live segment" % (n, dname))
+            deleted.append(segments.pop(0))
     for s in segments:
         key = base + "segments/" + s["file"]
         data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -137,6 +147,8 @@ def main():
         "files": [s["file"] for s in segments],
         "last_seq": expected_seq - 1,
         "shipper_runs": len(writers),
+        "deleted": [{"file": s["file"], "last": s["last"]} for s in deleted],
+        "live": [{"file": s["file"], "first": s["first"], "last": s["last"]} for s in segments],
     }))
 
 

@@ -20,7 +20,8 @@ DEAD='mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300&connectTimeoutMS=200'
 # The rest of a command line that runs the command with every other flag valid.
 base() {
   case $1 in
-    capture) echo "capture --source $DEAD --spool $TMP/cap" ;;
+    # --bucket_retention needs --ship_to (a dead endpoint: capture fails on the source first).
+    capture) echo "capture --source $DEAD --spool $TMP/cap${2:+ --ship_to s3://flags-cli/x}" ;;
     apply) echo "apply --spool $S --dry_run --stop_when_drained" ;;
     snapshot) echo "snapshot --source $DEAD --target $DEAD --spool $S --progress none" ;;
     verify) echo "verify --source $DEAD --target $DEAD" ;;
@@ -32,11 +33,14 @@ base() {
   esac
 }
 
+bucket_flag() { case $1 in bucket_retention*) echo yes ;; esac; }
+export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=flags AWS_SECRET_ACCESS_KEY=flags AWS_ENDPOINT_URL=http://127.0.0.1:9
+unset AWS_ENDPOINT_URL_S3 AWS_PROFILE
 # bad CMD FLAG VALUE: exit 2, one stderr line naming --FLAG and what to use.
 bad() {
   local cmd=$1 flag=$2 value=$3
   # shellcheck disable=SC2046
-  run "$DS" $(base "$cmd") "--$flag=$value"
+  run "$DS" $(base "$cmd" "$(bucket_flag "$flag")") "--$flag=$value"
   [ "$rc" -eq 2 ] || { cat "$TMP/err" >&2; fail "$cmd --$flag=$value: exit $rc, expected 2"; }
   local lines
   lines=$(grep -c . "$TMP/err")
@@ -51,9 +55,9 @@ good() {
   # shellcheck disable=SC2046
   if [ "$flag" = watch ]; then
     # --watch prints until a signal: stop it after its first report.
-    run timeout -s INT 1 "$DS" $(base "$cmd") "--$flag=$value"
+    run timeout -s INT 1 "$DS" $(base "$cmd" "$(bucket_flag "$flag")") "--$flag=$value"
   else
-    run "$DS" $(base "$cmd") "--$flag=$value"
+    run "$DS" $(base "$cmd" "$(bucket_flag "$flag")") "--$flag=$value"
   fi
   [ "$rc" -ne 2 ] || { cat "$TMP/err" >&2; fail "$cmd --$flag=$value: exit 2, but the value is in range"; }
   ok
@@ -74,6 +78,8 @@ capture segment_max_age 99ms 100ms 30d 2592000001ms
 capture zstd_level 0 1 22 1000
 capture oplog_max_await 99ms 100ms 1h 3600001ms
 capture capture_retention -1s 0 3650d 3651d
+capture bucket_retention -1s 0 3650d 3651d
+capture bucket_retention_interval 99ms 100ms 1d 86400001ms
 capture progress_interval 99ms 100ms 1d 86400001ms
 capture metrics_port -1 0 65535 65536
 capture http_listen - 1 127.0.0.1:65535 127.0.0.1:65536
