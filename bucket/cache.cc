@@ -295,6 +295,22 @@ Status BucketSpoolCache::CopyCheckpointsAndDeadLetters() {
   return Status::OK();
 }
 
+Status BucketSpoolCache::CopyCaptureStatus(bool* found) {
+  *found = false;
+  const std::string key = opts_.loc.CaptureStatusKey();
+  aws::S3Error err;
+  auto got = opts_.s3->GetObject(opts_.loc.bucket, key, {}, &err);
+  if (!got.ok()) return err.kind == aws::S3ErrorKind::kNotFound ? Status::OK() : got.status();
+  pb::ProcessStatus st;
+  RETURN_IF_ERROR(spool::DecodeStateFile(got->body, "s3://" + opts_.loc.bucket + "/" + key, spool::kStatusMagic,
+                                         spool::kRecordProcessStatus, &st));
+  RETURN_IF_ERROR(opts_.env->CreateDirIfMissing(JoinPath(opts_.dir, spool::kStatusDir)));
+  RETURN_IF_ERROR(opts_.env->WriteFileAtomic(JoinPath(JoinPath(opts_.dir, spool::kStatusDir), "capture.status"),
+                                             got->body));
+  *found = true;
+  return Status::OK();
+}
+
 Status BucketSpoolCache::Evict(uint64_t applied_seq) {
   passed_seq_ = std::max(passed_seq_, applied_seq);
   while (manifest_.segments.size() > 1 && manifest_.segments.front().last_seq() <= applied_seq) {
