@@ -248,7 +248,9 @@ StatusOr<ShipResult> RunShipper(const ShipperOptions& opts) {
     if (draining) break;
     if (SleepUnlessStopped(opts.poll_interval_ms, opts.stop)) break;
   }
-  shipper.ShipCaptureStatus(/*force=*/true);  // the last word (capture's exit, when it has written it)
+  // The last word (capture's exit, when it has written it); not after a stop signal,
+  // which also stops the S3 client.
+  if (opts.stop == nullptr || !opts.stop->load()) shipper.ShipCaptureStatus(/*force=*/true);
   return shipper.result();
 }
 

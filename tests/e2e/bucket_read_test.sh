@@ -134,7 +134,7 @@ s3.put_object(Bucket=sys.argv[2], Key=sys.argv[3], Body=bytes(b),
 PYEOF
 rstatus >"$WORK/st.bad.log" 2>&1
 rc=$?
-[ $rc -eq 4 ] && grep -q "Corruption: s3://$BKT/run$$/spool/status/capture.status" "$WORK/st.bad.log" \
+[ $rc -eq 4 ] && grep -q "Corruption: .*s3://$BKT/run$$/spool/status/capture.status" "$WORK/st.bad.log" \
   || fail "status over a damaged capture status exited $rc: $(tail -1 "$WORK/st.bad.log")"
 kill -TERM "$app_pid"; wait "$app_pid"
 kill -TERM "$cap_pid"; wait "$cap_pid"; cap_pid=""
