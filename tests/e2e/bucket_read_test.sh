@@ -8,7 +8,8 @@
 # `cutover --spool s3://` says NOT SAFE (exit 1: apply is not running). Then an apply on
 # the bucket drains a workload; `status` (text and --json) shows its checkpoint at the
 # committed end, zero lag and backlog, nothing unshipped, the shipper; `cutover` says SAFE
-# TO SWITCH (exit 0) after its final verify. A prefix with no spool, and a damaged
+# TO SWITCH (exit 0) after its final verify. `verify --spool s3://`, started before the
+# apply, re-checks once the bucket's checkpoints reach the committed end: IDENTICAL. A prefix with no spool, and a damaged
 # capture status object, are one-line errors naming the bucket object.
 #
 # Usage: bucket_read_test.sh DOCSHIFT
@@ -24,7 +25,8 @@ if [ -z "${S3_URL:-}" ]; then
 fi
 e2e_init bucket_read SOURCE_CS_URI TARGET_URI "e2ebrd$$_"
 ship_pid=""
-e2e_on_exit() { for p in $ship_pid; do kill -9 "$p" 2>/dev/null; done; }
+ver_pid=""
+e2e_on_exit() { for p in $ship_pid $ver_pid; do kill -9 "$p" 2>/dev/null; done; }
 BUCKET_URL="s3://e2e-bucket-read/run$$/spool"
 BKT=e2e-bucket-read
 REMOTE=$WORK/remote  # status/cutover/apply run here: no spool in sight
@@ -41,6 +43,7 @@ for uri in (src, tgt):
     for d in c.list_database_names():
         if d.startswith(prefix): c.drop_database(d)
 MongoClient(src)[prefix + "0"].create_collection("c")
+MongoClient(tgt)[prefix + "0"].create_collection("c")  # verify: documents missing, not a collection
 PYEOF
 insert() {  # insert FIRST COUNT
   "$PY" - "$SRC" "$PREFIX" "$1" "$2" <<'PYEOF'
@@ -86,6 +89,14 @@ rc=$?
 grep -q "NOT SAFE: apply 'apply' is not running (no checkpoint in the bucket" "$WORK/cutover.1.log" \
   || fail "cutover does not say apply is missing: $(tail -3 "$WORK/cutover.1.log")"
 
+# verify --spool s3:// before apply runs: its first pass finds the 200 documents missing;
+# its re-check waits (on the bucket alone) for an apply checkpoint at the committed end.
+(cd "$REMOTE" && exec "$DS" verify --source "$SRC" --target "$TGT" --include "${PREFIX}*" --spool "$BUCKET_URL" \
+  --recheck_timeout 120s) >"$WORK/verify.log" 2>&1 &
+ver_pid=$!
+wait_for 60 grep -qs "waiting for apply to reach spool seq $end (at 0)" "$WORK/verify.log" \
+  || fail "verify --spool $BUCKET_URL does not wait for apply on the bucket: $(tail -2 "$WORK/verify.log")"
+
 # Apply on the bucket drains it; status and cutover see it from the bucket alone.
 (cd "$REMOTE" && exec "$DS" apply --spool "$BUCKET_URL" --target "$TGT" --cache_dir "$REMOTE/cache" \
   --bucket_poll_interval 200ms --checkpoint_interval 200ms) >"$WORK/apply.log" 2>&1 &
@@ -96,6 +107,11 @@ drained() {
   [ "$(jget "$WORK/st.json" 'j["bucket"]["committed_seq"] >= 300 and j["apply"]["checkpoint_seq"] == j["bucket"]["committed_seq"] and j["bucket"]["unshipped_events"] == 0')" = True ]
 }
 wait_for 90 drained || fail "apply never reached the bucket's end: $(cut -c1-600 "$WORK/st.json")"
+wait "$ver_pid"; rc=$?
+[ $rc -eq 0 ] || fail "verify --spool $BUCKET_URL exited $rc, not 0 (identical once apply caught up)"
+grep -q "verify: IDENTICAL" "$WORK/verify.log" || fail "verify is not IDENTICAL: $(tail -2 "$WORK/verify.log")"
+grep -q "re-check round 1/" "$WORK/verify.log" || fail "verify never re-checked"
+echo "  verify --spool s3://: $(grep -o 're-check round 1/[^,]*' "$WORK/verify.log" | head -1), then IDENTICAL"
 end=$(jget "$WORK/st.json" 'j["bucket"]["committed_seq"]')
 for check in 'j["apply"]["alive"]' 'j["apply"]["backlog_events"] == 0' 'j["apply"]["gap_in_seconds"] == 0' \
              'j["gap_in_seconds"] == 0' 'j["capture"]["alive"]' 'j["apply"]["pid"] == '"$app_pid" \
