@@ -42,6 +42,9 @@ Status BucketSpoolCache::Init() {
     }
   } else {
     ASSIGN_OR_RETURN(auto children, env->GetChildren(dir));
+    // deadletter/: the bucket's copy, which the checkpoint store's Claim brings in before
+    // the cache opens (apply/bucket_apply.cc) when the cache dir is new.
+    std::erase(children, std::string("deadletter"));
     if (!children.empty()) {
       return Status::FailedPrecondition("cache dir " + dir + " is not empty and is not the cache of a bucket spool (no " +
                                         kCacheMarkerFile + "); use an empty or new directory for --cache_dir");

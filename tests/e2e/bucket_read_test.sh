@@ -8,7 +8,9 @@
 # `cutover --spool s3://` says NOT SAFE (exit 1: apply is not running). Then an apply on
 # the bucket drains a workload; `status` (text and --json) shows its checkpoint at the
 # committed end, zero lag and backlog, nothing unshipped, the shipper; `cutover` says SAFE
-# TO SWITCH (exit 0) after its final verify. `verify --spool s3://`, started before the
+# TO SWITCH (exit 0) after its final verify. With apply stopped, `apply --from 1` replays
+# the bucket (a 1 KiB cache, evicted behind the replay) and restores documents deleted on
+# the target, leaving the checkpoint alone; --from past the committed end is refused. `verify --spool s3://`, started before the
 # apply, re-checks once the bucket's checkpoints reach the committed end: IDENTICAL. A prefix with no spool, and a damaged
 # capture status object, are one-line errors naming the bucket object.
 #
@@ -133,6 +135,39 @@ grep -q "SAFE TO SWITCH: the target holds every change up to spool sequence $end
   || fail "cutover is not safe at $end: $(tail -3 "$WORK/cutover.2.log")"
 echo "  $(grep 'final verify' "$WORK/cutover.2.log" | head -1)"
 
+# apply --from on the bucket: with the apply stopped, 50 documents deleted on the target
+# come back from a replay of the whole committed log; the checkpoint stays where it was.
+kill -TERM "$app_pid"; wait "$app_pid"; rc=$?
+app_pid=""
+[ $rc -eq 0 ] || fail "apply did not stop cleanly (exit $rc)"
+"$PY" - "$TGT" "$PREFIX" <<'PYEOF' || fail "cannot delete on the target"
+import sys
+from pymongo import MongoClient
+c = MongoClient(sys.argv[1])[sys.argv[2] + "0"]["c"]
+assert c.delete_many({"_id": {"$lt": 50}}).deleted_count == 50
+PYEOF
+(cd "$REMOTE" && "$DS" apply --spool "$BUCKET_URL" --target "$TGT" --from $((end + 1)) --stop_when_drained) \
+  >"$WORK/replay.past.log" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q -- "--from $((end + 1)) is past the end of $BUCKET_URL (committed up to seq $end)" "$WORK/replay.past.log" \
+  || fail "a replay past the end exited $rc: $(tail -1 "$WORK/replay.past.log")"
+(cd "$REMOTE" && XDG_CACHE_HOME=$WORK/xdg "$DS" apply --spool "$BUCKET_URL" --target "$TGT" --from 1 \
+  --stop_when_drained --cache_max_bytes 1024) >"$WORK/replay.log" 2>&1 \
+  || fail "apply --from 1 on $BUCKET_URL failed: $(tail -3 "$WORK/replay.log")"
+grep -q "applied $end events (seq 1..$end), a replay: checkpoint 'apply' left alone" "$WORK/replay.log" \
+  || fail "the replay did not apply seq 1..$end: $(tail -1 "$WORK/replay.log")"
+"$PY" - "$TGT" "$PREFIX" <<'PYEOF' || fail "the replay did not bring the deleted documents back"
+import sys
+from pymongo import MongoClient
+n = MongoClient(sys.argv[1])[sys.argv[2] + "0"]["c"].count_documents({})
+assert n == 300, n
+PYEOF
+rstatus --json >"$WORK/st.json" 2>&1 || fail "status after the replay failed"
+[ "$(jget "$WORK/st.json" 'j["apply"]["checkpoint_seq"]')" = "$end" ] || fail "the replay moved the checkpoint"
+[ -d "$WORK/xdg/docshift/s3/$BKT/run$$/spool" ] || fail "the replay's cache was not under XDG_CACHE_HOME"
+[ -z "$(ls -A "$WORK/xdg/docshift/s3/$BKT/run$$/spool")" ] || fail "the replay's temporary cache was left behind: $(ls "$WORK/xdg/docshift/s3/$BKT/run$$/spool")"
+echo "  replay: $(tail -1 "$WORK/replay.log" | cut -c1-140)"
+
 # Errors: a prefix with no spool; a damaged capture status object.
 (cd "$REMOTE" && "$DS" status --spool "s3://$BKT/run$$/nothing") >"$WORK/st.none.log" 2>&1
 rc=$?
@@ -152,6 +187,5 @@ rstatus >"$WORK/st.bad.log" 2>&1
 rc=$?
 [ $rc -eq 4 ] && grep -q "Corruption: .*s3://$BKT/run$$/spool/status/capture.status" "$WORK/st.bad.log" \
   || fail "status over a damaged capture status exited $rc: $(tail -1 "$WORK/st.bad.log")"
-kill -TERM "$app_pid"; wait "$app_pid"
 kill -TERM "$cap_pid"; wait "$cap_pid"; cap_pid=""
 echo "bucket_read_test: PASS: status/cutover --spool $BUCKET_URL: NOT SAFE before apply, checkpoint $end, SAFE TO SWITCH after"
