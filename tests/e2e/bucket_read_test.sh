@@ -171,7 +171,7 @@ echo "  replay: $(tail -1 "$WORK/replay.log" | cut -c1-140)"
 # Errors: a prefix with no spool; a damaged capture status object.
 (cd "$REMOTE" && "$DS" status --spool "s3://$BKT/run$$/nothing") >"$WORK/st.none.log" 2>&1
 rc=$?
-[ $rc -ne 0 ] && grep -q "no spool in s3://$BKT/run$$/nothing" "$WORK/st.none.log" \
+[ $rc -eq 2 ] && grep -q "no spool in s3://$BKT/run$$/nothing" "$WORK/st.none.log" \
   || fail "status of an empty prefix exited $rc: $(tail -1 "$WORK/st.none.log")"
 kill -TERM "$ship_pid"; wait "$ship_pid"; ship_pid=""
 "$PY" - "$S3_URL" "$BKT" "run$$/spool/status/capture.status" <<'PYEOF' || fail "cannot damage the status object"
