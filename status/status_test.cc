@@ -334,6 +334,37 @@ TEST_F(StatusTest, BucketSpoolFromTheLogTheLeaseAndTheUploadedCaptureStatus) {
   EXPECT_EQ(s.state, "apply stopped");
 }
 
+// Slot checkpoints in a bucket: the minimum over the slots, each judged by its lease.
+TEST_F(StatusTest, BucketSlotsTakeTheMinimumAndALapsedLeaseIsNamed) {
+  const BucketLogInput log = BucketLog(3);
+  auto slot = [&](int i, uint64_t seq, int64_t updated) {
+    pb::ApplyCheckpoint c;
+    c.set_applied_seq(seq);
+    c.set_updated_wall_ms(updated);
+    c.set_writer_pid(100 + i);
+    c.set_writer_host("h" + std::to_string(i));
+    ASSERT_TRUE(spool::WriteCheckpoint(Env::Default(), dir_.path(), "apply.slot-" + std::to_string(i) + "-of-2", c).ok());
+  };
+  slot(0, 30, kNow - 1000);
+  slot(1, 20, kNow - 2000);
+  Put(Live("capture"));
+  auto s = CollectBucketStatus(Env::Default(), dir_.path(), log, kNow, "apply");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->slot_count, 2);
+  EXPECT_EQ(s->apply.checkpoint_seq, 20u);
+  EXPECT_EQ(s->apply.backlog_events, 10u);
+  EXPECT_TRUE(s->apply.process.alive) << s->apply.process.why_not_alive;
+  EXPECT_TRUE(s->slot_problems.empty());
+
+  slot(1, 20, kNow - kBucketApplyLeaseMs - 5000);
+  s = CollectBucketStatus(Env::Default(), dir_.path(), log, kNow, "apply");
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(s->apply.process.alive);
+  EXPECT_NE(s->apply.process.why_not_alive.find("slot 1/2 (apply.slot-1-of-2): its checkpoint in the bucket was last rewritten 35 s ago"),
+            std::string::npos) << s->apply.process.why_not_alive;
+  EXPECT_EQ(s->state, "apply stopped");
+}
+
 TEST_F(StatusTest, LaggingApplyIsCatchingUpAndNamespaceGapIsRecomputed) {
   Write(10, 0);
   Checkpoint(4);
