@@ -1035,7 +1035,11 @@ StatusOr<ApplyResult> RunApplyAs(const ApplyOptions& opts, const std::string& ba
   auto write_ckpt = [&](bool force) -> Status {
     if (opts.dry_run) return Status::OK();
     // A replay leaves the checkpoint alone; its dead letters are durable all the same.
-    if (range.replay) return dlq.Sync();
+    if (range.replay) {
+      RETURN_IF_ERROR(dlq.Sync());
+      if (opts.replay_applied_seq != nullptr) opts.replay_applied_seq->store(tracker.Safe());
+      return Status::OK();
+    }
     const uint64_t safe = tracker.Safe();
     if (safe <= last_ckpt && !force) return Status::OK();
     if (safe < last_ckpt) return Status::OK();

@@ -94,6 +94,10 @@ struct ApplyOptions {
   // taken over by another apply of the name (a bucket spool's lease). Lanes drop what is
   // queued instead of draining it; a bulk already sent completes. Null: never.
   const std::atomic<bool>* abort_writes = nullptr;
+  // A replay (--from) writes no checkpoint; when set, it stores here how far it has
+  // applied (every sequence <= the value) each time it would have written one, so a
+  // bucket spool's cache can evict what the replay has passed. Null: not needed.
+  std::atomic<uint64_t>* replay_applied_seq = nullptr;
   // --max_ops_per_s (issue #14): events written per second by the whole process (every
   // lane draws on one token bucket, util/load_limit.h); 0 = unlimited.
   double max_ops_per_s = 0;

@@ -18,9 +18,12 @@
 #include "bucket/shipper.h"
 #include "spool/checkpoint.h"
 #include "spool/slot_name.h"
+#include "spool/spool.h"
 #include "util/duration.h"
 
 namespace docshift::apply {
+
+using bucket::LogState;
 
 StatusOr<std::string> DefaultCacheDir(const bucket::BucketLocation& loc, const std::string& name) {
   std::string base;
@@ -54,16 +57,74 @@ Status RefuseDeletedStart(const std::string& name, uint64_t start, const bucket:
 
 }  // namespace
 
+Status CheckReplayStart(const bucket::LogState& st, const bucket::BucketLocation& loc, uint64_t from) {
+  if (st.last_number == 0) return Status::OK();  // no spool: the cache says so
+  const uint64_t last = st.next_seq - 1;
+  const uint64_t oldest = st.segments.empty() ? st.next_seq : st.segments.front().first_seq();
+  const std::string url = loc.ToString();
+  if (oldest > last) {
+    return Status::InvalidArgument("--from " + std::to_string(from) + ": " + url + " holds no committed event to replay" +
+                                   (last > 0 ? " (every sequence up to " + std::to_string(last) + " was deleted)" : "") +
+                                   "; run apply without --from");
+  }
+  if (from < oldest) {
+    return Status::InvalidArgument(
+        "--from " + std::to_string(from) + ": " +
+        (from == 0 ? std::string("is not a sequence number (they start at 1)")
+                   : "sequence " + std::to_string(from) + " is no longer in " + url + " (its log deleted every sequence up to " +
+                         std::to_string(oldest - 1) + ")") +
+        "; the oldest replayable sequence is " + std::to_string(oldest) + ": give --from " + std::to_string(oldest) +
+        " to " + std::to_string(last));
+  }
+  if (from > last) {
+    return Status::InvalidArgument("--from " + std::to_string(from) + " is past the end of " + url + " (committed up to seq " +
+                                   std::to_string(last) + "); give --from " + std::to_string(oldest) + " to " +
+                                   std::to_string(last));
+  }
+  return Status::OK();
+}
+
 StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
   ApplyOptions& a = o.apply;
-  if (a.from.set) {
-    return Status::InvalidArgument("--from: a replay from a bucket spool is not supported yet; replay from the "
-                                   "local spool, or start a new --name (it reads the bucket from the start)");
+  const bool replay = a.from.set;
+  if (replay && a.from.is_time) {
+    return Status::InvalidArgument("--from TIME on a bucket spool is not supported; give a sequence number (`docshift "
+                                   "inspect dump --spool " + o.loc.ToString() + " --from_time T --limit 1` shows the "
+                                   "first one at or after T)");
   }
   RETURN_IF_ERROR(spool::CheckApplyName(a.name));
   // The name this process writes its checkpoint under (a slot's: NAME.slot-I-of-N).
   const std::string name = a.slot_count > 0 ? spool::SlotName(a.name, a.slot_index, a.slot_count) : a.name;
   RETURN_IF_ERROR(spool::CheckApplyName(name));
+  // A replay reads from --from on, which must still be in the bucket: checked first.
+  if (replay) {
+    aws::S3ClientOptions so = o.s3;
+    ASSIGN_OR_RETURN(auto client, aws::S3Client::New(std::move(so)));
+    bucket::BucketLog log(client.get(), o.loc);
+    LogState st;
+    RETURN_IF_ERROR(log.Refresh(&st));
+    RETURN_IF_ERROR(CheckReplayStart(st, o.loc, a.from.seq));
+  }
+  // A replay without --cache_dir gets a fresh cache of its own, removed afterwards: the
+  // apply's cache has evicted what its checkpoint passed, and holds its lock.
+  std::string temp_cache;
+  struct RemoveTemp {
+    std::string* dir;
+    ~RemoveTemp() {
+      std::error_code ec;
+      if (!dir->empty()) std::filesystem::remove_all(*dir, ec);
+    }
+  } remove_temp{&temp_cache};
+  if (o.cache_dir.empty() && replay) {
+    ASSIGN_OR_RETURN(std::string base, DefaultCacheDir(o.loc, name));
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(base).parent_path(), ec);
+    std::string tmpl = base + "+replay.XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) {
+      return Status::IOError("cannot create a cache dir " + tmpl + " for the replay; pass --cache_dir (an empty directory)");
+    }
+    temp_cache = o.cache_dir = tmpl;
+  }
   if (o.cache_dir.empty()) {
     ASSIGN_OR_RETURN(o.cache_dir, DefaultCacheDir(o.loc, name));
     std::error_code ec;
@@ -103,7 +164,7 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
     bucket::BucketLog log(log_s3.get(), o.loc);
     bucket::LogState log_state;
     RETURN_IF_ERROR(log.Refresh(&log_state));
-    RETURN_IF_ERROR(RefuseDeletedStart(name, rs.ok() ? ckpt.applied_seq() + 1 : 1, log_state, o.loc));
+    RETURN_IF_ERROR(RefuseDeletedStart(name, replay ? a.from.seq : rs.ok() ? ckpt.applied_seq() + 1 : 1, log_state, o.loc));
     ckpt.Clear();
   }
   if (a.dry_run) {
@@ -125,12 +186,26 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
   RETURN_IF_ERROR(cache->SyncSnapshot());
   uint64_t start = have_ckpt ? ckpt.applied_seq() + 1 : 1;
   pb::SnapshotState snap;
-  if (spool::ReadSnapshotState(Env::Default(), o.cache_dir, &snap).ok() &&
-      (!have_ckpt || ckpt.snapshot_id() != snap.snapshot_id())) {
+  if (replay) {
+    start = a.from.seq;
+  } else if (spool::ReadSnapshotState(Env::Default(), o.cache_dir, &snap).ok() &&
+             (!have_ckpt || ckpt.snapshot_id() != snap.snapshot_id())) {
     start = std::min(start, snap.start_seq() + 1);
   }
   RETURN_IF_ERROR(cache->Sync(start));
   RETURN_IF_ERROR(RefuseDeletedStart(name, start, cache->log_state(), o.loc));
+  if (replay) {
+    // A --cache_dir an earlier apply used may have evicted the start already.
+    spool::SpoolView held;
+    RETURN_IF_ERROR(spool::OpenSpoolView(Env::Default(), o.cache_dir, &held));
+    if (held.segments.empty() || held.segments.front().first_seq > start) {
+      return Status::FailedPrecondition(
+          "cache dir " + o.cache_dir + " no longer holds seq " + std::to_string(start) +
+          (held.segments.empty() ? std::string(" (it holds no segment)")
+                                 : " (its oldest segment starts at " + std::to_string(held.segments.front().first_seq) + ")") +
+          ": give the replay an empty --cache_dir, or none (a temporary one)");
+    }
+  }
   const uint64_t end_at_start = cache->bucket_next_seq();
   std::cerr << "docshift apply: bucket spool " << o.loc.ToString() << " (committed up to seq " << end_at_start - 1
             << "), cache dir " << o.cache_dir << ", checkpoint " << o.loc.Url("checkpoints/" + name + ".ckpt")
@@ -139,6 +214,7 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
   // The background thread; it mirrors the caller's stop into `stop`, and sets `stop` with
   // `failure` when it fails.
   std::atomic<bool> stop{false}, complete{false}, done{false};
+  std::atomic<uint64_t> replay_applied{start - 1};  // a replay's progress: what the cache may evict
   Status failure;
   std::mutex mu;
   std::condition_variable cv;
@@ -148,7 +224,7 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
     if (cache->local_next_seq() >= end_at_start) complete = true;
     if (!a.dry_run) {
       RETURN_IF_ERROR(store.Heartbeat(name, NowMs(), o.heartbeat_interval_ms));
-      RETURN_IF_ERROR(cache->Evict(store.LastWrittenSeq(name)));
+      RETURN_IF_ERROR(cache->Evict(replay ? replay_applied.load() : store.LastWrittenSeq(name)));
     }
     return Status::OK();
   };
@@ -185,6 +261,7 @@ StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions o) {
   a.checkpoints = &store;
   a.source_complete = &complete;
   a.abort_writes = &abort_writes;
+  if (replay) a.replay_applied_seq = &replay_applied;
   a.stop = &stop;
   auto r = RunApply(a);
   {

@@ -22,6 +22,7 @@
 #include "apply/applier.h"
 #include "aws/s3_client.h"
 #include "bucket/location.h"
+#include "bucket/log.h"
 #include "util/status.h"
 
 namespace docshift::apply {
@@ -42,10 +43,21 @@ struct BucketApplyOptions {
 // InvalidArgument when neither variable is set.
 StatusOr<std::string> DefaultCacheDir(const bucket::BucketLocation& loc, const std::string& name);
 
-// Errors: those of RunApply, and: InvalidArgument for --from (a replay from a bucket is
-// not supported yet); FailedPrecondition when another apply of the name holds the
+// --from SEQ (a replay): checked against the bucket's log first (InvalidArgument naming
+// the oldest replayable sequence when SEQ is below it, or past the committed end; --from
+// TIME is not supported); read through a fresh temporary cache dir (removed afterwards)
+// unless cache_dir is given, which must still hold SEQ; the checkpoint is claimed (the
+// lease: one apply per name) but its position left alone; the cache evicts what the
+// replay has applied (ApplyOptions::replay_applied_seq).
+//
+// Errors: those of RunApply, and: FailedPrecondition when another apply of the name holds the
 // checkpoint or takes it over, or the cache dir belongs to another bucket spool;
 // NotFound when the bucket holds no spool; Corruption naming the object.
 StatusOr<ApplyResult> RunBucketApply(BucketApplyOptions opts);
+
+// Whether a replay may start at `from` in the bucket spool whose log is `st`: OK when
+// oldest live committed sequence <= from <= committed end (or the log is empty: the cache
+// reports that). InvalidArgument naming the oldest replayable sequence and the range.
+Status CheckReplayStart(const bucket::LogState& st, const bucket::BucketLocation& loc, uint64_t from);
 
 }  // namespace docshift::apply

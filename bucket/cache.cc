@@ -42,6 +42,9 @@ Status BucketSpoolCache::Init() {
     }
   } else {
     ASSIGN_OR_RETURN(auto children, env->GetChildren(dir));
+    // deadletter/: the bucket's copy, which the checkpoint store's Claim brings in before
+    // the cache opens (apply/bucket_apply.cc) when the cache dir is new.
+    std::erase(children, std::string("deadletter"));
     if (!children.empty()) {
       return Status::FailedPrecondition("cache dir " + dir + " is not empty and is not the cache of a bucket spool (no " +
                                         kCacheMarkerFile + "); use an empty or new directory for --cache_dir");
@@ -292,6 +295,22 @@ Status BucketSpoolCache::CopyCheckpointsAndDeadLetters() {
       RETURN_IF_ERROR(opts_.env->WriteFileAtomic(JoinPath(local, name), got->body));
     }
   }
+  return Status::OK();
+}
+
+Status BucketSpoolCache::CopyCaptureStatus(bool* found) {
+  *found = false;
+  const std::string key = opts_.loc.CaptureStatusKey();
+  aws::S3Error err;
+  auto got = opts_.s3->GetObject(opts_.loc.bucket, key, {}, &err);
+  if (!got.ok()) return err.kind == aws::S3ErrorKind::kNotFound ? Status::OK() : got.status();
+  pb::ProcessStatus st;
+  RETURN_IF_ERROR(spool::DecodeStateFile(got->body, "s3://" + opts_.loc.bucket + "/" + key, spool::kStatusMagic,
+                                         spool::kRecordProcessStatus, &st));
+  RETURN_IF_ERROR(opts_.env->CreateDirIfMissing(JoinPath(opts_.dir, spool::kStatusDir)));
+  RETURN_IF_ERROR(opts_.env->WriteFileAtomic(JoinPath(JoinPath(opts_.dir, spool::kStatusDir), "capture.status"),
+                                             got->body));
+  *found = true;
   return Status::OK();
 }
 

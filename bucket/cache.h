@@ -74,6 +74,10 @@ class BucketSpoolCache {
   // dead-letter file of the bucket spool into checkpoints/ and deadletter/, replacing
   // local ones. Corruption naming the object for a checkpoint that does not decode.
   Status CopyCheckpointsAndDeadLetters();
+  // For status/cutover: copies PREFIX/status/capture.status (the shipper's upload of
+  // capture's status file) to status/capture.status; *found says whether it exists.
+  // Corruption naming the object when it does not decode.
+  Status CopyCaptureStatus(bool* found);
   // Removes the local segments whose events are all <= applied_seq (never the newest),
   // and lets Sync download past max_bytes once everything here is passed.
   Status Evict(uint64_t applied_seq);

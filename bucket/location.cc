@@ -46,6 +46,9 @@ std::string BucketLocation::SnapshotStateKey() const {
 std::string BucketLocation::DeadLetterKey(std::string_view name) const {
   return Key("deadletter/" + std::string(name) + ".dlq");
 }
+std::string BucketLocation::CaptureStatusKey() const {
+  return Key(std::string(spool::kStatusDir) + "/capture.status");
+}
 
 bool IsBucketUrl(std::string_view s) { return s.substr(0, kS3Scheme.size()) == kS3Scheme; }
 

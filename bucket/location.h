@@ -6,6 +6,8 @@
 //   PREFIX/checkpoints/<name>.ckpt         apply checkpoints (same framing as on disk)
 //   PREFIX/snapshot/STATE                  the snapshot's state (same framing as on disk)
 //   PREFIX/deadletter/<name>.dlq           dead letters of apply <name> (a copy)
+//   PREFIX/status/capture.status           capture's ProcessStatus, uploaded by the shipper
+//                                          (advisory; for `status`/`cutover --spool s3://`)
 //
 // PREFIX may be empty (the spool fills the bucket); otherwise keys are PREFIX + "/" + name.
 #pragma once
@@ -40,6 +42,7 @@ struct BucketLocation {
   std::string CheckpointKey(std::string_view name) const;
   std::string SnapshotStateKey() const;
   std::string DeadLetterKey(std::string_view name) const;
+  std::string CaptureStatusKey() const;   // Key("status/capture.status")
 };
 
 // True for "s3://..." (the caller then parses it with ParseBucketUrl).

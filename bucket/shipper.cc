@@ -118,7 +118,32 @@ class Shipper {
       *progress = true;
       if (opts_.stop != nullptr && opts_.stop->load()) return Status::OK();
     }
-    return ShipSnapshotState();
+    RETURN_IF_ERROR(ShipSnapshotState());
+    ShipCaptureStatus(/*force=*/false);
+    return Status::OK();
+  }
+
+  // Uploads the local status/capture.status (advisory: readers of the bucket judge
+  // capture from it) when it changed, at most every kCaptureStatusUploadMs unless forced.
+  // A failure is logged, never fatal: the file is advisory and the next pass retries.
+  void ShipCaptureStatus(bool force) {
+    const int64_t now = NowMs();
+    if (!force && now - last_status_upload_ms_ < kCaptureStatusUploadMs) return;
+    const std::string path = JoinPath(JoinPath(opts_.spool_dir, spool::kStatusDir), "capture.status");
+    if (!env_->FileExists(path)) return;
+    std::string body;
+    if (!env_->ReadFileToString(path, &body, spool::kMaxStateFileBytes).ok() || body == last_status_) return;
+    pb::ProcessStatus st;  // only a file that reads back whole (it is replaced by rename)
+    if (!spool::DecodeStateFile(body, path, spool::kStatusMagic, spool::kRecordProcessStatus, &st).ok()) return;
+    aws::PutOptions po;
+    po.writer_id = result_.writer_id;
+    Status s = s3_->PutObject(opts_.to.bucket, opts_.to.CaptureStatusKey(), body, po).status();
+    if (!s.ok()) {
+      LOG(WARNING) << "ship: uploading " << opts_.to.Url("status/capture.status") << " (advisory): " << s.ToString();
+      return;
+    }
+    last_status_ = std::move(body);
+    last_status_upload_ms_ = now;
   }
 
   Status ShipSegment(const pb::SegmentSealed& seg) {
@@ -285,6 +310,8 @@ class Shipper {
   LogState state_;
   pb::SpoolCreated local_created_;
   std::string last_snapshot_;
+  std::string last_status_;
+  int64_t last_status_upload_ms_ = 0;
   ShipResult result_;
   // Retention (MaybeRetain).
   std::unique_ptr<aws::S3Client> retention_s3_;
@@ -331,6 +358,9 @@ StatusOr<ShipResult> RunShipper(const ShipperOptions& opts) {
     if (draining) break;
     if (SleepUnlessStopped(opts.poll_interval_ms, opts.stop)) break;
   }
+  // The last word (capture's exit, when it has written it); not after a stop signal,
+  // which also stops the S3 client.
+  if (opts.stop == nullptr || !opts.stop->load()) shipper.ShipCaptureStatus(/*force=*/true);
   return shipper.result();
 }
 

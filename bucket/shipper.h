@@ -37,6 +37,10 @@
 
 namespace docshift::bucket {
 
+// The shipper also copies the local status/capture.status to PREFIX/status/capture.status
+// (advisory, for `status`/`cutover --spool s3://`) when it changed, at most this often.
+inline constexpr int64_t kCaptureStatusUploadMs = 3000;
+
 struct ShipperOptions {
   std::string spool_dir;
   BucketLocation to;

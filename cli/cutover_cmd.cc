@@ -5,7 +5,9 @@
 
 #include "cli/command.h"
 #include "cli/signals.h"
+#include "bucket/location.h"
 #include "cutover/cutover.h"
+#include "status/bucket_reader.h"
 #include "util/duration.h"
 
 DECLARE_string(spool);
@@ -18,6 +20,7 @@ DECLARE_string(map);
 DECLARE_string(transforms);
 DECLARE_int32(parallel);
 DECLARE_string(report);
+DECLARE_string(region);
 DEFINE_string(max_lag, "5s", "cutover: wait until capture and apply lag are under this.");
 DEFINE_string(quiet_period, "10s", "cutover: writes count as stopped after no change reached the "
                                    "spool for this long (while capture confirms it is caught up).");
@@ -46,6 +49,13 @@ int RunCutoverCmd(const std::vector<std::string>& args) {
     o.target_uri = dst.value();
   }
   o.apply_name = FLAGS_name;
+  std::shared_ptr<status::BucketStatusReader> bucket;  // --spool s3://...: read from the bucket alone
+  if (bucket::IsBucketUrl(o.spool_dir)) {
+    auto r = status::OpenBucketStatusReader(o.spool_dir, "--spool", FLAGS_region);
+    if (!r.ok()) return Fail(cmd, r.status());
+    bucket = std::move(r).value();
+    o.collect = [bucket](int64_t now_ms, const std::string& name) { return bucket->Collect(now_ms, name); };
+  }
   for (auto [text, flag, out] : {std::tuple{&FLAGS_max_lag, "--max_lag", &o.max_lag_ms},
                                  std::tuple{&FLAGS_quiet_period, "--quiet_period", &o.quiet_period_ms},
                                  std::tuple{&FLAGS_timeout, "--timeout", &o.timeout_ms}}) {
@@ -92,10 +102,15 @@ Command MakeCutoverCommand() {
       "runs a final verify, and prints \"SAFE TO SWITCH\" (exit 0) or \"NOT SAFE\" with each\n"
       "reason (exit 1). Give --transforms the file apply uses, so the final verify compares\n"
       "the source as the rules make it. See the README's cutover runbook.\n\n"
+      "--spool s3://BUCKET/PREFIX decides from a spool `docshift ship` keeps in a bucket,\n"
+      "reading the bucket alone: apply runs while its checkpoint's lease lasts, the spool\n"
+      "ends at the committed end, and capture is judged from the status file the shipper\n"
+      "uploads. A bucket cannot show changes captured but not shipped yet, so writes count\n"
+      "as stopped only once that status says capture's last event is committed too.\n\n"
       "Example:\n"
       "  docshift cutover --spool /data/spool --source env:SRC --target env:DST --include 'shop.*'",
       {"spool", "source", "target", "name", "max_lag", "quiet_period", "timeout", "final_verify",
-       "reconcile", "include", "exclude", "map", "transforms", "parallel", "report"},
+       "reconcile", "include", "exclude", "map", "transforms", "parallel", "report", "region"},
       &RunCutoverCmd};
 }
 

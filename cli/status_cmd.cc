@@ -8,11 +8,14 @@
 
 #include "cli/command.h"
 #include "cli/signals.h"
+#include "bucket/location.h"
+#include "status/bucket_reader.h"
 #include "status/status.h"
 #include "util/duration.h"
 
 DECLARE_string(spool);
 DECLARE_string(name);
+DECLARE_string(region);
 DEFINE_bool(json, false, "status: print one JSON object (one line) instead of the table.");
 DEFINE_string(watch, "", "status: print again every SECONDS (bare --watch: every 2 s) until "
                          "Ctrl-C; with --json, one object per line. Give the value with '=': "
@@ -36,10 +39,18 @@ int RunStatusCmd(const std::vector<std::string>& args) {
     if (!w.ok()) return Fail(cmd, w.status().WithContext("--watch"));
     watch_ms = w.value();
   }
+  // A bucket spool (s3://BUCKET/PREFIX): read from the bucket alone (status/bucket_reader.h).
+  std::unique_ptr<status::BucketStatusReader> bucket;
+  if (bucket::IsBucketUrl(FLAGS_spool)) {
+    auto r = status::OpenBucketStatusReader(FLAGS_spool, "--spool", FLAGS_region);
+    if (!r.ok()) return Fail(cmd, r.status());
+    bucket = std::move(r).value();
+  }
   const std::atomic<bool>* stop = watch_ms > 0 ? InstallStopSignals() : nullptr;
   const bool clear = watch_ms > 0 && !FLAGS_json && isatty(STDOUT_FILENO);
   for (;;) {
-    auto s = status::CollectStatus(Env::Default(), FLAGS_spool, NowMs(), FLAGS_name);
+    auto s = bucket ? bucket->Collect(NowMs(), FLAGS_name)
+                    : status::CollectStatus(Env::Default(), FLAGS_spool, NowMs(), FLAGS_name);
     if (!s.ok()) return Fail(cmd, s.status());
     if (clear) std::cout << "\033[H\033[2J";
     std::cout << (FLAGS_json ? status::RenderJson(s.value()) + "\n" : status::RenderText(s.value()));
@@ -58,12 +69,18 @@ Command MakeStatusCommand() {
   return Command{
       "status",
       "migration state, lag, backlog and throughput (reads the spool; no database needed)",
-      "Usage: docshift status --spool DIR [--json] [--watch[=SECONDS]] [--name NAME]\n\n"
+      "Usage: docshift status --spool DIR|s3://BUCKET/PREFIX [--json] [--watch[=SECONDS]] [--name NAME]\n\n"
       "Reports where the migration stands, from the spool alone: the manifest and segments,\n"
       "the apply checkpoint and dead letters, snapshot/STATE, and the status files capture\n"
       "and apply rewrite every second (status/*.status). Takes no lock: safe beside a\n"
       "running capture and apply, and works when they have stopped (their figures are then\n"
       "stale and they show as stopped).\n\n"
+      "--spool s3://BUCKET/PREFIX reads a spool `docshift ship` keeps in a bucket, from the\n"
+      "bucket alone: the commit log's end (lag and backlog are against what is committed),\n"
+      "the shipper, every apply checkpoint (an apply is running while its checkpoint's 30 s\n"
+      "lease lasts), snapshot/STATE and capture's status as the shipper uploads it (with\n"
+      "the events captured but not committed yet). Credentials and endpoint as for apply\n"
+      "(AWS_* variables, --region).\n\n"
       "state: snapshotting | catching up | in sync | capture stopped | apply stopped\n"
       "  capture lag: 0 when capture's last read found nothing newer on the source, else\n"
       "               now - source time of the newest captured event\n"
@@ -74,7 +91,7 @@ Command MakeStatusCommand() {
       "  docshift status --spool /data/spool\n"
       "  docshift status --spool S --json | jq .gap_in_seconds\n"
       "  docshift status --spool S --watch=5 --name apply",
-      {"spool", "json", "watch", "name"},
+      {"spool", "json", "watch", "name", "region"},
       &RunStatusCmd,
       {{"watch", "2"}}};
 }

@@ -6,9 +6,11 @@
 #include <iostream>
 #include <mutex>
 
+#include "bucket/location.h"
 #include "cli/command.h"
 #include "cli/signals.h"
 #include "util/duration.h"
+#include "status/bucket_reader.h"
 #include "verify/verify.h"
 
 DECLARE_string(source);
@@ -18,6 +20,7 @@ DECLARE_string(exclude);
 DECLARE_string(map);
 DECLARE_string(transforms);
 DECLARE_string(spool);
+DECLARE_string(region);
 DECLARE_bool(dry_run);
 DECLARE_int32(parallel);
 DECLARE_int64(max_docs_per_s);
@@ -128,6 +131,13 @@ int RunVerifyCmd(const std::vector<std::string>& args) {
   o.docs_per_range = FLAGS_docs_per_range;
   o.recheck_rounds = FLAGS_recheck_rounds;
   o.spool_dir = FLAGS_spool;
+  std::shared_ptr<status::BucketStatusReader> bucket;  // --spool s3://...: positions from the bucket alone
+  if (bucket::IsBucketUrl(o.spool_dir)) {
+    auto r = status::OpenBucketStatusReader(o.spool_dir, "--spool", FLAGS_region);
+    if (!r.ok()) return Fail(cmd, r.status());
+    bucket = std::move(r).value();
+    o.spool_positions = [bucket](uint64_t* end, uint64_t* low, bool* any) { return bucket->Positions(end, low, any); };
+  }
   auto t = ParseDurationMs(FLAGS_recheck_timeout);
   if (!t.ok()) return Fail(cmd, t.status().WithContext("--recheck_timeout"));
   o.recheck_timeout_ms = t.value();
@@ -215,7 +225,7 @@ Command MakeVerifyCommand() {
       "verify",
       "compare source and target: counts, then document content by _id ranges",
       "Usage: docshift verify --source URI --target URI [--include GLOBS] [--map a=b]\n"
-      "                       [--report FILE] [--spool DIR] [--counts_only]\n\n"
+      "                       [--report FILE] [--spool DIR|s3://BUCKET/PREFIX] [--counts_only]\n\n"
       "For every selected collection: document counts on both sides and their delta; then\n"
       "(unless --counts_only) the source's _id ranges are read from both sides and each\n"
       "document hashed, keyed by its _id (numbers by value: 1 = NumberLong(1)); the\n"
@@ -223,7 +233,10 @@ Command MakeVerifyCommand() {
       "Differences are re-read by _id --recheck_rounds times before they are reported, so\n"
       "writes in flight do not count: with --spool, each round first waits (up to\n"
       "--recheck_timeout) until apply has reached what capture had written; without it,\n"
-      "--recheck_delay. Collections present on one side only are reported as such.\n"
+      "--recheck_delay. --spool s3://BUCKET/PREFIX (a spool `docshift ship` keeps in a\n"
+      "bucket) waits on the bucket alone: its committed end and every apply checkpoint in\n"
+      "it (AWS_* variables, --region, as for apply).\n"
+      "Collections present on one side only are reported as such.\n"
       "--transforms FILE (the rules apply used) compares each source document as the rules\n"
       "make it; a namespace whose rule makes _id is compared as one range.\n"
       "A DynamoDB source (--source dynamodb://REGION/TABLE[,TABLE...]; AWS credentials,\n"
@@ -241,7 +254,7 @@ Command MakeVerifyCommand() {
       "  docshift verify --source dynamodb://us-east-1/orders,users --target env:DST \\\n"
       "      --map dynamodb.orders=shop.orders",
       With({"report", "state", "spool", "recheck_rounds", "recheck_timeout", "recheck_delay",
-            "counts_only", "strict_order", "max_print", "transforms"}),
+            "counts_only", "strict_order", "max_print", "transforms", "region"}),
       &RunVerifyCmd};
 }
 

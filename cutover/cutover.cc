@@ -44,6 +44,7 @@ class Cutover {
 
  private:
   StatusOr<status::MigrationStatus> Collect() {
+    if (o_.collect) return o_.collect(NowMs(), o_.apply_name);
     return status::CollectStatus(env_, o_.spool_dir, NowMs(), o_.apply_name);
   }
   void Say(const std::string& line) {
@@ -181,7 +182,10 @@ StatusOr<CutoverResult> Cutover::Run() {
       window_start = now;
     }
     const auto& cap = st.capture.st;
-    const bool confirmed = cap.caught_up() && cap.heartbeat_wall_ms() >= window_start + o_.quiet_period_ms;
+    // A bucket spool: capture's last durable event must also be committed in the bucket
+    // (what capture wrote but the shipper has not committed is invisible to apply).
+    const bool confirmed = cap.caught_up() && cap.heartbeat_wall_ms() >= window_start + o_.quiet_period_ms &&
+                           st.bucket.unshipped_events == 0;
     if (now - window_start >= o_.quiet_period_ms && confirmed) break;
     if (Stopped()) return Status::Aborted("cutover stopped");
     if (TimedOut()) {
@@ -189,6 +193,12 @@ StatusOr<CutoverResult> Cutover::Run() {
         return NotSafe("writes to the source continue: " + std::to_string(arrived) +
                        " new changes captured in the last " + Secs((now - first_arrival_ms) / 1000.0) +
                        "; stop the application's writes (or make it read-only), then run cutover again");
+      }
+      if (st.bucket.unshipped_events > 0) {
+        return NotSafe(std::to_string(st.bucket.unshipped_events) + " events capture wrote (up to seq " +
+                       std::to_string(cap.seq()) + ") are not committed in " + st.bucket.url + " (committed up to " +
+                       std::to_string(st.bucket.committed_seq) + "): is the shipper running (`docshift ship` or "
+                       "capture --ship_to)? a segment is shipped once capture seals it (--segment_max_age)");
       }
       return NotSafe("capture did not confirm it has read everything from the source (" +
                      std::string(cap.caught_up() ? "no fresh heartbeat" : "not caught up") +
@@ -272,7 +282,7 @@ StatusOr<CutoverResult> Cutover::Run() {
     vo.dynamodb_numbers = st.dynamodb_numbers.empty() ? "decimal" : st.dynamodb_numbers;
     vo.parallel = o_.parallel;
     vo.counts_only = o_.verify_mode == "counts";
-    vo.spool_dir = o_.spool_dir;
+    if (!o_.collect) vo.spool_dir = o_.spool_dir;
     vo.report_path = o_.report_path;
     vo.stop = o_.stop;
     vo.progress = o_.progress;

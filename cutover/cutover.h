@@ -23,12 +23,17 @@
 #include <vector>
 
 #include "mongo/namespaces.h"
+#include "status/status.h"
 #include "util/status.h"
 
 namespace docshift::cutover {
 
 struct CutoverOptions {
   std::string spool_dir;
+  // A spool in a bucket (--spool s3://...): the status is read through this instead of
+  // from spool_dir (status::BucketStatusReader::Collect); the final verify then waits on
+  // nothing (apply has drained by then). Empty for a local spool.
+  std::function<StatusOr<status::MigrationStatus>(int64_t now_ms, const std::string& apply_name)> collect;
   // A MongoDB connection string or dynamodb://REGION/TABLE[,...]: the final verify and
   // reconcile read it through verify/source.h. A DynamoDB stream reports deletes, so
   // reconcile=auto does not run for it. Its numbers are converted with the mode capture

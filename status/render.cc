@@ -164,6 +164,16 @@ std::string RenderJson(const MigrationStatus& s) {
                    .Num("rate_achieved_docs_per_second", s.snapshot.rate_achieved_docs_per_s)
                    .Int("throttled_total", s.snapshot.throttled_total).Done();
   }
+  std::string bucket = "null";
+  if (!s.bucket.url.empty()) {
+    const BucketView& b = s.bucket;
+    bucket = Json().Str("url", b.url).Int("log_records", b.log_number).Int("committed_seq", b.committed_seq)
+                 .Int("oldest_seq", b.oldest_seq).OptStr("shipper_writer_id", b.writer_id)
+                 .OptStr("shipper_host", b.shipper_host).Int("shipper_pid", static_cast<uint64_t>(b.shipper_pid))
+                 .Time("last_commit_time", b.last_commit_ms).Num("last_commit_age_seconds", b.last_commit_age_s)
+                 .Num("newest_committed_event_age_seconds", b.newest_committed_age_s)
+                 .Int("unshipped_events", b.unshipped_events).Done();
+  }
   std::vector<std::string> names, warnings;
   for (const auto& n : s.apply_names) names.push_back(Quote(n));
   for (const auto& w : s.warnings) warnings.push_back(Quote(w));
@@ -171,7 +181,7 @@ std::string RenderJson(const MigrationStatus& s) {
       .Bool("can_cutover", s.can_cutover).OptStr("cutover_blocked_by", s.cutover_blocked_by)
       .Num("gap_in_seconds", a.gap_s).Raw("details", DetailsJson(a.namespaces))
       .Raw("capture", capture.Done()).Raw("spool", spool.Done()).Raw("apply", apply.Done())
-      .Raw("apply_names", Array(names)).Raw("snapshot", snapshot).Raw("warnings", Array(warnings))
+      .Raw("apply_names", Array(names)).Raw("snapshot", snapshot).Raw("bucket", bucket).Raw("warnings", Array(warnings))
       .Done();
 }
 
@@ -193,6 +203,15 @@ std::string RenderText(const MigrationStatus& s) {
   o << "spool    last seq " << s.last_durable_seq << ", " << s.segments << " segments (" << s.sealed_segments
     << " sealed), " << Bytes(s.spool_bytes) << ", last event captured " << Ago(s.now_ms, s.last_event_capture_ms)
     << "\n";
+  if (const BucketView& b = s.bucket; !b.url.empty()) {
+    o << "bucket   committed up to seq " << b.committed_seq << " (oldest still there " << b.oldest_seq << ", "
+      << b.log_number << " log records), last commit " << Ago(s.now_ms, b.last_commit_ms) << ", newest committed event "
+      << Fixed(b.newest_committed_age_s, 1) << " s old\n"
+      << "         shipper " << (b.writer_id.empty() ? std::string("none") : b.writer_id) << " ("
+      << (b.shipper_host.empty() ? std::string("?") : b.shipper_host) << " pid " << b.shipper_pid << ")";
+    if (s.capture.present) o << ", " << b.unshipped_events << " events captured but not committed yet";
+    o << "\n";
+  }
   o << "apply    '" << a.name << "' " << Liveness(a.process) << "\n";
   o << "         checkpoint " << (a.has_checkpoint ? "seq " + std::to_string(a.checkpoint_seq) : std::string("none"))
     << ", lag " << Fixed(a.gap_s, 1) << " s, backlog " << a.backlog_events << " events (" << Bytes(a.backlog_bytes)

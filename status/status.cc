@@ -41,7 +41,7 @@ std::string LocalHostname() {
 
 // Reads one status file and judges whether its process is alive.
 ProcessView ReadProcess(Env* env, const std::string& path, int64_t now_ms,
-                        std::vector<std::string>* warnings) {
+                        std::vector<std::string>* warnings, int64_t extra_stale_ms = 0) {
   ProcessView v;
   Status s = ReadProcessStatus(env, path, &v.st);
   if (s.IsNotFound()) {
@@ -58,7 +58,7 @@ ProcessView ReadProcess(Env* env, const std::string& path, int64_t now_ms,
   const pb::ProcessStatus& st = v.st;
   const int64_t age_ms = now_ms - st.heartbeat_wall_ms();
   v.heartbeat_age_s = Seconds(age_ms);
-  const int64_t stale_ms = std::max<int64_t>(kStaleAfterMs, 5 * st.interval_ms());
+  const int64_t stale_ms = std::max<int64_t>(kStaleAfterMs, 5 * st.interval_ms()) + extra_stale_ms;
   char buf[160];
   if (st.exited()) {
     v.why_not_alive = "exited at " + spool::FormatTimeMs(st.heartbeat_wall_ms());
@@ -68,6 +68,33 @@ ProcessView ReadProcess(Env* env, const std::string& path, int64_t now_ms,
     v.why_not_alive = buf;
   } else if (st.hostname() == LocalHostname() && !PidRunning(st.pid())) {
     v.why_not_alive = "pid " + std::to_string(st.pid()) + " is not running";
+  } else {
+    v.alive = true;
+  }
+  return v;
+}
+
+// Apply's process as a bucket checkpoint shows it: alive while its lease lasts.
+ProcessView ProcessFromLease(const pb::ApplyCheckpoint* ckpt, int64_t lease_ms, int64_t now_ms) {
+  ProcessView v;
+  if (ckpt == nullptr) {
+    v.why_not_alive = "no checkpoint in the bucket: not started on this spool";
+    return v;
+  }
+  v.present = true;
+  v.st.set_process("apply");
+  v.st.set_pid(ckpt->writer_pid());
+  v.st.set_hostname(ckpt->writer_host());
+  v.st.set_heartbeat_wall_ms(ckpt->updated_wall_ms());
+  v.st.set_seq(ckpt->applied_seq());
+  const int64_t age_ms = now_ms - ckpt->updated_wall_ms();
+  v.heartbeat_age_s = Seconds(age_ms);
+  if (age_ms > lease_ms) {
+    char buf[200];
+    std::snprintf(buf, sizeof(buf), "its checkpoint in the bucket was last rewritten %.0f s ago (lease %lld s; pid %lld on %s): not running",
+                  v.heartbeat_age_s, static_cast<long long>(lease_ms / 1000), static_cast<long long>(ckpt->writer_pid()),
+                  ckpt->writer_host().empty() ? "?" : ckpt->writer_host().c_str());
+    v.why_not_alive = buf;
   } else {
     v.alive = true;
   }
@@ -201,7 +228,10 @@ Status CollectSpool(Env* env, const spool::SpoolView& view, MigrationStatus* out
   return Status::OK();
 }
 
-void CollectApply(Env* env, const std::string& dir, const std::string& name, MigrationStatus* out) {
+// lease_ms > 0 (a bucket spool, whose applies leave no status file in it): without a
+// status file, apply's process is judged from its checkpoint's writer and lease.
+void CollectApply(Env* env, const std::string& dir, const std::string& name, MigrationStatus* out,
+                  int64_t lease_ms = 0) {
   ApplyView& a = out->apply;
   a.name = name;
   pb::ApplyCheckpoint ckpt;
@@ -220,6 +250,7 @@ void CollectApply(Env* env, const std::string& dir, const std::string& name, Mig
   if (!s.ok() && !s.IsNotFound()) out->warnings.push_back("dead letters: " + s.ToString());
   a.dead_letters = dead;
   a.process = ReadProcess(env, ProcessStatusPath(dir, "apply", name), out->now_ms, &out->warnings);
+  if (lease_ms > 0 && !a.process.present) a.process = ProcessFromLease(a.has_checkpoint ? &ckpt : nullptr, lease_ms, out->now_ms);
   const pb::ProcessStatus& st = a.process.st;
   if (a.process.alive) a.events_per_s = st.events_per_second();
   for (const auto& n : st.namespaces()) {
@@ -237,7 +268,7 @@ void CollectApply(Env* env, const std::string& dir, const std::string& name, Mig
 // Apply slots: every NAME.slot-I-of-N among the apply names, each collected as an apply,
 // then the view of all of them (status.h, ApplyView::slots). False when there are none.
 bool CollectSlots(Env* env, const std::string& dir, const std::string& name,
-                  const std::vector<std::string>& names, MigrationStatus* out) {
+                  const std::vector<std::string>& names, MigrationStatus* out, int64_t lease_ms = 0) {
   std::map<int, std::set<int>> by_count;  // N → the I seen
   for (const std::string& n : names) {
     if (auto spec = spool::ParseSlotName(name, n)) by_count[spec->count].insert(spec->index);
@@ -264,7 +295,7 @@ bool CollectSlots(Env* env, const std::string& dir, const std::string& name,
   for (int i = 0; i < count; ++i) {
     MigrationStatus one;
     one.now_ms = out->now_ms;
-    CollectApply(env, dir, spool::SlotName(name, i, count), &one);
+    CollectApply(env, dir, spool::SlotName(name, i, count), &one, lease_ms);
     for (auto& w : one.warnings) out->warnings.push_back(std::move(w));
     const ApplyView& a = one.apply;
     const std::string who = "slot " + std::to_string(i) + "/" + std::to_string(count) + " (" + a.name + ")";
@@ -316,8 +347,8 @@ void NameStalledSlots(MigrationStatus* out) {
   }
 }
 
-void CollectCapture(Env* env, const std::string& dir, MigrationStatus* out) {
-  out->capture = ReadProcess(env, ProcessStatusPath(dir, "capture", ""), out->now_ms, &out->warnings);
+void CollectCapture(Env* env, const std::string& dir, MigrationStatus* out, int64_t extra_stale_ms = 0) {
+  out->capture = ReadProcess(env, ProcessStatusPath(dir, "capture", ""), out->now_ms, &out->warnings, extra_stale_ms);
   const ProcessView& c = out->capture;
   out->capture_alive = c.alive;
   if (!c.present) return;
@@ -404,10 +435,86 @@ void DecideState(MigrationStatus* s) {
     s->cutover_blocked_by = std::to_string(a.dead_letters) + " dead letters in deadletter/" + a.name +
                             ".dlq: apply them by hand or `docshift reconcile`";
   }
+  if (!s->bucket.url.empty() && s->cutover_blocked_by.empty() && s->bucket.unshipped_events > 0) {
+    s->cutover_blocked_by = std::to_string(s->bucket.unshipped_events) + " events capture wrote (up to seq " +
+                            std::to_string(s->capture.st.seq()) + ") are not committed in " + s->bucket.url +
+                            " yet (committed up to seq " + std::to_string(s->bucket.committed_seq) +
+                            "): the shipper commits a segment once capture seals it (--segment_max_age)";
+  }
   s->can_cutover = s->cutover_blocked_by.empty();
 }
 
+// The spool figures and the apply backlog of a bucket spool, from its commit log. The
+// oldest unapplied event's capture time is its segment's first_wall_ms (no download):
+// exact at a segment boundary, where a bucket apply's checkpoint usually is, and never
+// less than the true lag otherwise.
+void CollectBucketSpool(const BucketLogInput& log, MigrationStatus* out) {
+  ApplyView& a = out->apply;
+  BucketView& b = out->bucket;
+  out->source_kind = log.created.source_kind();
+  out->dynamodb_numbers = log.created.dynamodb_numbers();
+  out->last_durable_seq = log.next_seq - 1;
+  out->segments = out->sealed_segments = log.segments.size();
+  for (const auto& seg : log.segments) out->spool_bytes += seg.file_bytes();
+  if (!log.segments.empty()) {
+    out->last_event_capture_ms = log.segments.back().last_wall_ms();
+    out->last_cluster_time = log.segments.back().last_cluster_time();
+  }
+  b.url = log.url;
+  b.log_number = log.log_number;
+  b.committed_seq = out->last_durable_seq;
+  b.oldest_seq = log.segments.empty() ? 0 : log.segments.front().first_seq();
+  b.writer_id = log.writer_id;
+  b.shipper_host = log.shipper.host();
+  b.shipper_pid = log.shipper.pid();
+  b.last_commit_ms = log.last_written_wall_ms;
+  if (b.last_commit_ms != 0) b.last_commit_age_s = Seconds(out->now_ms - b.last_commit_ms);
+  if (out->last_event_capture_ms != 0) b.newest_committed_age_s = Seconds(out->now_ms - out->last_event_capture_ms);
+
+  const uint64_t want = a.checkpoint_seq + 1;
+  if (want > out->last_durable_seq) {
+    for (NamespaceView& n : a.namespaces) n.gap_s = 0;
+    return;
+  }
+  a.backlog_events = out->last_durable_seq - a.checkpoint_seq;
+  int64_t want_ms = 0;
+  for (const auto& seg : log.segments) {
+    if (seg.last_seq() < want) continue;
+    const uint64_t from = std::max(seg.first_seq(), want);
+    a.backlog_bytes += seg.file_bytes() * (seg.last_seq() - from + 1) / (seg.last_seq() - seg.first_seq() + 1);
+    if (want_ms == 0) want_ms = seg.first_wall_ms();
+  }
+  a.oldest_unapplied_capture_ms = want_ms;
+  if (want_ms != 0) a.gap_s = Seconds(out->now_ms - want_ms);
+}
+
 }  // namespace
+
+StatusOr<MigrationStatus> CollectBucketStatus(Env* env, const std::string& dir, const BucketLogInput& log,
+                                              int64_t now_ms, const std::string& apply_name) {
+  RETURN_IF_ERROR(spool::CheckApplyName(apply_name));
+  MigrationStatus out;
+  out.spool_dir = log.url;
+  out.now_ms = now_ms;
+  out.apply_names = ApplyNames(env, dir);
+  const bool own = std::find(out.apply_names.begin(), out.apply_names.end(), apply_name) != out.apply_names.end();
+  if (own || !CollectSlots(env, dir, apply_name, out.apply_names, &out, kBucketApplyLeaseMs)) {
+    CollectApply(env, dir, apply_name, &out, kBucketApplyLeaseMs);
+  }
+  CollectBucketSpool(log, &out);
+  NameStalledSlots(&out);
+  for (const std::string& p : out.slot_problems) out.warnings.push_back("apply " + p);
+  CollectCapture(env, dir, &out, kBucketStatusSlackMs);
+  if (!out.capture.present) {
+    out.capture.why_not_alive = "no status/capture.status in " + log.url +
+                                " (the shipper uploads it; a shipper older than this docshift does not)";
+  } else if (out.capture.st.seq() > out.bucket.committed_seq) {
+    out.bucket.unshipped_events = out.capture.st.seq() - out.bucket.committed_seq;
+  }
+  CollectSnapshot(env, dir, &out);
+  DecideState(&out);
+  return out;
+}
 
 StatusOr<MigrationStatus> CollectStatus(Env* env, const std::string& spool_dir, int64_t now_ms,
                                         const std::string& apply_name) {

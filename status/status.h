@@ -83,6 +83,45 @@ struct SnapshotView {
   uint64_t throttled_total = 0;
 };
 
+// A spool read from a bucket (`status --spool s3://...`, spool/FORMAT.md "Bucket layout"):
+// the bucket's commit log stands in for the manifest and segments, the apply checkpoints'
+// lease (updated_wall_ms, rewritten at least every 10 s) for apply's status file, and the
+// shipper's upload of capture's status file for capture's.
+// An apply checkpoint in a bucket not rewritten for this long: its apply is not running
+// (the lease of bucket/checkpoint_store.h).
+inline constexpr int64_t kBucketApplyLeaseMs = 30'000;
+// Capture's status file reaches the bucket up to this much later than it is written.
+inline constexpr int64_t kBucketStatusSlackMs = 10'000;
+
+// What the bucket's commit log says (bucket::LogState, as plain data).
+struct BucketLogInput {
+  std::string url;                           // s3://BUCKET/PREFIX
+  uint64_t log_number = 0;                   // the log's last record
+  pb::SpoolCreated created;
+  std::vector<pb::SegmentSealed> segments;   // committed and live, ascending
+  uint64_t next_seq = 1;                     // first sequence not committed yet
+  uint64_t deleted_through_seq = 0;
+  std::string writer_id;                     // of the newest record
+  pb::ShipperStarted shipper;                // the newest shipper run
+  int64_t last_written_wall_ms = 0;          // of the newest record
+};
+
+struct BucketView {
+  std::string url;                 // "" when the spool is a local directory
+  uint64_t log_number = 0;
+  uint64_t committed_seq = 0;      // every sequence <= this is committed in the bucket
+  uint64_t oldest_seq = 0;         // the oldest committed sequence still in the bucket (0: none)
+  std::string writer_id;           // the shipper run that wrote the newest record
+  std::string shipper_host;
+  int64_t shipper_pid = 0;
+  int64_t last_commit_ms = 0;      // when the newest log record was written
+  double last_commit_age_s = 0;
+  double newest_committed_age_s = 0;  // now - capture time of the newest committed event
+  // From capture's status file as the shipper uploaded it (capture.present): capture's
+  // last durable sequence minus committed_seq, i.e. captured but not yet in the bucket.
+  uint64_t unshipped_events = 0;
+};
+
 struct MigrationStatus {
   std::string spool_dir;
   int64_t now_ms = 0;
@@ -126,6 +165,7 @@ struct MigrationStatus {
   std::vector<std::string> slot_problems;
 
   SnapshotView snapshot;
+  BucketView bucket;  // url empty for a local spool
   // Things that did not stop the report: a damaged status file, a segment that vanished
   // under retention while being read, ...
   std::vector<std::string> warnings;
@@ -137,6 +177,17 @@ struct MigrationStatus {
 // are not errors.
 StatusOr<MigrationStatus> CollectStatus(Env* env, const std::string& spool_dir, int64_t now_ms,
                                         const std::string& apply_name = "apply");
+
+// The same view of a bucket spool: `dir` is a local directory holding copies of the
+// bucket's checkpoints/, deadletter/, snapshot/STATE and status/capture.status (see
+// bucket::BucketSpoolCache); the spool figures come from `log`. Apply is alive while its
+// checkpoint's lease lasts (kBucketApplyLeaseMs); capture is judged from the uploaded
+// status file, allowing kBucketStatusSlackMs more for the upload's delay. Lags and backlog
+// are against the committed end; cutover is blocked while capture reports events that
+// are not committed yet (bucket.unshipped_events), or when its status was never uploaded.
+// NotFound when the log is empty is the caller's (it reads the bucket).
+StatusOr<MigrationStatus> CollectBucketStatus(Env* env, const std::string& dir, const BucketLogInput& log,
+                                              int64_t now_ms, const std::string& apply_name = "apply");
 
 // A human table, several lines.
 std::string RenderText(const MigrationStatus& s);

@@ -237,6 +237,134 @@ TEST_F(StatusTest, SlotsTakeTheMinimumAndNameAMissingSlot) {
   EXPECT_EQ(s.state, "apply stopped");
 }
 
+// A bucket spool (issue #13): figures from the commit log, apply judged by its
+// checkpoint's lease (no status file in a bucket), capture from the uploaded status.
+BucketLogInput BucketLog(int segments) {
+  BucketLogInput in;
+  in.url = "s3://b/p";
+  in.log_number = 2 + segments;
+  in.created.set_source_kind("mongo");
+  for (int i = 0; i < segments; ++i) {  // 10 events each, event k captured at kBase + k s
+    pb::SegmentSealed s;
+    s.set_first_seq(1 + 10 * i);
+    s.set_last_seq(10 + 10 * i);
+    s.set_file_bytes(1000);
+    s.set_first_wall_ms(kBase + (1 + 10 * i) * 1000);
+    s.set_last_wall_ms(kBase + (10 + 10 * i) * 1000);
+    in.segments.push_back(s);
+  }
+  in.next_seq = 1 + 10 * segments;
+  in.writer_id = "0123456789abcdef0123456789abcdef";
+  in.shipper.set_host("shiphost");
+  in.shipper.set_pid(77);
+  in.last_written_wall_ms = kNow - 2000;
+  return in;
+}
+
+TEST_F(StatusTest, BucketSpoolFromTheLogTheLeaseAndTheUploadedCaptureStatus) {
+  const BucketLogInput log = BucketLog(3);
+  auto collect = [&] {
+    auto s = CollectBucketStatus(Env::Default(), dir_.path(), log, kNow, "apply");
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? s.value() : MigrationStatus{};
+  };
+  // Nothing but the log: no checkpoint, everything is backlog, nothing is running.
+  MigrationStatus s = collect();
+  EXPECT_EQ(s.last_durable_seq, 30u);
+  EXPECT_EQ(s.segments, 3u);
+  EXPECT_EQ(s.spool_bytes, 3000u);
+  EXPECT_EQ(s.bucket.committed_seq, 30u);
+  EXPECT_EQ(s.bucket.oldest_seq, 1u);
+  EXPECT_EQ(s.bucket.shipper_pid, 77);
+  EXPECT_DOUBLE_EQ(s.bucket.last_commit_age_s, 2.0);
+  EXPECT_DOUBLE_EQ(s.bucket.newest_committed_age_s, 70.0);  // event 30 at kBase + 30 s
+  EXPECT_FALSE(s.apply.has_checkpoint);
+  EXPECT_EQ(s.apply.backlog_events, 30u);
+  EXPECT_DOUBLE_EQ(s.apply.gap_s, 99.0);
+  EXPECT_FALSE(s.apply.process.alive);
+  EXPECT_NE(s.apply.process.why_not_alive.find("no checkpoint in the bucket"), std::string::npos);
+  EXPECT_NE(s.capture.why_not_alive.find("no status/capture.status in s3://b/p"), std::string::npos);
+  EXPECT_FALSE(s.can_cutover);
+
+  // Checkpoint at a segment boundary, rewritten 0.5 s ago: apply alive, lag from seq 21.
+  Checkpoint(20);
+  pb::ProcessStatus cap = Live("capture");
+  cap.set_heartbeat_wall_ms(kNow - 8000);  // older than kStaleAfterMs, within the upload slack
+  cap.set_seq(33);                          // 3 events captured, not committed yet
+  Put(cap);
+  s = collect();
+  EXPECT_TRUE(s.apply.process.alive) << s.apply.process.why_not_alive;
+  EXPECT_EQ(s.apply.backlog_events, 10u);
+  EXPECT_EQ(s.apply.backlog_bytes, 1000u);
+  EXPECT_DOUBLE_EQ(s.apply.gap_s, 79.0);  // event 21 at kBase + 21 s
+  EXPECT_TRUE(s.capture_alive) << s.capture.why_not_alive;
+  EXPECT_EQ(s.bucket.unshipped_events, 3u);
+  EXPECT_EQ(s.state, "catching up") << s.state_reason;
+
+  // At the committed end and nothing unshipped: in sync, cutover may begin.
+  Checkpoint(30);
+  cap.set_seq(30);
+  Put(cap);
+  s = collect();
+  EXPECT_EQ(s.apply.backlog_events, 0u);
+  EXPECT_DOUBLE_EQ(s.apply.gap_s, 0.0);
+  EXPECT_EQ(s.state, "in sync") << s.state_reason;
+  EXPECT_TRUE(s.can_cutover) << s.cutover_blocked_by;
+  EXPECT_NE(RenderJson(s).find("\"committed_seq\": 30"), std::string::npos) << RenderJson(s);
+  EXPECT_NE(RenderText(s).find("bucket   committed up to seq 30 (oldest still there 1, 5 log records)"),
+            std::string::npos) << RenderText(s);
+
+  // Capture ahead of the bucket blocks cutover even in sync; a lapsed lease stops apply.
+  cap.set_seq(31);
+  Put(cap);
+  s = collect();
+  EXPECT_FALSE(s.can_cutover);
+  EXPECT_NE(s.cutover_blocked_by.find("1 events capture wrote (up to seq 31) are not committed in s3://b/p"),
+            std::string::npos) << s.cutover_blocked_by;
+  pb::ApplyCheckpoint c;
+  c.set_applied_seq(30);
+  c.set_updated_wall_ms(kNow - kBucketApplyLeaseMs - 1000);
+  c.set_writer_pid(4242);
+  c.set_writer_host("applyhost");
+  ASSERT_TRUE(spool::WriteCheckpoint(Env::Default(), dir_.path(), "apply", c).ok());
+  s = collect();
+  EXPECT_FALSE(s.apply.process.alive);
+  EXPECT_NE(s.apply.process.why_not_alive.find("last rewritten 31 s ago (lease 30 s; pid 4242 on applyhost)"),
+            std::string::npos) << s.apply.process.why_not_alive;
+  EXPECT_EQ(s.state, "apply stopped");
+}
+
+// Slot checkpoints in a bucket: the minimum over the slots, each judged by its lease.
+TEST_F(StatusTest, BucketSlotsTakeTheMinimumAndALapsedLeaseIsNamed) {
+  const BucketLogInput log = BucketLog(3);
+  auto slot = [&](int i, uint64_t seq, int64_t updated) {
+    pb::ApplyCheckpoint c;
+    c.set_applied_seq(seq);
+    c.set_updated_wall_ms(updated);
+    c.set_writer_pid(100 + i);
+    c.set_writer_host("h" + std::to_string(i));
+    ASSERT_TRUE(spool::WriteCheckpoint(Env::Default(), dir_.path(), "apply.slot-" + std::to_string(i) + "-of-2", c).ok());
+  };
+  slot(0, 30, kNow - 1000);
+  slot(1, 20, kNow - 2000);
+  Put(Live("capture"));
+  auto s = CollectBucketStatus(Env::Default(), dir_.path(), log, kNow, "apply");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->slot_count, 2);
+  EXPECT_EQ(s->apply.checkpoint_seq, 20u);
+  EXPECT_EQ(s->apply.backlog_events, 10u);
+  EXPECT_TRUE(s->apply.process.alive) << s->apply.process.why_not_alive;
+  EXPECT_TRUE(s->slot_problems.empty());
+
+  slot(1, 20, kNow - kBucketApplyLeaseMs - 5000);
+  s = CollectBucketStatus(Env::Default(), dir_.path(), log, kNow, "apply");
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(s->apply.process.alive);
+  EXPECT_NE(s->apply.process.why_not_alive.find("slot 1/2 (apply.slot-1-of-2): its checkpoint in the bucket was last rewritten 35 s ago"),
+            std::string::npos) << s->apply.process.why_not_alive;
+  EXPECT_EQ(s->state, "apply stopped");
+}
+
 TEST_F(StatusTest, LaggingApplyIsCatchingUpAndNamespaceGapIsRecomputed) {
   Write(10, 0);
   Checkpoint(4);

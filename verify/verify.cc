@@ -422,18 +422,27 @@ StatusOr<uint64_t> SpoolEndSeq(Env* env, const std::string& dir) {
 
 // Waits until every apply checkpoint in the spool has reached `seq`. Returns whether it
 // did within the timeout; *applied is the lowest checkpoint seen last.
-StatusOr<bool> WaitForApply(Env* env, const std::string& dir, uint64_t seq, int64_t timeout_ms,
+StatusOr<bool> WaitForApply(Env* env, const std::string& dir,
+                            const std::function<Status(uint64_t*, uint64_t*, bool*)>& positions, uint64_t seq,
+                            int64_t timeout_ms,
                             const std::atomic<bool>* stop, uint64_t* applied,
                             const std::function<void(const std::string&)>& progress) {
   const int64_t deadline = NowMs() + timeout_ms;
   int64_t next_note = NowMs() + 10'000;
   for (;;) {
-    ASSIGN_OR_RETURN(auto ckpts, spool::ListCheckpoints(env, dir));
-    if (ckpts.empty()) {
+    bool any = false;
+    uint64_t low = UINT64_MAX;
+    if (positions) {
+      uint64_t end = 0;
+      RETURN_IF_ERROR(positions(&end, &low, &any));
+    } else {
+      ASSIGN_OR_RETURN(auto ckpts, spool::ListCheckpoints(env, dir));
+      any = !ckpts.empty();
+      for (const auto& c : ckpts) low = std::min<uint64_t>(low, c.ckpt.applied_seq());
+    }
+    if (!any) {
       *applied = 0;
     } else {
-      uint64_t low = UINT64_MAX;
-      for (const auto& c : ckpts) low = std::min<uint64_t>(low, c.ckpt.applied_seq());
       *applied = low;
       if (low >= seq) return true;
     }
@@ -769,11 +778,18 @@ StatusOr<VerifyResult> RunVerify(const VerifyOptions& opts) {
   }
   uint64_t remaining = result.first_pass_differences;
   for (int round = 1; round <= opts.recheck_rounds && remaining > 0; ++round) {
-    if (!opts.spool_dir.empty()) {
-      ASSIGN_OR_RETURN(uint64_t end, SpoolEndSeq(env, opts.spool_dir));
+    if (!opts.spool_dir.empty() || opts.spool_positions) {
+      uint64_t end = 0;
+      if (opts.spool_positions) {
+        uint64_t low = 0;
+        bool any = false;
+        RETURN_IF_ERROR(opts.spool_positions(&end, &low, &any));
+      } else {
+        ASSIGN_OR_RETURN(end, SpoolEndSeq(env, opts.spool_dir));
+      }
       result.waited_for_seq = end;
       uint64_t applied = 0;
-      ASSIGN_OR_RETURN(bool reached, WaitForApply(env, opts.spool_dir, end, opts.recheck_timeout_ms,
+      ASSIGN_OR_RETURN(bool reached, WaitForApply(env, opts.spool_dir, opts.spool_positions, end, opts.recheck_timeout_ms,
                                                   opts.stop, &applied, opts.progress));
       if (!reached) {
         result.apply_caught_up = false;

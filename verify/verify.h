@@ -77,6 +77,10 @@ struct VerifyOptions {
   // Re-check.
   int recheck_rounds = 2;          // 0 = report first-pass differences as they are
   std::string spool_dir;           // wait for apply to reach the spool's end before each round
+  // A spool in a bucket (--spool s3://...; spool_dir is then its URL, for the report): its
+  // committed end and lowest apply checkpoint (*any: there is one) are read through this
+  // (status::BucketStatusReader::Positions) instead of from spool_dir.
+  std::function<Status(uint64_t* end, uint64_t* min_applied, bool* any)> spool_positions;
   int64_t recheck_timeout_ms = 120'000;  // longest wait for apply per round
   int64_t recheck_delay_ms = 2'000;      // wait before each round when no spool is given
   // Files; empty = none.
