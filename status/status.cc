@@ -95,6 +95,12 @@ ProcessView ProcessFromLease(const pb::ApplyCheckpoint* ckpt, int64_t lease_ms, 
                   v.heartbeat_age_s, static_cast<long long>(lease_ms / 1000), static_cast<long long>(ckpt->writer_pid()),
                   ckpt->writer_host().empty() ? "?" : ckpt->writer_host().c_str());
     v.why_not_alive = buf;
+  } else if (ckpt->writer_pid() > 0 && ckpt->writer_host() == LocalHostname() &&
+             !PidRunning(static_cast<int64_t>(ckpt->writer_pid()))) {
+    // Its writer ran on this host and is gone: known now, not when the lease runs out
+    // (the same rule lets a new apply of the name take the checkpoint over at once).
+    v.why_not_alive = "pid " + std::to_string(ckpt->writer_pid()) + " on this host is not running (its checkpoint "
+                      "lease in the bucket would hold another " + std::to_string((lease_ms - age_ms + 999) / 1000) + " s)";
   } else {
     v.alive = true;
   }

@@ -133,7 +133,13 @@ grep -q "^docshift_capture_lag_seconds " "$WORK/capture.metrics.end" || fail "no
 for m in docshift_apply_events_total docshift_apply_checkpoint_seq docshift_apply_namespace_events_total; do
   check_metric "$WORK/apply.metrics.end" "$m"
 done
-grep -q "^docshift_apply_lag_seconds 0$" "$WORK/apply.metrics.end" || fail "apply lag is not 0 at the end: $(grep lag "$WORK/apply.metrics.end")"
+# /metrics is rendered at each status report (every second), so it may trail `status` by
+# one report: wait for the one that shows the lag at 0 rather than reading it once.
+apply_lag_zero() {
+  curl -sf "http://127.0.0.1:$APP_PORT/metrics" >"$WORK/apply.metrics.end" &&
+    grep -q "^docshift_apply_lag_seconds 0$" "$WORK/apply.metrics.end"
+}
+wait_for 10 apply_lag_zero || fail "apply lag is not 0 at the end: $(grep lag "$WORK/apply.metrics.end")"
 grep -q "^docshift_apply_namespace_gap_seconds{namespace=\"${PREFIX}0.c0\"} 0$" "$WORK/apply.metrics.end" ||
   fail "no per-namespace gap for ${PREFIX}0.c0: $(grep namespace_gap "$WORK/apply.metrics.end")"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$APP_PORT/other")
