@@ -100,6 +100,14 @@ int RunSnapshotCmd(const std::vector<std::string>& args) {
   const std::string cmd = "snapshot";
   if (!args.empty()) return Fail(cmd, Status::InvalidArgument("unexpected argument '" + args[0] + "'"));
   snapshot::SnapshotOptions o;
+  if (FLAGS_progress_only) {  // reads the bucket only
+    if (!bucket::IsBucketUrl(FLAGS_spool)) {
+      return Fail(cmd, Status::InvalidArgument("--progress_only reads a snapshot in a bucket: give --spool s3://BUCKET/PREFIX"));
+    }
+    o.spool_dir = FLAGS_spool;
+    o.stop = InstallStopSignals();
+    return RunBucketSnapshotCmd(o);
+  }
   auto src = ResolveUriFlag(FLAGS_source, "--source");
   if (!src.ok()) return Fail(cmd, src.status());
   auto dst = ResolveUriFlag(FLAGS_target, "--target");

@@ -309,7 +309,9 @@ class Claimer final : public RangeClaimer {
   Claimer(BucketSnapshotStore* store, const pb::SnapshotState* plan, const SnapshotOptions& opts,
           const BucketSnapshotOptions& b, Env* env, std::string dlq_path)
       : store_(store), plan_(plan), opts_(opts), b_(b), env_(env), dlq_path_(std::move(dlq_path)),
-        ids_(PlanRangeIds(*plan)) {}
+        ids_() {}
+  // Once the plan is known (read or made).
+  void SetPlan() { ids_ = PlanRangeIds(*plan_); }
   ~Claimer() override { StopHeart(); }
 
   void StartHeart() {
@@ -391,6 +393,7 @@ class Claimer final : public RangeClaimer {
 
   void LogProgress() {
     auto p = ReadBucketSnapshotProgress(store_, b_.lease_ms);
+    if (p.status().IsNotFound()) return;  // still planning
     if (!p.ok()) {
       LOG(WARNING) << "snapshot: cannot read the snapshot's progress: " << p.status().ToString();
       return;
@@ -608,6 +611,7 @@ StatusOr<BucketSnapshotResult> RunBucketSnapshot(const SnapshotOptions& opts_in,
                        << " (" << PlanRangeIds(plan).size() << " ranges, apply replays from sequence "
                        << plan.start_seq() + 1 << ")" << std::endl;
   }
+  claimer.SetPlan();
   claimer.StartHeart();
 
   SnapshotOptions copy_opts = opts;
@@ -631,7 +635,7 @@ StatusOr<BucketSnapshotResult> RunBucketSnapshot(const SnapshotOptions& opts_in,
     NextRange n = ChooseNextRange(ids, view, me.id, NowMs(), b.lease_ms, store.Held());
     if (n.kind == NextRange::Kind::kAllDone) break;
     if (n.range_id != kFinishRangeId) {
-      if (n.kind == NextRange::Kind::kWait) SleepUnlessStopped(b.poll_ms, opts.stop);
+      SleepUnlessStopped(b.poll_ms, opts.stop);
       continue;  // ranges left (held by others, or taken over): copy again
     }
     Status c = store.Claim(kFinishRangeId, n.etag, NowMs());
