@@ -6,6 +6,7 @@
 //   PREFIX/checkpoints/<name>.ckpt         apply checkpoints (same framing as on disk)
 //   PREFIX/snapshot/STATE                  the snapshot's state (same framing as on disk)
 //   PREFIX/deadletter/<name>.dlq           dead letters of apply <name> (a copy)
+//   PREFIX/snapshot/{PLAN,claims/*,done/*} a snapshot by several workers (snapshot/bucket_snapshot.h)
 //
 // PREFIX may be empty (the spool fills the bucket); otherwise keys are PREFIX + "/" + name.
 #pragma once
