@@ -53,7 +53,7 @@ NextRange ChooseNextRange(const std::vector<std::string>& range_ids, const Claim
     auto it = view.claims.find(id);
     if (it == view.claims.end()) {
       free.push_back(id);
-    } else if (expired == nullptr && it->second.holder != self && LeaseExpired(it->second, now_ms, lease_ms)) {
+    } else if (expired == nullptr && LeaseExpired(it->second, now_ms, lease_ms)) {
       expired = &it->second;
       expired_id = id;
     }

@@ -64,8 +64,9 @@ struct NextRange {
   std::string from_holder;  // kTakeOver: whose claim
 };
 
-// The next step of worker `self`. `skip` holds ranges this worker must not pick now (it
-// holds them already, or just lost them).
+// The next step of worker `self`. `skip` holds the ranges this worker holds (it renews
+// them); an expired claim of its own that it no longer holds (it gave the range up when
+// it could not renew it in time) is taken over like any other.
 NextRange ChooseNextRange(const std::vector<std::string>& range_ids, const ClaimsView& view,
                           const std::string& self, int64_t now_ms, int64_t lease_ms,
                           const std::set<std::string>& skip = {});

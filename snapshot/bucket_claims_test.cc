@@ -80,9 +80,10 @@ TEST(BucketClaims, TakesOverOnlyOnceTheLeaseExpired) {
   EXPECT_EQ(n.range_id, ids[0]);
   EXPECT_EQ(n.etag, "\"etag-1\"");
   EXPECT_EQ(n.from_holder, "w2");
-  // Never from itself (its own claims it renews), nor a range it skips.
-  EXPECT_EQ(ChooseNextRange(ids, v, "w2", 10'000 + kLease, kLease).kind, Kind::kWait);
+  // Never a range it holds (skip); its own expired claim it gave up, like any other.
   EXPECT_EQ(ChooseNextRange(ids, v, "w1", 10'000 + kLease, kLease, {ids[0]}).kind, Kind::kWait);
+  EXPECT_EQ(ChooseNextRange(ids, v, "w2", 10'000 + kLease, kLease, {ids[0]}).kind, Kind::kWait);
+  EXPECT_EQ(ChooseNextRange(ids, v, "w2", 10'000 + kLease, kLease).kind, Kind::kTakeOver);
 }
 
 TEST(BucketClaims, FreeRangesBeforeTakeovers) {

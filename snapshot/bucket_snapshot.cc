@@ -279,6 +279,11 @@ Status BucketSnapshotStore::MarkDone(const std::string& range_id, uint64_t docs,
   return Status::OK();
 }
 
+void BucketSnapshotStore::Release(const std::string& range_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  held_.erase(range_id);
+}
+
 std::set<std::string> BucketSnapshotStore::Held() {
   std::lock_guard<std::mutex> l(mu_);
   std::set<std::string> out;
@@ -331,11 +336,7 @@ class Claimer final : public RangeClaimer {
     for (;;) {
       if (StoppedFlag(opts_.stop) || aborted_) return false;
       ASSIGN_OR_RETURN(ClaimsView view, store_->ReadClaims());
-      std::set<std::string> skip = store_->Held();
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        skip.insert(lost_.begin(), lost_.end());
-      }
+      const std::set<std::string> skip = store_->Held();
       NextRange n = ChooseNextRange(ids_, view, store_->me().id, NowMs(), b_.lease_ms, skip);
       if (n.kind == NextRange::Kind::kAllDone || n.range_id == kFinishRangeId) return false;
       if (n.kind == NextRange::Kind::kWait) {
@@ -355,15 +356,28 @@ class Claimer final : public RangeClaimer {
       {
         std::lock_guard<std::mutex> l(mu_);
         lost_.erase(n.range_id);
+        renewed_ms_[n.range_id] = NowMs();
       }
       ParseRangeId(n.range_id, coll, range);
       return true;
     }
   }
 
+  // Not lost, and renewed within the lease by this worker's clock: a worker cut off from
+  // the bucket stops writing before another may take the range over.
   bool Held(int coll, int range) override {
+    const std::string id = RangeId(coll, range);
     std::lock_guard<std::mutex> l(mu_);
-    return lost_.count(RangeId(coll, range)) == 0;
+    if (lost_.count(id)) return false;
+    auto it = renewed_ms_.find(id);
+    if (it == renewed_ms_.end() || NowMs() - it->second < b_.lease_ms) return true;
+    // Its lease ran out here: stop renewing it too, so it can be taken over (by this
+    // worker as well, once it reads the claims again).
+    LOG(WARNING) << "snapshot: the claim on range " << id << " was not renewed for " << b_.lease_ms
+                 << " ms; this worker stops copying it";
+    lost_.insert(id);
+    store_->Release(id);
+    return false;
   }
 
   Status Done(int coll, int range, uint64_t docs, uint64_t bytes) override {
@@ -414,8 +428,12 @@ class Claimer final : public RangeClaimer {
       l.unlock();
       if (!aborted_) {
         for (const auto& id : store_->Held()) {
-          Status s = store_->Renew(id, NowMs());
-          if (s.IsFailedPrecondition()) {
+          const int64_t at = NowMs();
+          Status s = store_->Renew(id, at);
+          if (s.ok()) {
+            std::lock_guard<std::mutex> g(mu_);
+            renewed_ms_[id] = at;
+          } else if (s.IsFailedPrecondition()) {
             LOG(WARNING) << "snapshot: " << s.message() << "; this worker stops copying it";
             std::lock_guard<std::mutex> g(mu_);
             lost_.insert(id);
@@ -444,6 +462,7 @@ class Claimer final : public RangeClaimer {
   std::condition_variable cv_;
   bool quit_ = false;
   std::set<std::string> lost_;  // guarded by mu_
+  std::map<std::string, int64_t> renewed_ms_;  // range id -> last claim or renewal; guarded by mu_
   std::atomic<bool> aborted_{false};
   std::atomic<int> takeovers_{0};
   std::thread heart_;

@@ -86,6 +86,8 @@ class BucketSnapshotStore {
   // Creates done/<range_id> (create-only; one there already, from a worker that copied it
   // too, is fine) and forgets the claim.
   Status MarkDone(const std::string& range_id, uint64_t docs, uint64_t bytes, int64_t now_ms);
+  // Stops renewing range_id (its claim then expires and may be taken over).
+  void Release(const std::string& range_id);
   // Range ids this store holds.
   std::set<std::string> Held();
   // Uploads a local file to snapshot/deadletter/<name> (dead letters of this worker).
