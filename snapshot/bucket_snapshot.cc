@@ -649,14 +649,17 @@ StatusOr<BucketSnapshotResult> RunBucketSnapshot(const SnapshotOptions& opts_in,
     res.run.throttled += run->throttled;
     res.run.load = run->load;
     if (StoppedFlag(opts.stop)) return Status::Aborted("snapshot stopped; run it again to continue");
-    // Every range is done or held by another worker: finish, or wait for the others.
-    ASSIGN_OR_RETURN(ClaimsView view, store.ReadClaims());
-    NextRange n = ChooseNextRange(ids, view, me.id, NowMs(), b.lease_ms, store.Held());
-    if (n.kind == NextRange::Kind::kAllDone) break;
-    if (n.range_id != kFinishRangeId) {
-      SleepUnlessStopped(b.poll_ms, opts.stop);
-      continue;  // ranges left (held by others, or taken over): copy again
+    // Every range is done or held by another worker: finish, or wait for the others, and
+    // copy again only once a range is free or its holder went silent.
+    NextRange n;
+    for (;;) {
+      ASSIGN_OR_RETURN(ClaimsView view, store.ReadClaims());
+      n = ChooseNextRange(ids, view, me.id, NowMs(), b.lease_ms, store.Held());
+      if (n.kind != NextRange::Kind::kWait) break;
+      if (SleepUnlessStopped(b.poll_ms, opts.stop)) return Status::Aborted("snapshot stopped; run it again to continue");
     }
+    if (n.kind == NextRange::Kind::kAllDone) break;
+    if (n.range_id != kFinishRangeId) continue;  // a range to copy (free, or its holder silent)
     Status c = store.Claim(kFinishRangeId, n.etag, NowMs());
     if (c.IsFailedPrecondition()) continue;
     RETURN_IF_ERROR(c);
