@@ -8,6 +8,7 @@
 //   PREFIX/deadletter/<name>.dlq           dead letters of apply <name> (a copy)
 //   PREFIX/status/capture.status           capture's ProcessStatus, uploaded by the shipper
 //                                          (advisory; for `status`/`cutover --spool s3://`)
+//   PREFIX/snapshot/{PLAN,claims/*,done/*} a snapshot by several workers (snapshot/bucket_snapshot.h)
 //
 // PREFIX may be empty (the spool fills the bucket); otherwise keys are PREFIX + "/" + name.
 #pragma once

@@ -33,5 +33,5 @@ DEFINE_string(transforms, "", "apply/snapshot/verify/cutover: JSON file of per-n
 DEFINE_bool(stop_when_drained, false, "apply/ship: exit once everything in the spool is applied "
                                       "(apply) or committed to the bucket (ship), instead of "
                                       "following the spool.");
-DEFINE_string(region, "", "ship, apply --spool s3://...: the bucket's AWS region (default: AWS_REGION, "
+DEFINE_string(region, "", "ship, apply/snapshot --spool s3://...: the bucket's AWS region (default: AWS_REGION, "
                           "AWS_DEFAULT_REGION, or the profile's region).");

@@ -29,6 +29,7 @@
 #include "util/backoff.h"
 #include "proto/spool.pb.h"
 #include "snapshot/indexes.h"
+#include "snapshot/snapshot_internal.h"
 #include "snapshot/source.h"
 #include "spool/checkpoint.h"
 #include "spool/dead_letter.h"
@@ -141,6 +142,8 @@ class Copier {
   }
 
   StatusOr<SnapshotResult> Run();
+  // Ranges from claimer instead of every unfinished one (snapshot.h, RangeClaimer).
+  void set_claimer(RangeClaimer* claimer) { claimer_ = claimer; }
 
  private:
   struct Task {
@@ -170,9 +173,12 @@ class Copier {
   Status SaveState();
   void Report(bool final_report);
   void Fail(const Status& s) {
-    std::lock_guard<std::mutex> l(mu_);
-    if (error_.ok()) error_ = s;
-    cv_.notify_all();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (error_.ok()) error_ = s;
+      cv_.notify_all();
+    }
+    if (claimer_ != nullptr) claimer_->Abort();
   }
 
   const SnapshotOptions& opts_;
@@ -200,9 +206,12 @@ class Copier {
   std::set<std::string> done_reported_;
   int64_t start_ms_ = NowMs();
   int64_t last_position_save_ms_ = 0;  // guarded by mu_
+  RangeClaimer* claimer_ = nullptr;  // null: the local snapshot (queue_, STATE)
+  int exited_ = 0;                   // workers that returned; guarded by mu_
 };
 
 Status Copier::SaveState() {
+  if (claimer_ != nullptr) return Status::OK();  // the bucket's claims and done objects are the state
   state_->set_updated_wall_ms(NowMs());
   state_->set_rate_limit_docs_per_s(limit_.units_limit());
   state_->set_rate_achieved_docs_per_s(limit_.units_per_s());
@@ -408,6 +417,9 @@ Status Copier::CopyRange(const Task& t, uint64_t* docs_out, uint64_t* bytes_out)
         std::lock_guard<std::mutex> l(mu_);
         if (!error_.ok()) return Status::Aborted("another range failed");
       }
+      // Another worker took the range over (this one was silent too long): it copies the
+      // range again, so stop here (what was written is harmless: duplicates, replayed).
+      if (claimer_ != nullptr && !claimer_->Held(t.coll, t.range)) return Status::Aborted("range taken over");
       if (batch.empty()) return Status::OK();
       inflight.swap(batch);
       batch.clear();
@@ -514,6 +526,14 @@ Status Copier::SaveResumePosition(const Task& t, const std::string& pos, uint64_
 Status Copier::FinishRange(const Task& t, uint64_t docs, uint64_t bytes) {
   // Dead letters of the range are durable before the range counts as done.
   RETURN_IF_ERROR(dlq_->Sync());
+  if (claimer_ != nullptr) {
+    RETURN_IF_ERROR(claimer_->Done(t.coll, t.range, docs, bytes));
+    std::lock_guard<std::mutex> l(mu_);
+    docs_this_run_ += docs;
+    bytes_this_run_ += bytes;
+    progress_[t.coll]->ranges_done++;
+    return Status::OK();
+  }
   bool coll_done = false;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -534,9 +554,30 @@ Status Copier::FinishRange(const Task& t, uint64_t docs, uint64_t bytes) {
 }
 
 void Copier::Worker() {
+  struct Exit {
+    Copier* c;
+    ~Exit() {
+      std::lock_guard<std::mutex> l(c->mu_);
+      c->exited_++;
+      c->cv_.notify_all();
+    }
+  } exit_guard{this};
   for (;;) {
     Task t;
-    {
+    if (claimer_ != nullptr) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (!error_.ok() || Stopped(opts_)) return;
+      }
+      auto got = claimer_->Next(&t.coll, &t.range);
+      if (!got.ok()) {
+        Fail(got.status());
+        return;
+      }
+      if (!got.value()) return;
+      std::lock_guard<std::mutex> l(mu_);
+      ++active_;
+    } else {
       std::unique_lock<std::mutex> l(mu_);
       if (queue_.empty() || !error_.ok() || Stopped(opts_)) return;
       t = queue_.front();
@@ -549,6 +590,13 @@ void Copier::Worker() {
     {
       std::lock_guard<std::mutex> l(mu_);
       --active_;
+    }
+    if (!s.ok() && claimer_ != nullptr && s.IsAborted() && !Stopped(opts_) && !claimer_->Held(t.coll, t.range)) {
+      const auto& c = state_->collections(t.coll);
+      LOG(WARNING) << "snapshot: range " << src_->DescribeRange(c, c.ranges(t.range)) << " of " << c.db() << "."
+                   << c.coll() << " was taken over by another worker (this one did not renew its claim in "
+                   << "time); it copies the range again, this one goes on with another";
+      continue;
     }
     if (!s.ok()) {
       if (!s.IsAborted()) {
@@ -611,6 +659,7 @@ StatusOr<SnapshotResult> Copier::Run() {
     const auto& c = state_->collections(ci);
     RETURN_IF_ERROR(CopyOptionsFor(ci));
     if (opts_.indexes == "before") RETURN_IF_ERROR(CopyIndexesFor(ci));
+    if (claimer_ != nullptr) continue;  // ranges come from the claimer
     bool all_done = true;
     for (int ri = 0; ri < c.ranges_size(); ++ri) {
       ++res.ranges;
@@ -628,15 +677,17 @@ StatusOr<SnapshotResult> Copier::Run() {
   // Largest collections first, so the long ones start early; ranges of one collection
   // interleave with others (the queue is in collection order, range by range).
   std::vector<std::thread> workers;
-  const int n = std::max(1, std::min<int>(opts_.parallel, static_cast<int>(queue_.size())));
+  const int n = claimer_ != nullptr ? std::max(1, opts_.parallel)
+                                    : std::max(1, std::min<int>(opts_.parallel, static_cast<int>(queue_.size())));
   for (int i = 0; i < n; ++i) workers.emplace_back([this] { Worker(); });
   const int64_t tick = opts_.progress_bars ? 500 : opts_.progress_interval_ms;
   int64_t next_report = NowMs() + tick;
   for (;;) {
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait_for(l, std::chrono::milliseconds(200));
-    const bool over = (queue_.empty() && active_ == 0) || !error_.ok() ||
-                      (Stopped(opts_) && active_ == 0);
+    const bool over = claimer_ != nullptr ? exited_ == n
+                                          : (queue_.empty() && active_ == 0) || !error_.ok() ||
+                                                (Stopped(opts_) && active_ == 0);
     if (over) break;
     if (NowMs() >= next_report) {
       l.unlock();
@@ -707,6 +758,24 @@ Status Plan(const SnapshotOptions& opts, SnapshotSource* src, mongoc_client_pool
 }
 
 }  // namespace
+
+namespace internal {
+
+Status PlanSnapshot(const SnapshotOptions& opts, SnapshotSource* src, mongoc_client_pool_t* dst,
+                    const apply::NamespaceMap& map, pb::SnapshotState* state) {
+  return Plan(opts, src, dst, map, state);
+}
+
+StatusOr<SnapshotResult> CopyClaimedRanges(const SnapshotOptions& opts, SnapshotSource* src,
+                                           mongoc_client_pool_t* dst, pb::SnapshotState* plan,
+                                           spool::DeadLetterWriter* dlq, const apply::Transforms* transforms,
+                                           RangeClaimer* claimer) {
+  Copier copier(opts, Env::Default(), src, dst, plan, dlq, transforms);
+  copier.set_claimer(claimer);
+  return copier.Run();
+}
+
+}  // namespace internal
 
 StatusOr<std::unique_ptr<SnapshotSource>> NewSnapshotSource(const SnapshotOptions& opts) {
   if (aws::IsDynamoUri(opts.source_uri)) return NewDynamoSnapshotSource(opts);

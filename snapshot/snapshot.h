@@ -93,4 +93,24 @@ struct SnapshotResult {
 // *stop becomes true.
 StatusOr<SnapshotResult> RunSnapshot(const SnapshotOptions& opts);
 
+// Hands out the ranges of a plan shared by several workers (snapshot/bucket_snapshot.h):
+// the copier then copies the ranges it gets instead of every unfinished one, saves no
+// local STATE and copies no indexes (the worker that finishes the snapshot does).
+// Thread safety: called from every copier thread at once.
+class RangeClaimer {
+ public:
+  virtual ~RangeClaimer() = default;
+  // The next range for this worker (plan indexes). false: nothing is left for it (every
+  // range is done, or the snapshot stops). Waits while the ranges left are held by live
+  // workers.
+  virtual StatusOr<bool> Next(int* coll, int* range) = 0;
+  // False once another worker took the range over: stop copying it (harmless either way).
+  virtual bool Held(int coll, int range) = 0;
+  // The range is on the target (dead letters synced): record it, release it.
+  virtual Status Done(int coll, int range, uint64_t docs, uint64_t bytes) = 0;
+  // The copy failed: a Next() waiting for ranges returns false at once.
+  virtual void Abort() {}
+};
+
+
 }  // namespace docshift::snapshot

@@ -20,6 +20,7 @@ inline constexpr std::string_view kVerifyStateMagic = "DSHVFY01";  // verify --s
 inline constexpr std::string_view kDurableMarkMagic = "DSHSYN01";  // DIR/SYNCED
 inline constexpr std::string_view kBucketLogMagic = "DSHBLG01";    // PREFIX/log/<n> in a bucket
 inline constexpr std::string_view kShippedMarkMagic = "DSHSHP01";  // DIR/shipped/<id>.mark
+inline constexpr std::string_view kSnapshotClaimMagic = "DSHCLM01";  // PREFIX/snapshot/{claims,done}/<id>
 inline constexpr uint32_t kFormatVersion = 1;
 inline constexpr size_t kPreambleSize = 12;  // magic (8) + version (4)
 
@@ -41,6 +42,7 @@ enum RecordType : uint8_t {
   kRecordDurableMark = 10,    // DurableMark protobuf, uncompressed (DIR/SYNCED)
   kRecordBucketLog = 11,      // BucketLogRecord protobuf, uncompressed (PREFIX/log/<n>)
   kRecordShippedMark = 12,    // ShippedMark protobuf, uncompressed (DIR/shipped/<id>.mark)
+  kRecordSnapshotClaim = 13,  // SnapshotClaim protobuf, uncompressed (PREFIX/snapshot/claims|done/<id>)
 };
 
 // Limits checked before anything is allocated. A length above these is corruption.

@@ -6,7 +6,7 @@
 namespace docshift::spool {
 namespace {
 
-bool KnownType(uint8_t t) { return t >= kRecordSegmentHeader && t <= kRecordShippedMark; }
+bool KnownType(uint8_t t) { return t >= kRecordSegmentHeader && t <= kRecordSnapshotClaim; }
 
 uint32_t RecordCrc(uint8_t type, std::string_view payload) {
   uint32_t c = crc32c::Value(&type, 1);
