@@ -70,6 +70,7 @@ const std::vector<FlagRange>& FlagRanges() {
       Dur("bucket_poll_interval", 10 * kMs, 1 * kMin, {"apply"}),
       // snapshot, verify, reconcile, cutover
       Int("parallel", 1, 64, {"snapshot"}),
+      Dur("snapshot_lease", 1 * kSec, 1 * kHour, {"snapshot"}),
       Int("parallel", 1, 256, {"verify", "reconcile", "cutover"}),
       Int("docs_per_range", 1, 1'000'000'000, {"snapshot", "verify", "reconcile"}),
       Int("batch_docs", 1, 100'000, {"snapshot"}),

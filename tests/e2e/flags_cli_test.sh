@@ -131,6 +131,7 @@ inspect until_time - 2026-11-22T01:00:00Z 1700000000 2026-13-45
 prune retention -1s 0 3650d 3651d
 capture dynamodb_numbers - decimal double float
 snapshot dynamodb_numbers - decimal double DECIMAL
+snapshot snapshot_lease 999ms 1s 1h 3600001ms
 verify dynamodb_numbers - decimal double exact
 reconcile dynamodb_numbers - decimal double none
 status watch 99ms 100ms 1d 86400001ms
