@@ -12,8 +12,9 @@
 # U us/event, wall W s", getrusage at exit: the whole process, start-up included).
 # Capture: `bench/db/lag.sh --throughput_only` (CPU of capture from /proc when its N-th
 # event is durable: oplog source, FerretDB/SQLite; change-stream source, mongo-java-server).
-# --perf TARGET: `perf record -g` of the insert-only apply into that target, top symbols
-# (flat, self time) and shares per library in OUT/perf_apply_TARGET.txt.
+# --perf TARGET: `perf record --call-graph dwarf` of the insert-only apply into that target, top symbols
+# (flat, self time), shares per library and the callers of the first suspects (UTF-8
+# validation, copies) in OUT/perf_apply_TARGET.txt.
 #
 # Prints KEY=value lines (also OUT/cpu.txt, default BUILD/bench-cpu); timing is reported,
 # never asserted. Needs the test bed's environment (exit 77 without it: skipped).
@@ -128,21 +129,22 @@ for c in $CASES; do
     if [[ $t == "$PERF_TARGET" && $c == insert_only ]]; then
       say "perf record of apply $c into $t"
       drop "$uri" "$APPLY_COLLS"
-      perf record -q -g -o "$OUT/perf_apply_$t.data" -- "$DS" apply --spool "$spool" --target "$uri" \
+      perf record -q -F 499 --call-graph dwarf,16384 -o "$OUT/perf_apply_$t.data" -- "$DS" apply --spool "$spool" --target "$uri" \
         --lanes "$LANES" --stop_when_drained --name "cpuperf_$t" >"$OUT/apply_${t}_perf.log" 2>&1 \
         || { tail -5 "$OUT/apply_${t}_perf.log" >&2; echo "cpu.sh: perf record failed" >&2; exit 1; }
       {
-        echo "# perf record -g: docshift apply of $EVENTS insert-only events into $t, $(final_field "$OUT/apply_${t}_perf.log" cpu) s CPU"
+        echo "# perf record -F 499 --call-graph dwarf: docshift apply of $EVENTS insert-only events into $t, $(final_field "$OUT/apply_${t}_perf.log" cpu) s CPU"
         echo "## by library (self)"
         perf report -i "$OUT/perf_apply_$t.data" --no-children --stdio --sort dso -g none 2>/dev/null \
           | grep '%' | grep -v '^#' | head -15
         echo "## top symbols (self)"
         perf report -i "$OUT/perf_apply_$t.data" --no-children --stdio --sort dso,sym -g none 2>/dev/null \
           | grep '%' | grep -v '^#' | head -30
-        echo "## bson_utf8_validate / bson copies, with callers"
-        perf report -i "$OUT/perf_apply_$t.data" --no-children --stdio --sort sym -g caller,0.5,callee \
-          --symbols bson_utf8_validate,__memmove_evex_unaligned_erms,bson_copy,bson_copy_to 2>/dev/null \
-          | grep -v '^#' | grep -v '^$' | head -60
+        echo "## callers of the first suspects (UTF-8 validation, copies)"
+        for sym in bson_utf8_validate __memmove_evex_unaligned_erms bson_new_from_data; do
+          perf report -i "$OUT/perf_apply_$t.data" --no-children --stdio -S "$sym" -G 2>/dev/null \
+            | grep -v '^#' | grep -v '^$' | head -40
+        done
       } >"$OUT/perf_apply_$t.txt"
       kv PERF_APPLY_REPORT "$OUT/perf_apply_$t.txt"
     fi
