@@ -129,11 +129,11 @@ for c in $CASES; do
     if [[ $t == "$PERF_TARGET" && $c == insert_only ]]; then
       say "perf record of apply $c into $t"
       drop "$uri" "$APPLY_COLLS"
-      perf record -q -F 499 --call-graph dwarf,16384 -o "$OUT/perf_apply_$t.data" -- "$DS" apply --spool "$spool" --target "$uri" \
+      perf record -q -F 1999 --call-graph dwarf,16384 -o "$OUT/perf_apply_$t.data" -- "$DS" apply --spool "$spool" --target "$uri" \
         --lanes "$LANES" --stop_when_drained --name "cpuperf_$t" >"$OUT/apply_${t}_perf.log" 2>&1 \
         || { tail -5 "$OUT/apply_${t}_perf.log" >&2; echo "cpu.sh: perf record failed" >&2; exit 1; }
       {
-        echo "# perf record -F 499 --call-graph dwarf: docshift apply of $EVENTS insert-only events into $t, $(final_field "$OUT/apply_${t}_perf.log" cpu) s CPU"
+        echo "# perf record -F 1999 --call-graph dwarf: docshift apply of $EVENTS insert-only events into $t, $(final_field "$OUT/apply_${t}_perf.log" cpu) s CPU"
         echo "## by library (self)"
         perf report -i "$OUT/perf_apply_$t.data" --no-children --stdio --sort dso -g none 2>/dev/null \
           | grep '%' | grep -v '^#' | head -15
@@ -141,7 +141,9 @@ for c in $CASES; do
         perf report -i "$OUT/perf_apply_$t.data" --no-children --stdio --sort dso,sym -g none 2>/dev/null \
           | grep '%' | grep -v '^#' | head -30
         echo "## callers of the first suspects (UTF-8 validation, copies)"
-        for sym in bson_utf8_validate __memmove_evex_unaligned_erms bson_new_from_data; do
+        # memmove's name depends on the CPU (__memmove_avx512_unaligned_erms, ..._evex_...).
+        for sym in $(perf report -i "$OUT/perf_apply_$t.data" --no-children --stdio --sort sym -g none 2>/dev/null \
+                     | grep -oE '(bson_utf8_validate|__memmove_[a-z0-9_]+|bson_new_from_data|_int_free)' | sort -u); do
           perf report -i "$OUT/perf_apply_$t.data" --no-children --stdio -S "$sym" -G 2>/dev/null \
             | grep -v '^#' | grep -v '^$' | head -40
         done
