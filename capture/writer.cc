@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "status/reporter.h"
+#include "util/cpu_time.h"
 #include "util/duration.h"
 #include "util/service_notify.h"
 
@@ -17,6 +18,7 @@ using Clock = std::chrono::steady_clock;
 
 Status RunWriter(const CaptureOptions& opts, spool::SpoolWriter* writer, ChangeSource* source,
                  SourceContext* ctx) {
+  const auto run_started = Clock::now();
   ItemQueue& queue = *ctx->queue;
   const bool resuming = !writer->resume_state().resume_token.empty();
 
@@ -239,7 +241,9 @@ Status RunWriter(const CaptureOptions& opts, spool::SpoolWriter* writer, ChangeS
   if (!status.ok()) reporter.NoteError(status.ToString());
   ctx->reporter = nullptr;
   reporter.Stop();
-  LOG(INFO) << "capture: stopped; " << events_total << " events this run, next seq " << writer->next_seq();
+  LOG(INFO) << "capture: stopped; " << events_total << " events this run, next seq " << writer->next_seq() << "; "
+            << CpuSummary(ProcessCpuTimes(),
+                          std::chrono::duration<double>(Clock::now() - run_started).count(), events_total);
   return status;
 }
 

@@ -2,6 +2,7 @@
 #include <gflags/gflags.h>
 
 #include <algorithm>
+#include <chrono>
 #include <iostream>
 
 #include "apply/applier.h"
@@ -11,6 +12,7 @@
 #include "bucket/location.h"
 #include "cli/command.h"
 #include "cli/signals.h"
+#include "util/cpu_time.h"
 #include "util/duration.h"
 
 DECLARE_string(spool);
@@ -66,6 +68,7 @@ namespace {
 
 int RunApplyCmd(const std::vector<std::string>& args) {
   const std::string cmd = "apply";
+  const auto started = std::chrono::steady_clock::now();
   if (!args.empty()) return Fail(cmd, Status::InvalidArgument("unexpected argument '" + args[0] + "'"));
   apply::ApplyOptions o;
   o.spool_dir = FLAGS_spool;
@@ -151,6 +154,11 @@ int RunApplyCmd(const std::vector<std::string>& args) {
   }
   if (o.atomic_transactions) std::cerr << ", " << r->transactions << " transactions";
   if (r->throttled > 0) std::cerr << ", " << r->throttled << " writes throttled by the target (retried)";
+  // The process's own CPU (every thread) per event applied: what the client costs,
+  // without the time blocked on the target (issue #15; bench/cpu.sh reads it).
+  std::cerr << "; " << CpuSummary(ProcessCpuTimes(),
+                                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                                   r->events_applied);
   std::cerr << std::endl;
   return kExitOk;
 }

@@ -15,8 +15,10 @@
 # Environment knobs: SECTIONS (default "baseline snapshot apply"; snapshot and apply
 # imply the baselines they need), DOCS (source documents, default 100000, --quick 5000),
 # EVENTS (events per apply spool, default 100000, --quick 5000), CONNECTIONS (default 4:
-# docshift's --parallel/--lanes and the baselines' connection count), WORK (scratch dir,
-# default BUILD/bench-db), DOCSHIFT (the binary measured, default BUILD/docshift).
+# docshift's --parallel/--lanes and the baselines' connection count), LANES (docshift
+# apply's --lanes, default CONNECTIONS), CASES (apply spools, default "insert_only
+# update_heavy mixed hot"), WORK (scratch dir, default BUILD/bench-db), DOCSHIFT (the binary
+# measured, default BUILD/docshift).
 #
 # --check: exit 1 unless every selected section printed all its ratio lines (the ctest
 # bench.db_quick; timing goals are never asserted). Exit 0 otherwise, also when goals
@@ -61,6 +63,8 @@ if [ $QUICK = 1 ]; then DEF=5000; else DEF=100000; fi
 DOCS=${DOCS:-$DEF}
 EVENTS=${EVENTS:-$DEF}
 CONN=${CONNECTIONS:-4}
+LANES=${LANES:-$CONN}
+CASES=${CASES:-insert_only update_heavy mixed hot}
 SECTIONS=${SECTIONS:-baseline snapshot apply}
 WORK=${WORK:-$BUILD/bench-db}
 rm -rf "$WORK"
@@ -111,7 +115,7 @@ timed() {  # timed NAME CMD...: runs CMD, stdout+stderr to WORK/NAME.log, RSS to
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
 }
 
-say "source $SRC, target $TGT ($TGT_KIND), $DOCS docs, $EVENTS events/spool, $CONN connections, sections: $SECTIONS"
+say "source $SRC, target $TGT ($TGT_KIND), $DOCS docs, $EVENTS events/spool, $CONN connections, $LANES lanes, sections: $SECTIONS, apply cases: $CASES"
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
 out() { echo "$*" | tee -a "$RESULTS"; }
@@ -187,12 +191,13 @@ APPLY_CASES=(
 if has apply; then
   for c in "${APPLY_CASES[@]}"; do
     IFS='|' read -r name flags basis goalv <<<"$c"
+    [[ " $CASES " == *" $name "* ]] || continue
     spool=$WORK/spool_$name
     # shellcheck disable=SC2086
     "$MS" --spool "$spool" --events "$EVENTS" $flags >"$WORK/make_spool_$name.log"
     say "apply $name: docshift apply"
     drop "$TGT" "$APPLY_DBS" "$APPLY_COLLS"
-    secs=$(timed "apply_$name" "$DS" apply --spool "$spool" --target "$TGT" --lanes "$CONN" \
+    secs=$(timed "apply_$name" "$DS" apply --spool "$spool" --target "$TGT" --lanes "$LANES" \
       --stop_when_drained --name "bench")
     eps=$(awk -v n="$EVENTS" -v s="$secs" 'BEGIN { printf "%.1f", n / s }')
     say "apply $name: plain bulk client"
@@ -230,8 +235,10 @@ if [ $CHECK = 1 ]; then
   want=()
   has snapshot && want+=(RATIO_SNAPSHOT_VS_MIN_SCAN_INS)
   if has apply; then
-    want+=(RATIO_APPLY_INSERT_ONLY_VS_B_INS RATIO_APPLY_UPDATE_HEAVY_VS_BULK
-           RATIO_APPLY_MIXED_VS_BULK RATIO_APPLY_HOT_VS_B_INS)
+    [[ " $CASES " == *" insert_only "* ]] && want+=(RATIO_APPLY_INSERT_ONLY_VS_B_INS)
+    [[ " $CASES " == *" update_heavy "* ]] && want+=(RATIO_APPLY_UPDATE_HEAVY_VS_BULK)
+    [[ " $CASES " == *" mixed "* ]] && want+=(RATIO_APPLY_MIXED_VS_BULK)
+    [[ " $CASES " == *" hot "* ]] && want+=(RATIO_APPLY_HOT_VS_B_INS)
   fi
   for k in "${want[@]}"; do
     v=$(val "$RESULTS" "$k")
