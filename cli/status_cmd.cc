@@ -4,11 +4,15 @@
 
 #include <chrono>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "cli/command.h"
 #include "cli/signals.h"
+#include "aws/credentials.h"
+#include "aws/s3_client.h"
 #include "bucket/location.h"
+#include "snapshot/bucket_snapshot.h"
 #include "status/bucket_reader.h"
 #include "status/status.h"
 #include "util/duration.h"
@@ -45,6 +49,33 @@ int RunStatusCmd(const std::vector<std::string>& args) {
     auto r = status::OpenBucketStatusReader(FLAGS_spool, "--spool", FLAGS_region);
     if (!r.ok()) return Fail(cmd, r.status());
     bucket = std::move(r).value();
+    // A snapshot by several workers: its whole progress from the claims and done objects.
+    auto loc = bucket::ParseBucketUrl(FLAGS_spool, "--spool");
+    auto s3o = aws::S3ClientOptionsFromEnv(aws::ProcessEnv(), FLAGS_region);
+    if (loc.ok() && s3o.ok()) {
+      auto client = aws::S3Client::New(s3o.value());
+      if (client.ok()) {
+        auto store = std::make_shared<snapshot::BucketSnapshotStore>(std::move(client).value(), loc.value(),
+                                                                     snapshot::WorkerIdentity{});
+        bucket->SetSharedSnapshotProgress([store](status::SnapshotView::Shared* out) -> Status {
+          auto p = snapshot::ReadBucketSnapshotProgress(store.get(), snapshot::kDefaultClaimLeaseMs);
+          if (!p.ok()) return p.status();
+          out->present = true;
+          out->ranges_done = p->ranges_done;
+          out->ranges_total = p->ranges_total;
+          out->ranges_copying = p->ranges_claimed;
+          out->ranges_stale = p->ranges_stale;
+          out->workers = p->workers;
+          out->docs_done = p->docs_done;
+          out->docs_estimated = p->docs_estimated;
+          out->eta_s = p->eta_s;
+          out->line = p->ToString();
+          out->collection_ranges_done = p->collection_ranges_done;
+          out->collection_docs_done = p->collection_docs_done;
+          return Status::OK();
+        });
+      }
+    }
   }
   const std::atomic<bool>* stop = watch_ms > 0 ? InstallStopSignals() : nullptr;
   const bool clear = watch_ms > 0 && !FLAGS_json && isatty(STDOUT_FILENO);

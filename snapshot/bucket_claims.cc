@@ -91,6 +91,8 @@ SnapshotProgress ComputeProgress(const pb::SnapshotState& plan, const ClaimsView
   uint64_t est = 0;
   for (const auto& c : plan.collections()) est += c.estimated_docs();
   p.docs_estimated = est;
+  p.collection_ranges_done.assign(static_cast<size_t>(plan.collections_size()), 0);
+  p.collection_docs_done.assign(static_cast<size_t>(plan.collections_size()), 0);
   for (const auto& id : PlanRangeIds(plan)) {
     ++p.ranges_total;
     auto d = view.done.find(id);
@@ -98,6 +100,11 @@ SnapshotProgress ComputeProgress(const pb::SnapshotState& plan, const ClaimsView
       ++p.ranges_done;
       p.docs_done += d->second.docs();
       p.bytes_done += d->second.bytes();
+      int coll = 0, range = 0;
+      if (ParseRangeId(id, &coll, &range) && coll >= 0 && coll < plan.collections_size()) {
+        ++p.collection_ranges_done[static_cast<size_t>(coll)];
+        p.collection_docs_done[static_cast<size_t>(coll)] += d->second.docs();
+      }
       continue;
     }
     auto c = view.claims.find(id);

@@ -29,6 +29,8 @@
 namespace docshift::snapshot {
 
 inline constexpr char kFinishRangeId[] = "finish";
+// --snapshot_lease's default; `status` judges claims by it (it cannot know a worker's flag).
+inline constexpr int64_t kDefaultClaimLeaseMs = 30'000;
 
 // "0003-000017": collection 3, range 17 of the plan (its order in SnapshotState).
 std::string RangeId(int coll, int range);
@@ -83,6 +85,9 @@ struct SnapshotProgress {
   uint64_t docs_estimated = 0; // the plan's estimate for every collection
   bool finished = false;       // "finish" is done
   double eta_s = -1;           // -1: unknown (nothing done yet)
+  // Per collection, in the plan's order: ranges done and their documents.
+  std::vector<int> collection_ranges_done;
+  std::vector<uint64_t> collection_docs_done;
   std::string ToString() const;  // "ranges 12/40 done, 3 copying (3 workers), 120000 docs, ETA 0:42"
 };
 

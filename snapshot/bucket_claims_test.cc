@@ -150,5 +150,23 @@ TEST(BucketClaims, ProgressOfTheWholeSnapshot) {
   EXPECT_NE(p.ToString().find("finished"), std::string::npos);
 }
 
+TEST(BucketClaims, ProgressPerCollectionInPlanOrder) {
+  pb::SnapshotState plan;
+  for (int k : {2, 3}) {
+    auto* c = plan.add_collections();
+    for (int i = 0; i < k; ++i) c->add_ranges();
+  }
+  ClaimsView v;
+  v.done[RangeId(0, 1)] = Done(10);
+  v.done[RangeId(1, 0)] = Done(7);
+  v.done[RangeId(1, 2)] = Done(5);
+  v.done[RangeId(5, 0)] = Done(99);  // not in the plan: counted nowhere
+  SnapshotProgress p = ComputeProgress(plan, v, 1000, kLease);
+  EXPECT_EQ(p.ranges_total, 5);
+  EXPECT_EQ(p.ranges_done, 3);
+  EXPECT_EQ(p.collection_ranges_done, (std::vector<int>{1, 2}));
+  EXPECT_EQ(p.collection_docs_done, (std::vector<uint64_t>{10, 12}));
+}
+
 }  // namespace
 }  // namespace docshift::snapshot

@@ -112,7 +112,7 @@ class BucketSnapshotStore {
 struct BucketSnapshotOptions {
   bucket::BucketLocation loc;
   std::function<StatusOr<std::unique_ptr<aws::S3Client>>()> new_s3;  // one client per use
-  int64_t lease_ms = 30'000;
+  int64_t lease_ms = kDefaultClaimLeaseMs;
   // Where a worker waits between reads of the claims when every range left is held.
   int64_t poll_ms = 1000;
   // Only print the whole snapshot's progress, once, and return.

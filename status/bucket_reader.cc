@@ -75,7 +75,25 @@ StatusOr<MigrationStatus> BucketStatusReader::Collect(int64_t now_ms, const std:
   in.writer_id = ls.writer_id;
   in.shipper = ls.shipper;
   in.last_written_wall_ms = ls.last_written_wall_ms;
-  return CollectBucketStatus(env_, cache_->dir(), in, now_ms, apply_name);
+  ASSIGN_OR_RETURN(MigrationStatus out, CollectBucketStatus(env_, cache_->dir(), in, now_ms, apply_name));
+  if (out.snapshot.present && shared_progress_) {
+    SnapshotView::Shared sh;
+    Status ps = shared_progress_(&sh);
+    if (ps.ok()) {
+      out.snapshot.shared = sh;
+      auto& colls = out.snapshot.collections;
+      if (sh.collection_ranges_done.size() == colls.size() && sh.collection_docs_done.size() == colls.size()) {
+        for (size_t i = 0; i < colls.size(); ++i) {
+          colls[i].ranges_done = static_cast<uint64_t>(sh.collection_ranges_done[i]);
+          colls[i].docs_copied = sh.collection_docs_done[i];
+        }
+      }
+      if (out.state == "snapshotting") out.state_reason = "snapshot " + out.snapshot.snapshot_id + ": " + sh.line;
+    } else if (!ps.IsNotFound()) {
+      out.warnings.push_back("the snapshot's progress (claims and done objects) is unreadable: " + ps.ToString());
+    }
+  }
+  return out;
 }
 
 Status BucketStatusReader::Positions(uint64_t* committed_seq, uint64_t* min_applied, bool* any) {

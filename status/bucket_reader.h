@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -42,6 +43,12 @@ class BucketStatusReader {
   // Reads the bucket again and computes the status at now_ms. Errors as Open.
   StatusOr<MigrationStatus> Collect(int64_t now_ms, const std::string& apply_name);
 
+  // How Collect() reads a snapshot by several workers' whole progress (status knows no
+  // snapshot code: the command that links it supplies this). NotFound: the snapshot is
+  // not one by several workers (a local snapshot's STATE, shipped). Unset: not read.
+  using SharedSnapshotProgress = std::function<Status(SnapshotView::Shared*)>;
+  void SetSharedSnapshotProgress(SharedSnapshotProgress fn) { shared_progress_ = std::move(fn); }
+
   // The smallest applied_seq over every apply checkpoint in the bucket (*any: there is
   // one), and the committed end, as of the last Collect/Positions. For verify's re-checks.
   Status Positions(uint64_t* committed_seq, uint64_t* min_applied, bool* any);
@@ -54,6 +61,7 @@ class BucketStatusReader {
   bucket::BucketLocation loc_;
   std::string temp_dir_;
   std::unique_ptr<bucket::BucketSpoolCache> cache_;
+  SharedSnapshotProgress shared_progress_;
 };
 
 // Opens a reader for an s3:// --spool with the S3 client the environment describes

@@ -162,7 +162,17 @@ std::string RenderJson(const MigrationStatus& s) {
                    .Raw("collections", Array(colls))
                    .Num("rate_limit_docs_per_second", s.snapshot.rate_limit_docs_per_s)
                    .Num("rate_achieved_docs_per_second", s.snapshot.rate_achieved_docs_per_s)
-                   .Int("throttled_total", s.snapshot.throttled_total).Done();
+                   .Int("throttled_total", s.snapshot.throttled_total)
+                   .Raw("workers", !s.snapshot.shared.present ? "null"
+                        : Json().Int("ranges_done", s.snapshot.shared.ranges_done)
+                              .Int("ranges_total", s.snapshot.shared.ranges_total)
+                              .Int("ranges_copying", s.snapshot.shared.ranges_copying)
+                              .Int("ranges_stale", s.snapshot.shared.ranges_stale)
+                              .Int("workers", s.snapshot.shared.workers)
+                              .Int("docs_done", s.snapshot.shared.docs_done)
+                              .Int("docs_estimated", s.snapshot.shared.docs_estimated)
+                              .Raw("eta_seconds", s.snapshot.shared.eta_s < 0 ? "null" : Fixed(s.snapshot.shared.eta_s, 1)).Str("summary", s.snapshot.shared.line).Done())
+                   .Done();
   }
   std::string bucket = "null";
   if (!s.bucket.url.empty()) {
@@ -261,6 +271,7 @@ std::string RenderText(const MigrationStatus& s) {
         << (s.snapshot.rate_limit_docs_per_s > 0 ? Fixed(s.snapshot.rate_limit_docs_per_s, 0) : std::string("none"))
         << "), throttled by the target " << s.snapshot.throttled_total << " times (retried)\n";
     }
+    if (s.snapshot.shared.present) o << "  by several workers: " << s.snapshot.shared.line << "\n";
     char line[512];
     for (const auto& c : s.snapshot.collections) {
       std::snprintf(line, sizeof(line), "  %-40s ranges %llu/%llu, %llu of ~%llu documents\n", c.ns.c_str(),

@@ -81,6 +81,19 @@ struct SnapshotView {
   // current (or last) run, writes the target pushed back in it.
   double rate_limit_docs_per_s = 0, rate_achieved_docs_per_s = 0;
   uint64_t throttled_total = 0;
+  // A snapshot by several workers (`snapshot --spool s3://…`, FORMAT.md "Snapshot by several
+  // workers"): its STATE holds the plan only, so the whole snapshot's progress comes from
+  // the bucket's claims and done objects (BucketStatusReader::SetSharedSnapshotProgress).
+  struct Shared {
+    bool present = false;
+    int ranges_done = 0, ranges_total = 0, ranges_copying = 0, ranges_stale = 0, workers = 0;
+    uint64_t docs_done = 0, docs_estimated = 0;
+    double eta_s = -1;  // -1: unknown
+    std::string line;   // "ranges 12/40 done, 3 copying (3 workers), 120000 docs, ETA 0:42"
+    // Per collection in the plan's (and STATE's) order: ranges done, their documents.
+    std::vector<int> collection_ranges_done;
+    std::vector<uint64_t> collection_docs_done;
+  } shared;
 };
 
 // A spool read from a bucket (`status --spool s3://...`, spool/FORMAT.md "Bucket layout"):

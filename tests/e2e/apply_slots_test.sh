@@ -118,12 +118,7 @@ PYEOF
 SLOT_SPOOL=$SPOOL
 slot_cache() { :; }
 if [ "${SLOTS_SPOOL:-}" = bucket ]; then
-  if [ -z "${S3_URL:-}" ]; then
-    echo "apply_slots_test: S3_URL is not set; run scripts/testbed.sh up and source build/testbed.env"
-    [ -n "${CI:-}" ] && exit 1
-    exit 77
-  fi
-  export AWS_ENDPOINT_URL_S3=$S3_URL AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+  e2e_need_s3 apply_slots
   SLOT_SPOOL="s3://e2e-slots/${PREFIX%_}"
   timeout 120 "$DS" ship --spool "$SPOOL" --to "$SLOT_SPOOL" --stop_when_drained >"$WORK/ship.log" 2>&1 ||
     fail "ship failed: $(tail -2 "$WORK/ship.log")"

@@ -18,11 +18,7 @@ DS=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
-if [ -z "${S3_URL:-}" ]; then
-  echo "bucket_apply_test: S3_URL is not set; run scripts/testbed.sh up and source build/testbed.env"
-  [ -n "${CI:-}" ] && exit 1
-  exit 77
-fi
+e2e_need_s3 bucket_apply
 e2e_init bucket_apply SOURCE_CS_URI TARGET_URI "e2ebkt$$_"
 ship_pid=""
 app2_pid=""
@@ -36,7 +32,6 @@ BUCKET_URL="s3://e2e-bucket-apply/run$$/spool"
 REMOTE=$WORK/remote  # apply's working directory: no spool here
 mkdir -p "$REMOTE"
 # The bucket by the AWS conventions; the keys are gofakes3's (it checks no signature).
-export AWS_ENDPOINT_URL_S3=$S3_URL AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 echo "bucket_apply_test: seed $SEED, prefix $PREFIX, bucket spool $BUCKET_URL, work dir $WORK"
 
 "$PY" - "$SRC" "$TGT" "$PREFIX" <<'EOF' || fail "cannot prepare the servers"

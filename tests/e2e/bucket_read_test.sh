@@ -20,11 +20,7 @@ DS=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
-if [ -z "${S3_URL:-}" ]; then
-  echo "bucket_read_test: S3_URL is not set; run scripts/testbed.sh up and source build/testbed.env"
-  [ -n "${CI:-}" ] && exit 1
-  exit 77
-fi
+e2e_need_s3 bucket_read
 e2e_init bucket_read SOURCE_CS_URI TARGET_URI "e2ebrd$$_"
 ship_pid=""
 ver_pid=""
@@ -33,7 +29,6 @@ BUCKET_URL="s3://e2e-bucket-read/run$$/spool"
 BKT=e2e-bucket-read
 REMOTE=$WORK/remote  # status/cutover/apply run here: no spool in sight
 mkdir -p "$REMOTE"
-export AWS_ENDPOINT_URL_S3=$S3_URL AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 echo "bucket_read_test: prefix $PREFIX, bucket spool $BUCKET_URL, work dir $WORK"
 
 "$PY" - "$SRC" "$TGT" "$PREFIX" <<'PYEOF' || fail "cannot prepare the servers"

@@ -18,11 +18,7 @@ DS=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
-if [ -z "${S3_URL:-}" ]; then
-  echo "bucket_retention_test: S3_URL is not set; run scripts/testbed.sh up and source build/testbed.env"
-  [ -n "${CI:-}" ] && exit 1
-  exit 77
-fi
+e2e_need_s3 bucket_retention
 e2e_init bucket_retention SOURCE_CS_URI TARGET_URI "e2eret$$_"
 SEED=${E2E_SEED:-$$}
 DURATION=${E2E_DURATION:-8}
@@ -32,7 +28,6 @@ KEYPREFIX=run$$/spool
 BUCKET_URL="s3://$BKT/$KEYPREFIX"
 REMOTE=$WORK/remote  # the applies' working directory: no spool here
 mkdir -p "$REMOTE"
-export AWS_ENDPOINT_URL_S3=$S3_URL AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 unset AWS_ENDPOINT_URL AWS_PROFILE
 echo "bucket_retention_test: seed $SEED, prefix $PREFIX, bucket spool $BUCKET_URL, work dir $WORK"
 reader() { "$PY" "$ROOT/tests/e2e/bucket_reader.py" "$S3_URL" "$BKT" "$KEYPREFIX" --deletions-ok; }

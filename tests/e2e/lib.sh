@@ -36,6 +36,18 @@ for uri in sys.argv[2:]:
 EOF
 }
 
+# e2e_need_s3 NAME: the bucket tests' start: S3_URL (gofakes3, build/testbed.env) is
+# required (unset: prints why and exits 77, or 1 under CI), and docshift gets the test
+# bed's endpoint, dummy credentials and region the AWS way (AWS_ENDPOINT_URL_S3, ...).
+e2e_need_s3() {
+  if [ -z "${S3_URL:-}" ]; then
+    echo "${1}_test: S3_URL is not set; run scripts/testbed.sh up and source build/testbed.env"
+    [ -n "${CI:-}" ] && exit 1
+    exit 77
+  fi
+  export AWS_ENDPOINT_URL_S3=$S3_URL AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+}
+
 # e2e_init NAME SRC_VAR TGT_VAR [PREFIX]: the start every test-bed script shares.
 # - SRC and TGT come from the named variables, PY from TESTBED_PYTHON (build/testbed.env);
 #   unset: prints why and exits 77 (ctest: skipped), or 1 under CI, where the test bed

@@ -19,17 +19,12 @@ DS=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
-if [ -z "${S3_URL:-}" ]; then
-  echo "snapshot_workers_test: S3_URL is not set; run scripts/testbed.sh up and source build/testbed.env"
-  [ -n "${CI:-}" ] && exit 1
-  exit 77
-fi
+e2e_need_s3 snapshot_workers
 e2e_init snapshot_workers SOURCE_CS_URI TARGET_URI "e2eswk$$_"
 DOCS=${E2E_DOCS:-12000}
 ship_pid="" w1="" w2="" w3=""
 e2e_on_exit() { for p in $ship_pid $w1 $w2 $w3; do kill -9 "$p" 2>/dev/null; done; }
 BUCKET_URL="s3://e2e-snapshot-workers/run$$/spool"
-export AWS_ENDPOINT_URL_S3=$S3_URL AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 echo "snapshot_workers_test: prefix $PREFIX, bucket spool $BUCKET_URL, work dir $WORK"
 alive() { kill -0 "$1" 2>/dev/null; }
 
@@ -99,6 +94,22 @@ done_at_least() {  # done_at_least N: the bucket shows at least N ranges done
 }
 wait_for 120 done_at_least 6 || fail "the workers did not finish 6 ranges: $(progress) $(cat "$WORK/progress.err")"
 echo "  before the kill: $(progress)"
+# status on the bucket shows the whole snapshot's progress too (claims and done objects).
+"$DS" status --spool "$BUCKET_URL" --json >"$WORK/status.json" 2>"$WORK/status.err" ||
+  fail "status --spool $BUCKET_URL failed: $(cat "$WORK/status.err")"
+"$PY" - "$WORK/status.json" <<'PYEOF' || fail "status does not show the workers' progress: $(head -c 600 "$WORK/status.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))["snapshot"]
+w = (s or {}).get("workers") or {}
+colls = sum(c["ranges_done"] for c in s["collections"])
+total = sum(c["ranges_total"] for c in s["collections"])
+print("  status: running %s, %s; collections %d/%d ranges done" % (s["running"], w.get("summary"), colls, total))
+ok = (s["running"] and w.get("ranges_total") == total and w.get("ranges_done", 0) >= 6
+      and colls == w["ranges_done"] and w.get("workers", 0) >= 1 and "ranges" in w.get("summary", ""))
+sys.exit(0 if ok else 1)
+PYEOF
+"$DS" status --spool "$BUCKET_URL" 2>&1 | grep -q "by several workers: ranges" ||
+  fail "text status has no 'by several workers' line: $("$DS" status --spool "$BUCKET_URL" 2>&1 | tail -6)"
 alive "$w1" || fail "worker 1 finished or died before the kill: $(tail -3 "$WORK/worker.1.log")"
 kill -9 "$w1"; wait "$w1" 2>/dev/null
 w1=""
