@@ -17,6 +17,12 @@
 # server and the workers, so wall-clock speedup cannot show beyond ~2 workers here; the
 # CPU figures and the fitted model are what carry over. --check: exit 1 unless every
 # figure was printed (ctest bench.slots_quick).
+#
+# SL_CPU_PCT (default 25; --quick 0): each worker runs in a cgroup of its own (v1 cpu
+# controller, /sys/fs/cgroup/cpu, needs root) whose CFS quota is that percentage of one
+# core, so a worker, not the target, is what a run is short of: with 4 workers at 25 %
+# they use one core between them and leave the other to the target server. 0, or no
+# writable cgroup: no limit (printed as SLOTS_CPU_SHARE).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$ROOT/build
@@ -55,6 +61,28 @@ for d in c.list_database_names():
 PYEOF
 }
 now() { date +%s.%N; }
+# The CPU share: a cgroup per worker (made and removed here), or none.
+if [ $QUICK = 1 ]; then CPU_PCT=${SL_CPU_PCT:-0}; else CPU_PCT=${SL_CPU_PCT:-25}; fi
+CG_ROOT=/sys/fs/cgroup/cpu
+if [ "$CPU_PCT" -gt 0 ] && ! { [ -w "$CG_ROOT" ] && [ -f "$CG_ROOT/cpu.cfs_quota_us" ]; }; then
+  echo "SLOTS_CPU_SHARE=none ($CG_ROOT is not a writable cgroup v1 cpu controller: run as root, or SL_CPU_PCT=0)"
+  CPU_PCT=0
+elif [ "$CPU_PCT" -gt 0 ]; then
+  echo "SLOTS_CPU_SHARE=${CPU_PCT}% of one core per worker (cgroup v1 CFS quota)"
+else
+  echo "SLOTS_CPU_SHARE=none (SL_CPU_PCT=0)"
+fi
+CGROUPS=()
+cleanup_cgroups() { for g in "${CGROUPS[@]}"; do rmdir "$g" 2>/dev/null || true; done; }
+trap cleanup_cgroups EXIT
+# in_share NAME CMD...: runs CMD in cgroup NAME with the quota (or plainly when none).
+in_share() {
+  local name=$1; shift
+  if [ "$CPU_PCT" -eq 0 ]; then exec "$@"; fi
+  local g=$CG_ROOT/$name
+  echo "$BASHPID" >"$g/cgroup.procs"  # this subshell, then exec: the worker itself
+  exec "$@"
+}
 fit_in=""
 for n in $SLOTS; do
   p="bsl$$n${n}_"
@@ -62,9 +90,16 @@ for n in $SLOTS; do
   t0=$(now)
   pids=()
   for i in $(seq 0 $((n - 1))); do
-    /usr/bin/time -f "%U %S" -o "$WORK/cpu.$n.$i" "$DS" apply --spool "$WORK/spool" --target "$TGT" \
+    cg=docshift-bench-slots-$$-$n-$i
+    if [ "$CPU_PCT" -gt 0 ]; then
+      mkdir -p "$CG_ROOT/$cg"
+      CGROUPS+=("$CG_ROOT/$cg")
+      echo 100000 >"$CG_ROOT/$cg/cpu.cfs_period_us"
+      echo $((CPU_PCT * 1000)) >"$CG_ROOT/$cg/cpu.cfs_quota_us"
+    fi
+    ( in_share "$cg" /usr/bin/time -f "%U %S" -o "$WORK/cpu.$n.$i" "$DS" apply --spool "$WORK/spool" --target "$TGT" \
       --name "b$n" --slot "$i/$n" --stop_when_drained --map "ycsb=${p}ycsb,app=${p}app" \
-      >"$WORK/apply.$n.$i.log" 2>&1 &
+      >"$WORK/apply.$n.$i.log" 2>&1 ) &
     pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid" || { tail -5 "$WORK"/apply.$n.*.log >&2; echo "apply failed (N=$n)" >&2; exit 1; }; done
