@@ -221,8 +221,8 @@ StatusOr<ClaimsView> BucketSnapshotStore::ReadClaims() {
   return view;
 }
 
-Status BucketSnapshotStore::Claim(const std::string& range_id, const std::string& etag, int64_t now_ms) {
-  std::lock_guard<std::mutex> l(mu_);
+// A claim (or done) record of range_id by this worker at now_ms.
+pb::SnapshotClaim BucketSnapshotStore::ClaimRecord(const std::string& range_id, int64_t now_ms) const {
   pb::SnapshotClaim c;
   c.set_snapshot_id(snapshot_id_);
   c.set_range_id(range_id);
@@ -230,6 +230,12 @@ Status BucketSnapshotStore::Claim(const std::string& range_id, const std::string
   c.set_writer_host(me_.host);
   c.set_writer_pid(me_.pid);
   c.set_updated_wall_ms(now_ms);
+  return c;
+}
+
+Status BucketSnapshotStore::Claim(const std::string& range_id, const std::string& etag, int64_t now_ms) {
+  std::lock_guard<std::mutex> l(mu_);
+  pb::SnapshotClaim c = ClaimRecord(range_id, now_ms);
   std::string new_etag;
   RETURN_IF_ERROR(PutClaimLocked(Key("claims/" + range_id), c, etag, &new_etag));
   held_[range_id] = new_etag;
@@ -240,13 +246,7 @@ Status BucketSnapshotStore::Renew(const std::string& range_id, int64_t now_ms) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = held_.find(range_id);
   if (it == held_.end()) return Status::OK();
-  pb::SnapshotClaim c;
-  c.set_snapshot_id(snapshot_id_);
-  c.set_range_id(range_id);
-  c.set_writer_id(me_.id);
-  c.set_writer_host(me_.host);
-  c.set_writer_pid(me_.pid);
-  c.set_updated_wall_ms(now_ms);
+  pb::SnapshotClaim c = ClaimRecord(range_id, now_ms);
   std::string new_etag;
   Status s = PutClaimLocked(Key("claims/" + range_id), c, it->second, &new_etag);
   if (s.IsFailedPrecondition()) {
@@ -261,13 +261,7 @@ Status BucketSnapshotStore::Renew(const std::string& range_id, int64_t now_ms) {
 
 Status BucketSnapshotStore::MarkDone(const std::string& range_id, uint64_t docs, uint64_t bytes, int64_t now_ms) {
   std::lock_guard<std::mutex> l(mu_);
-  pb::SnapshotClaim d;
-  d.set_snapshot_id(snapshot_id_);
-  d.set_range_id(range_id);
-  d.set_writer_id(me_.id);
-  d.set_writer_host(me_.host);
-  d.set_writer_pid(me_.pid);
-  d.set_updated_wall_ms(now_ms);
+  pb::SnapshotClaim d = ClaimRecord(range_id, now_ms);
   d.set_docs(docs);
   d.set_bytes(bytes);
   const std::string body = bucket::EncodeStateObject(spool::kSnapshotClaimMagic, spool::kRecordSnapshotClaim, d);

@@ -95,6 +95,7 @@ class BucketSnapshotStore {
 
  private:
   std::string Key(const std::string& name) const;
+  pb::SnapshotClaim ClaimRecord(const std::string& range_id, int64_t now_ms) const;
   Status PutClaimLocked(const std::string& key, const pb::SnapshotClaim& c, const std::string& if_match,
                         std::string* etag);
 
